@@ -1,0 +1,22 @@
+"""PyTorch side: record what a model computes. Never imports widgets.
+
+``attnwidgets.capture`` is both this package and the ``capture(model)`` context manager: the
+package object is callable, so ``aw.capture(model)`` works however it was first imported.
+"""
+
+import sys
+import types
+from typing import Any
+
+from .session import Capture, CaptureError, capture
+from .weights import attention_probabilities
+
+__all__ = ["Capture", "CaptureError", "attention_probabilities", "capture"]
+
+
+class _CallablePackage(types.ModuleType):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return capture(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

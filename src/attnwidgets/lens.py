@@ -1,0 +1,119 @@
+"""``wrap(model, tokenizer)``: the one-call entry point, built from ``capture`` and the widgets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .capture import capture
+from .records import AttentionRecord
+
+if TYPE_CHECKING:
+    import ipywidgets
+
+
+@dataclass
+class Run:
+    """One forward pass: token labels, the captured attention, and the model's own outputs.
+
+    ``attention[i]`` is layer ``i`` as ``[heads, query, key]`` float32.
+    """
+
+    tokens: list[str]
+    attention: AttentionRecord
+    inputs: dict[str, Any] = field(repr=False)
+    outputs: Any = field(repr=False)
+
+    def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.VBox:
+        """The attention heatmap with layer and head sliders, not yet displayed."""
+        from .widgets import AttentionView, attention_explorer
+
+        return attention_explorer(AttentionView(self, layer=layer, head=head))
+
+    def show(self, layer: int = 0, head: int = 0) -> None:
+        """Display the attention explorer below the cell.
+
+        Example:
+            >>> run.show(layer=2, head=5)  # doctest: +SKIP
+        """
+        from IPython.display import display
+
+        display(self.widget(layer=layer, head=head))
+
+
+class Lens:
+    """A model plus its tokenizer: call it with text or tensors to get a ``Run``.
+
+    The model is left as it was after every call (mode, hooks, attention implementation).
+    """
+
+    def __init__(self, model: torch.nn.Module, tokenizer: Any = None) -> None:
+        if not isinstance(model, torch.nn.Module):
+            raise TypeError(f"wrap() takes a torch.nn.Module, not {type(model).__name__}")
+        self.model = model
+        self.tokenizer = tokenizer
+
+    def __call__(self, text: str | None = None, **inputs: Any) -> Run:
+        if text is not None:
+            inputs = {**self._encode(text), **inputs}
+        if not inputs:
+            raise ValueError("give text, e.g. lens('The cat sat'), or tensors, e.g. input_ids=...")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            with torch.no_grad(), capture(self.model) as cap:
+                outputs = self.model(**inputs)
+        finally:
+            self.model.train(was_training)
+        return Run(self._labels(inputs), cap.attention, inputs, outputs)
+
+    def _encode(self, text: str) -> dict[str, Any]:
+        if self.tokenizer is None:
+            raise ValueError(
+                f"text given but no tokenizer: wrap the model with one, "
+                f"aw.wrap(model, AutoTokenizer.from_pretrained(path)), or pass tensors, "
+                f"lens(input_ids=torch.tensor([[...]])) ({type(self.model).__name__})"
+            )
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, not {type(text).__name__}")
+        encoded = self.tokenizer(text, return_tensors="pt")
+        return dict(encoded)
+
+    def _labels(self, inputs: dict[str, Any]) -> list[str]:
+        ids = inputs.get("input_ids")
+        if ids is None:
+            return []
+        row = ids[0].tolist() if ids.dim() == 2 else ids.tolist()
+        tokenizer = getattr(self.tokenizer, "tokenizer", self.tokenizer)
+        if tokenizer is None:
+            return [str(i) for i in row]
+        pieces = tokenizer.convert_ids_to_tokens(row)
+        return [_readable(tokenizer, piece) for piece in pieces]
+
+
+def _readable(tokenizer: Any, piece: str) -> str:
+    """Byte-level pieces like ``Ġcat`` become `` cat``; WordPiece stays as it is."""
+    if piece.startswith("##") or piece.startswith("[") or piece.startswith("<"):
+        return piece
+    try:
+        text = tokenizer.convert_tokens_to_string([piece])
+    except Exception:
+        return piece
+    return text if text else piece
+
+
+def wrap(model: torch.nn.Module, tokenizer: Any = None) -> Lens:
+    """Wrap a model (and optionally its tokenizer or processor) for one-line inspection.
+
+    Example:
+        >>> import torch, attnwidgets as aw
+        >>> from transformers import BertConfig, BertModel
+        >>> model = BertModel(BertConfig(num_hidden_layers=2, num_attention_heads=2,
+        ...                              hidden_size=16, intermediate_size=32, vocab_size=30))
+        >>> run = aw.wrap(model)(input_ids=torch.tensor([[1, 5, 7, 2]]))
+        >>> run.attention.shape, run.tokens
+        ((2, 2, 4, 4), ['1', '5', '7', '2'])
+    """
+    return Lens(model, tokenizer)

@@ -1,0 +1,82 @@
+"""Normalise what users pass to widgets into one record type (numpy only, no torch import)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..records import AttentionRecord
+
+
+def _to_numpy(value: Any) -> Any:
+    """Tensors (torch, or anything with ``detach``/``numpy``) to float32 numpy, without torch."""
+    if hasattr(value, "detach"):
+        value = value.detach()
+        if hasattr(value, "cpu"):
+            value = value.cpu()
+        if hasattr(value, "float"):
+            value = value.float()
+        return value.numpy()
+    return np.asarray(value, dtype=np.float32)
+
+
+def as_attention_record(data: Any) -> AttentionRecord:
+    """Accept a Run, an AttentionRecord, an array ``[layers, heads, q, k]`` or ``[heads, q, k]``,
+    or a tuple of per-layer tensors ``[batch=1, heads, q, k]`` as transformers returns them.
+
+    Example:
+        >>> as_attention_record(np.zeros((2, 1, 3, 3))).shape
+        (2, 1, 3, 3)
+        >>> as_attention_record([np.zeros((1, 4, 3, 3))] * 2).shape
+        (2, 4, 3, 3)
+    """
+    if isinstance(data, AttentionRecord):
+        return data
+    inner = getattr(data, "attention", None)
+    if isinstance(inner, AttentionRecord):
+        return inner
+    if isinstance(data, (tuple, list)):
+        if not data:
+            raise ValueError(
+                "no attention layers given (an empty tuple: with transformers 5 on sdpa, "
+                "output_attentions=True returns nothing; use attnwidgets.wrap or capture)"
+            )
+        layers = [_squeeze_batch(np.asarray(_to_numpy(layer)), i) for i, layer in enumerate(data)]
+        return AttentionRecord(layers)
+    array = np.asarray(_to_numpy(data))
+    if array.ndim == 5:
+        if array.shape[1] != 1:
+            raise ValueError(
+                f"attention array {array.shape} holds a batch of {array.shape[1]}; "
+                "pass one sequence, e.g. array[:, 0]"
+            )
+        array = array[:, 0]
+    return AttentionRecord.from_array(array)
+
+
+def _squeeze_batch(layer: np.ndarray, index: int) -> np.ndarray:
+    if layer.ndim == 4:
+        if layer.shape[0] != 1:
+            raise ValueError(
+                f"attention layer {index} has shape {layer.shape}: a batch of {layer.shape[0]}; "
+                "pass one sequence, e.g. [a[i:i+1] for a in attentions]"
+            )
+        return layer[0]
+    return layer
+
+
+def token_labels(tokens: Sequence[Any] | None, count: int, axis: str) -> list[str]:
+    """Labels for ``count`` positions: the given tokens as strings, or position numbers.
+
+    Example:
+        >>> token_labels(None, 3, "query")
+        ['0', '1', '2']
+    """
+    if tokens is None:
+        return [str(i) for i in range(count)]
+    labels = [str(token) for token in tokens]
+    if len(labels) != count:
+        raise ValueError(f"{len(labels)} {axis} tokens given for an attention of {count} {axis}s")
+    return labels
