@@ -40,7 +40,7 @@ class Run:
         """
         from IPython.display import display
 
-        display(self.widget(layer=layer, head=head))
+        display(self.widget(layer=layer, head=head))  # type: ignore[no-untyped-call]
 
 
 class Lens:

@@ -89,7 +89,7 @@ class AttentionRecord(Sequence[FloatArray]):
         if not self._layers:
             return (0, 0, 0, 0)
         first = self._layers[0].shape
-        for name, layer in zip(self.layer_names, self._layers):
+        for name, layer in zip(self.layer_names, self._layers, strict=True):
             if layer.shape != first:
                 raise ValueError(
                     f"layers differ in shape ({name} is {layer.shape}, the first is {first}); "
@@ -113,12 +113,14 @@ class AttentionRecord(Sequence[FloatArray]):
         heads = block.shape[0]
         if not -heads <= head < heads:
             raise IndexError(f"head {head} out of range: layer {layer} has heads 0..{heads - 1}")
-        return block[head]
+        single: FloatArray = block[head]
+        return single
 
     def to_numpy(self) -> FloatArray:
         """All layers stacked: ``[layers, heads, query, key]``."""
         self.shape  # noqa: B018 - raises a clear error on ragged layers
-        return np.stack(self._layers)
+        stacked: FloatArray = np.stack(self._layers)
+        return stacked
 
     def __repr__(self) -> str:
         try:

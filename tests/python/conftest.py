@@ -21,22 +21,43 @@ torch.manual_seed(0)
 
 
 def tiny_gpt2() -> torch.nn.Module:
-    config = GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=64, n_positions=64,
-                        bos_token_id=0, eos_token_id=0)
+    config = GPT2Config(
+        n_layer=2,
+        n_head=4,
+        n_embd=32,
+        vocab_size=64,
+        n_positions=64,
+        bos_token_id=0,
+        eos_token_id=0,
+    )
     return GPT2LMHeadModel(config).eval()
 
 
 def tiny_llama_gqa() -> torch.nn.Module:
-    config = LlamaConfig(num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                         hidden_size=32, intermediate_size=64, vocab_size=64,
-                         max_position_embeddings=64, bos_token_id=0, eos_token_id=0,
-                         pad_token_id=0)
+    config = LlamaConfig(
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        hidden_size=32,
+        intermediate_size=64,
+        vocab_size=64,
+        max_position_embeddings=64,
+        bos_token_id=0,
+        eos_token_id=0,
+        pad_token_id=0,
+    )
     return LlamaForCausalLM(config).eval()
 
 
 def tiny_bert() -> torch.nn.Module:
-    config = BertConfig(num_hidden_layers=2, num_attention_heads=4, hidden_size=32,
-                        intermediate_size=64, vocab_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        hidden_size=32,
+        intermediate_size=64,
+        vocab_size=64,
+        max_position_embeddings=64,
+    )
     return BertModel(config).eval()
 
 

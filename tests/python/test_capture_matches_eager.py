@@ -57,7 +57,7 @@ def test_padded_batch_matches_eager(family, side):
 
 
 def test_layer_names_are_module_paths(family):
-    name, model = family
+    _, model = family
     with torch.no_grad(), aw.capture(model) as cap:
         model(input_ids=torch.tensor([[1, 2, 3]]))
     modules = dict(model.named_modules())

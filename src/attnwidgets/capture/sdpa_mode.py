@@ -81,7 +81,7 @@ class SdpaRecordingMode(TorchFunctionMode):
 
 
 def _sdpa_call_weights(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
-    bound = dict(zip(_SDPA_PARAMETERS, args))
+    bound = dict(zip(_SDPA_PARAMETERS, args, strict=False))
     bound.update(kwargs)
     return attention_probabilities(
         bound["query"],

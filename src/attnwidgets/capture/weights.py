@@ -11,7 +11,7 @@ import torch
 
 
 def repeat_kv(states: torch.Tensor, n_rep: int) -> torch.Tensor:
-    """``[batch, kv_heads, seq, dim]`` -> ``[batch, kv_heads * n_rep, seq, dim]`` (grouped-query)."""
+    """Grouped-query keys: ``[batch, kv_heads, seq, dim]`` -> ``[batch, kv_heads * n_rep, ...]``."""
     if n_rep == 1:
         return states
     batch, kv_heads, seq, dim = states.shape

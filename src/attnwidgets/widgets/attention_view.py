@@ -17,16 +17,23 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 PRELOAD_BUDGET = 256 * 1024  # bytes of uint8 data sent up front when preload="auto"
 
 
-def require_bundle(path: Path) -> None:
+def bundle(name: str) -> Path | str:
+    """The built module, or (in an unbuilt source checkout) a stub so that import still works."""
+    path = STATIC / name
+    return path if path.is_file() else "export default { render() {} };"
+
+
+def require_bundle(name: str) -> None:
     """Raise a clear error when the built JavaScript is missing (a source checkout, unbuilt)."""
-    if not path.exists():
+    path = STATIC / name
+    if not path.is_file():
         raise FileNotFoundError(
             f"the widget bundle {path} is missing. Install attnwidgets with `pip install .` "
             "(it builds the JavaScript), or run `npm ci && npm run build` in the source folder."
         )
 
 
-class AttentionView(anywidget.AnyWidget):  # type: ignore[misc]
+class AttentionView(anywidget.AnyWidget):
     """Heatmap of one attention head: query rows x key columns, with token labels.
 
     ``data`` is a ``Run`` (from ``attnwidgets.wrap``), an ``AttentionRecord``, or an array
@@ -42,7 +49,7 @@ class AttentionView(anywidget.AnyWidget):  # type: ignore[misc]
         (2, 3, [0, 1])
     """
 
-    _esm = STATIC / "attention_view.js"
+    _esm = bundle("attention_view.js")
 
     layer = traitlets.Int(0).tag(sync=True)
     head = traitlets.Int(0).tag(sync=True)
@@ -66,7 +73,7 @@ class AttentionView(anywidget.AnyWidget):  # type: ignore[misc]
         preload: str = "auto",
         **kwargs: Any,
     ) -> None:
-        require_bundle(self._esm)
+        require_bundle("attention_view.js")
         record = as_attention_record(data)
         if tokens is None:
             tokens = getattr(data, "tokens", None)

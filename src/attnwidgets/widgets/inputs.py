@@ -56,7 +56,7 @@ def as_attention_record(data: Any) -> AttentionRecord:
     return AttentionRecord.from_array(array)
 
 
-def _squeeze_batch(layer: np.ndarray, index: int) -> np.ndarray:
+def _squeeze_batch(layer: Any, index: int) -> Any:
     if layer.ndim == 4:
         if layer.shape[0] != 1:
             raise ValueError(

