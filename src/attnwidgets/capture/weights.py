@@ -7,6 +7,8 @@ rules as ``torch.nn.functional.scaled_dot_product_attention``, so outputs stay u
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 
@@ -45,17 +47,24 @@ def attention_probabilities(
     if scale is None:
         scale = query.shape[-1] ** -0.5
     with torch.no_grad():
-        scores = torch.matmul(query.float(), key.float().transpose(-1, -2)) * scale
+        # In-place steps: at 512 tokens each pass over [heads, q, k] costs as much as the matmul.
+        scores = torch.matmul(query.float(), key.float().transpose(-1, -2)).mul_(scale)
         if bias is not None:
-            scores = scores + bias.float()
+            scores.add_(bias.float())
         lowest = torch.finfo(scores.dtype).min
         if attn_mask is not None:
             if attn_mask.dtype == torch.bool:
-                scores = scores.masked_fill(~attn_mask, lowest)
+                scores.masked_fill_(attn_mask.logical_not(), lowest)
             else:
-                scores = scores + attn_mask.float()
+                scores.add_(attn_mask.float())
         elif is_causal:
-            q_len, k_len = scores.shape[-2], scores.shape[-1]
-            allowed = torch.ones(q_len, k_len, dtype=torch.bool, device=scores.device).tril()
-            scores = scores.masked_fill(~allowed, lowest)
+            scores.masked_fill_(
+                _upper_triangle(scores.shape[-2], scores.shape[-1], scores.device), lowest
+            )
         return torch.softmax(scores, dim=-1)
+
+
+@functools.lru_cache(maxsize=8)
+def _upper_triangle(queries: int, keys: int, device: torch.device) -> torch.Tensor:
+    """True above the diagonal: the keys a causal (upper-left aligned) query may not see."""
+    return torch.ones(queries, keys, dtype=torch.bool, device=device).triu(1)

@@ -1,0 +1,102 @@
+// Decoding of the uint8 attention encoding (docs/architecture.md, "Encoding of one layer").
+// One layer is a [heads, queries, keys] block in C order; for head h:
+//   value = offset[h] + byte * scale[h]
+
+/** A Uint8Array view over a DataView, ArrayBuffer or typed array (no copy; keeps byteOffset). */
+export function toBytes(data) {
+  if (data == null) return new Uint8Array(0);
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (ArrayBuffer.isView(data)) {
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  }
+  throw new TypeError(`expected binary data, got ${typeof data}`);
+}
+
+/** Number of values in one layer of shape [heads, queries, keys]. */
+export function layerSize(shape) {
+  if (!Array.isArray(shape) || shape.length !== 3) {
+    throw new Error(`shape must be [heads, queries, keys], got ${JSON.stringify(shape)}`);
+  }
+  for (const n of shape) {
+    if (!Number.isInteger(n) || n < 0) throw new Error(`bad shape ${JSON.stringify(shape)}`);
+  }
+  return shape[0] * shape[1] * shape[2];
+}
+
+/**
+ * Check one layer's bytes against its meta and bundle them.
+ * Returns {layer, shape, offset, scale, bytes}; bytes is a view, not a copy.
+ */
+export function makeLayer(data, { layer, shape, offset, scale }) {
+  const bytes = toBytes(data);
+  const size = layerSize(shape);
+  if (bytes.length !== size) {
+    throw new Error(
+      `layer ${layer}: ${bytes.length} bytes for shape [${shape}] (${size} expected)`,
+    );
+  }
+  const heads = shape[0];
+  if (!Array.isArray(offset) || offset.length !== heads) {
+    throw new Error(`layer ${layer}: offset needs ${heads} values`);
+  }
+  if (!Array.isArray(scale) || scale.length !== heads) {
+    throw new Error(`layer ${layer}: scale needs ${heads} values`);
+  }
+  return { layer, shape: [...shape], offset: offset.map(Number), scale: scale.map(Number), bytes };
+}
+
+/** Split the `chunk` trait into layer entries, in the order of chunk_meta.layers. */
+export function splitChunk(data, meta) {
+  const layers = meta?.layers ?? [];
+  if (layers.length === 0) return [];
+  if (meta.dtype !== undefined && meta.dtype !== "uint8") {
+    throw new Error(`unsupported dtype ${meta.dtype}`);
+  }
+  const bytes = toBytes(data);
+  const size = layerSize(meta.shape);
+  if (bytes.length !== size * layers.length) {
+    throw new Error(
+      `chunk has ${bytes.length} bytes, chunk_meta describes ${layers.length} x ${size}`,
+    );
+  }
+  return layers.map((layer, i) =>
+    makeLayer(bytes.subarray(i * size, (i + 1) * size), {
+      layer,
+      shape: meta.shape,
+      offset: meta.offset[i],
+      scale: meta.scale[i],
+    }),
+  );
+}
+
+/** Decoded values of head h as a Float32Array of length queries * keys (row = query). */
+export function decodeHead(entry, h) {
+  const [, q, k] = entry.shape;
+  const n = q * k;
+  const src = entry.bytes.subarray(h * n, (h + 1) * n);
+  const out = new Float32Array(n);
+  const off = entry.offset[h];
+  const sc = entry.scale[h];
+  for (let i = 0; i < n; i++) out[i] = off + src[i] * sc;
+  return out;
+}
+
+/** All heads of a layer, one Float32Array per head. */
+export function decodeLayer(entry) {
+  return Array.from({ length: entry.shape[0] }, (_, h) => decodeHead(entry, h));
+}
+
+/**
+ * Colour range of a layer: [min(0, lowest offset), highest offset + 255 * scale].
+ * With the contract's encoding the top is the layer's largest value, found without a scan.
+ */
+export function valueRange(entry) {
+  let lo = 0;
+  let hi = Number.NEGATIVE_INFINITY;
+  entry.offset.forEach((off, h) => {
+    lo = Math.min(lo, off);
+    hi = Math.max(hi, off + 255 * entry.scale[h]);
+  });
+  if (!(hi > lo)) hi = lo + 1;
+  return [lo, hi];
+}

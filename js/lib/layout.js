@@ -1,0 +1,112 @@
+// Pure layout maths for the heatmap: sizes in CSS pixels, hit testing, label thinning.
+
+export const DEFAULT_WIDTH = 600;
+export const MAX_CELL = 40; // cells never grow past this, so 5 tokens do not fill the screen
+export const MIN_SIDE = 60; // a 1 x 500 map still gets a visible strip
+export const MAX_LABEL_CHARS = 16;
+export const PAD = 6; // gap between labels and the heatmap
+const CHAR_WIDTH = 0.62; // average glyph width of a sans font, in font sizes
+const LINE_HEIGHT = 1.25;
+
+/** Width the view takes inside its container: min(600, available), 600 when unknown. */
+export function viewWidth(available) {
+  return available > 0 ? Math.min(DEFAULT_WIDTH, available) : DEFAULT_WIDTH;
+}
+
+/** A token as one line of text: newlines, tabs and other control characters made visible. */
+export function displayLabel(text) {
+  return String(text ?? "")
+    .replace(/\n/g, "\\n")
+    .replace(/\r/g, "\\r")
+    .replace(/\t/g, "\\t")
+    .replace(/\p{Cc}/gu, "\ufffd");
+}
+
+/** Shorten a label to maxChars characters (code points), ending in an ellipsis when cut. */
+export function truncateLabel(text, maxChars = MAX_LABEL_CHARS) {
+  const chars = Array.from(displayLabel(text));
+  if (chars.length <= maxChars) return chars.join("");
+  return `${chars.slice(0, Math.max(0, maxChars - 1)).join("")}…`;
+}
+
+/** Font size for labels of cells `cell` px tall: 9 to 12 px. */
+export function labelFontPx(cell) {
+  return Math.max(9, Math.min(12, Math.floor(cell * 0.85)));
+}
+
+/** Draw every n-th label so that neighbours (one line tall) do not overlap. */
+export function labelStep(cell, fontPx) {
+  if (!(cell > 0)) return 1;
+  return Math.max(1, Math.ceil((fontPx * LINE_HEIGHT) / cell));
+}
+
+/** Estimated pixel width of the longest label (after truncation). */
+export function labelWidthPx(labels, fontPx) {
+  let longest = 0;
+  for (const label of labels) {
+    longest = Math.max(longest, Array.from(truncateLabel(label)).length);
+  }
+  return Math.ceil(longest * fontPx * CHAR_WIDTH);
+}
+
+function cellSizes(availW, nQ, nK) {
+  const cell = Math.min(MAX_CELL, availW / Math.max(nK, 1), availW / Math.max(nQ, 1));
+  // Keep a thin map readable: stretch the short side up to MIN_SIDE (never past MAX_CELL).
+  const cellW = nK > 0 ? Math.max(cell, Math.min(MAX_CELL, availW / nK, MIN_SIDE / nK)) : cell;
+  const cellH = nQ > 0 ? Math.max(cell, Math.min(MAX_CELL, MIN_SIDE / nQ)) : cell;
+  return { cellW, cellH };
+}
+
+/**
+ * Layout of the whole view for a given width and token lists.
+ * Returns CSS-pixel sizes: margins for labels, cell size, heatmap size, label font and steps.
+ */
+export function computeLayout({ width, queryTokens, keyTokens }) {
+  const nQ = queryTokens.length;
+  const nK = keyTokens.length;
+  let fontPx = 12;
+  let result = null;
+  // Two passes: margins depend on the font, the font on the cell size, the cells on the margins.
+  for (let pass = 0; pass < 2; pass++) {
+    const marginLeft = labelWidthPx(queryTokens, fontPx) + PAD;
+    const marginTop = labelWidthPx(keyTokens, fontPx) + PAD;
+    const availW = Math.max(MIN_SIDE, width - marginLeft - PAD);
+    const { cellW, cellH } = cellSizes(availW, nQ, nK);
+    result = {
+      width,
+      marginLeft,
+      marginTop,
+      cellW,
+      cellH,
+      heatW: cellW * nK,
+      heatH: cellH * nQ,
+      fontPx,
+      queryStep: labelStep(cellH, fontPx),
+      keyStep: labelStep(cellW, fontPx),
+    };
+    fontPx = labelFontPx(Math.min(cellW, cellH));
+  }
+  return result;
+}
+
+/** Backing-store size of a canvas shown at cssW x cssH on a screen with devicePixelRatio dpr. */
+export function canvasPixels(cssW, cssH, dpr = 1) {
+  const ratio = dpr > 0 ? dpr : 1;
+  return { w: Math.max(1, Math.round(cssW * ratio)), h: Math.max(1, Math.round(cssH * ratio)) };
+}
+
+/** Cell under a point (CSS px, relative to the heatmap's top left), or null outside. */
+export function cellAt(layout, x, y, nQ, nK) {
+  if (!(x >= 0 && y >= 0 && x < layout.heatW && y < layout.heatH)) return null;
+  const col = Math.min(nK - 1, Math.floor(x / layout.cellW));
+  const row = Math.min(nQ - 1, Math.floor(y / layout.cellH));
+  if (row < 0 || col < 0) return null;
+  return { row, col };
+}
+
+/** Clamp an index into [0, n - 1]; non-numbers become 0. Returns -1 when n is 0. */
+export function clampIndex(value, n) {
+  if (!(n > 0)) return -1;
+  const v = Number.isFinite(Number(value)) ? Math.trunc(Number(value)) : 0;
+  return Math.min(n - 1, Math.max(0, v));
+}
