@@ -13,12 +13,14 @@ CDNs, so offline they show no widgets. This page carries everything inline inste
   under the module's name so that the manager finds it locally and never falls back to a CDN.
 
 MathJax and Mermaid are left out (they would load from a CDN): math stays as TeX source.
-The npm packages are devDependencies of this repository: ``npm ci`` installs them.
+The npm packages are devDependencies of this repository: ``npm ci`` installs them into
+./node_modules; ``--node-modules DIR`` or ``$ATTNWIDGETS_NODE_MODULES`` points elsewhere.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -72,7 +74,8 @@ def npm_file(node_modules: Path, key: str) -> str:
         raise ReportError(
             f"{path} is missing. The offline page inlines the npm packages `requirejs` and "
             f"`@jupyter-widgets/html-manager`: run `npm ci` in {REPO} (they are "
-            "devDependencies), or `npm install --no-save requirejs @jupyter-widgets/html-manager@1`."
+            "devDependencies), or install them elsewhere and point --node-modules or "
+            "$ATTNWIDGETS_NODE_MODULES at that node_modules folder."
         )
     return inline_js(path.read_text(encoding="utf-8"), str(path))
 
@@ -130,7 +133,9 @@ def offline_resources(nb: Any, node_modules: Path) -> dict[str, Any]:
     modules = []
     for name in sorted(widget_modules(nb)):
         path = nbextension_bundle(name)
-        modules.append((name, named_amd_module(name, inline_js(path.read_text("utf-8"), str(path)))))
+        modules.append(
+            (name, named_amd_module(name, inline_js(path.read_text("utf-8"), str(path))))
+        )
     return {
         "requirejs": requirejs,
         "modules": modules,
@@ -161,7 +166,8 @@ def to_html(nb: Any, offline: dict[str, Any]) -> str:
         extra_loaders=[jinja2.DictLoader({"attnwidgets_offline.html.j2": TEMPLATE})],
     )
     html, _ = exporter.from_notebook_node(nb, resources={"offline": offline})
-    remote = re.findall(r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(https?:)?//[^>]*>", html)
+    tag = r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//[^>]*>"
+    remote = [match.group(0)[:200] for match in re.finditer(tag, html)]
     if remote:
         raise ReportError(f"the page still loads from the network: {remote[:3]}")
     return html
@@ -179,7 +185,9 @@ def build_report(
     """Execute ``notebook`` (unless ``run`` is false) and write the offline page to ``output``."""
     import nbformat
 
-    node_modules = node_modules or REPO / "node_modules"
+    node_modules = node_modules or Path(
+        os.environ.get("ATTNWIDGETS_NODE_MODULES") or REPO / "node_modules"
+    )
     npm_file(node_modules, "requirejs")  # fail before a long execution, not after
     npm_file(node_modules, "html_manager")
     nb = nbformat.read(notebook, as_version=4)
@@ -192,6 +200,8 @@ def build_report(
 
 
 def main(argv: list[str] | None = None) -> int:
+    from nbclient.exceptions import CellExecutionError
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebook", type=Path)
     parser.add_argument("-o", "--output", type=Path, help="default: artifacts/<notebook>.html")
@@ -200,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-execute", action="store_true", help="convert as saved (needs stored widget state)"
     )
-    parser.add_argument("--node-modules", type=Path, help=f"default: {REPO / 'node_modules'}")
+    parser.add_argument(
+        "--node-modules",
+        type=Path,
+        help=f"default: $ATTNWIDGETS_NODE_MODULES or {REPO / 'node_modules'}",
+    )
     args = parser.parse_args(argv)
     output = args.output or REPO / "artifacts" / f"{args.notebook.stem}.html"
     try:
@@ -215,6 +229,10 @@ def main(argv: list[str] | None = None) -> int:
     except ReportError as error:
         print(f"report.py: {error}", file=sys.stderr)
         return 2
+    except CellExecutionError as error:
+        message = re.sub(r"\x1b\[[0-9;]*m", "", str(error))  # no terminal colours
+        print(f"report.py: {args.notebook} failed, no page written:\n{message}", file=sys.stderr)
+        return 1
     size = path.stat().st_size
     print(f"wrote {path} ({size / 1e6:.1f} MB)")
     return 0

