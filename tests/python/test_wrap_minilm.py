@@ -62,3 +62,33 @@ def test_byte_level_labels_are_readable():
 
     assert _readable(ByteLevel(), "Ġcat") == " cat"
     assert _readable(ByteLevel(), "##s") == "##s"
+
+
+def test_run_widget_has_attention_and_positions_tabs(minilm):
+    import ipywidgets
+
+    model, tokenizer = minilm
+    run = aw.wrap(model, tokenizer)("a short sentence")
+    tabs = run.widget(layer=1, head=3)
+    assert isinstance(tabs, ipywidgets.Tab)
+    assert [tabs.get_title(i) for i in range(len(tabs.children))] == ["Attention", "Positions"]
+    explorer = tabs.children[0]
+    view = explorer.children[1]
+    assert (view.layer, view.head) == (1, 3)
+    scheme = run.positions()
+    assert scheme is not None and scheme.kind == "learned"
+    table = model.embeddings.position_embeddings.weight.detach().numpy()
+    np.testing.assert_array_equal(scheme.table, table[: scheme.table.shape[0]])
+
+
+def test_run_of_a_model_without_positions_has_only_attention():
+    from attnwidgets.widgets.panel import attention_explorer
+
+    class NoPositions(torch.nn.Module):
+        def forward(self, input_ids):
+            x = torch.nn.functional.one_hot(input_ids, 8).float().unsqueeze(1)
+            return torch.nn.functional.scaled_dot_product_attention(x, x, x)
+
+    run = aw.wrap(NoPositions())(input_ids=torch.tensor([[1, 2, 3]]))
+    widget = run.widget()
+    assert widget.__class__ is attention_explorer(aw.AttentionView(run)).__class__

@@ -1,0 +1,118 @@
+"""PositionView and its panels on the Python side: the binary contract and the sliders."""
+
+from __future__ import annotations
+
+import ipywidgets
+import numpy as np
+import pytest
+from ipywidgets.widgets.widget import _instances
+from ipywidgets.widgets.widget_link import Link
+
+import attnwidgets.positions as pos
+from attnwidgets.widgets.position_panel import compare, position_explorer, position_panel
+from attnwidgets.widgets.position_view import PositionView, pack_arrays
+
+
+def unpack(view: PositionView) -> dict[str, np.ndarray]:
+    """Read the arrays back the way js/lib/position_data.js does (little-endian float32)."""
+    out = {}
+    for name, info in view.data_meta.items():
+        assert info["dtype"] == "float32"
+        count = int(np.prod(info["shape"]))
+        raw = view.data[info["offset"] : info["offset"] + 4 * count]
+        out[name] = np.frombuffer(raw, "<f4").reshape(info["shape"])
+    return out
+
+
+def test_pack_arrays_places_arrays_back_to_back() -> None:
+    data, meta = pack_arrays({"a": np.arange(6).reshape(2, 3), "b": [1.5, -2.0]})
+    assert meta == {
+        "a": {"dtype": "float32", "shape": [2, 3], "offset": 0},
+        "b": {"dtype": "float32", "shape": [2], "offset": 24},
+    }
+    assert np.frombuffer(data, "<f4").tolist() == [0, 1, 2, 3, 4, 5, 1.5, -2.0]
+
+
+def test_absolute_view_sends_the_table_capped_at_max_positions() -> None:
+    scheme = pos.sinusoidal(600, 16)
+    view = PositionView(scheme)
+    arrays = unpack(view)
+    assert view.length == 512 and view.n_dims == 16 and view.views[0] == "table"
+    np.testing.assert_array_equal(arrays["table"], scheme.table[:512])
+    assert view.curve_dims == [0, 4, 12]
+
+
+def test_rotary_view_sends_frequencies_angles_and_score() -> None:
+    scheme = pos.rotary(16, theta=1000.0, length=64)
+    view = PositionView(scheme, view="score")
+    arrays = unpack(view)
+    np.testing.assert_array_equal(arrays["inv_freq"], scheme.inv_freq)
+    np.testing.assert_array_equal(arrays["angles"], scheme.angles())
+    np.testing.assert_array_equal(arrays["score"], scheme.relative_score())
+    assert view.n_dims == 8 and view.params["theta"] == 1000.0 and not view.params["causal"]
+
+
+def test_relative_views_window_the_distances_around_zero() -> None:
+    weights = np.random.default_rng(0).standard_normal((32, 2)).astype(np.float32)
+    scheme = pos.t5_buckets(length=100, weights=weights)
+    view = PositionView(scheme, max_positions=10)
+    arrays = unpack(view)
+    assert view.length == 10 and view.params["min_distance"] == -9
+    assert arrays["bias"].shape == (2, 19)
+    np.testing.assert_array_equal(arrays["bias"], scheme.bias[:, 90:109])
+    np.testing.assert_array_equal(arrays["buckets"], pos.t5_bucket(np.arange(-9, 10)))
+    alibi = PositionView(pos.alibi(4, 20))
+    assert alibi.params["causal"] and alibi.n_heads == 4
+    np.testing.assert_array_equal(unpack(alibi)["slopes"], pos.alibi_slopes(4))
+
+
+def test_vit_grid_adds_the_grid_view() -> None:
+    scheme = pos.learned(np.zeros((10, 4)), "vit", grid=(3, 3), grid_offset=1)
+    view = PositionView(scheme, view="grid")
+    assert view.views[-1] == "grid" and view.grid == [3, 3, 1]
+
+
+def test_bad_input_is_named() -> None:
+    with pytest.raises(TypeError, match=r"takes a PositionScheme .* not ndarray"):
+        PositionView(np.zeros((4, 4)))  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="view 'score' is not one of"):
+        PositionView(pos.sinusoidal(8, 4), view="score")
+
+
+def test_explorer_has_the_sliders_the_scheme_uses() -> None:
+    def descriptions(box: ipywidgets.VBox) -> list[tuple[str, int]]:
+        return [(s.description, s.max) for s in box.children[0].children]
+
+    assert descriptions(position_explorer(PositionView(pos.sinusoidal(50, 8)))) == [
+        ("position", 49),
+        ("dimension", 7),
+    ]
+    assert descriptions(position_explorer(PositionView(pos.rotary(8, length=30)))) == [
+        ("position", 29),
+        ("pair", 3),
+    ]
+    assert descriptions(position_explorer(PositionView(pos.alibi(6, 12)))) == [
+        ("position", 11),
+        ("head", 5),
+    ]
+
+
+def test_panel_and_compare() -> None:
+    single = position_panel(pos.alibi(2, 8), view="matrix")
+    assert isinstance(single, ipywidgets.VBox) and single.children[1].view == "matrix"
+    tabs = position_panel([pos.sinusoidal(16, 4), pos.alibi(2, 8)])
+    assert [tabs.get_title(i) for i in range(2)] == ["sinusoidal", "alibi"]
+    with pytest.raises(ValueError, match="at least one"):
+        position_panel([])
+    mixed = compare(pos.alibi(2, 8), pos.rotary(8, length=8), view="matrix")
+    assert [box.children[1].view for box in mixed.children] == ["matrix", "frequencies"]
+    with pytest.raises(ValueError, match="view 'matrx' is not one of"):
+        compare(pos.alibi(2, 8), pos.rotary(8, length=8), view="matrx")
+    pair = compare(pos.sinusoidal(32, 8), pos.rotary(8, length=32))
+    left, right = (box.children[1] for box in pair.children)
+    links = [w for w in _instances.values() if isinstance(w, Link)]
+    assert any({link.source[0], link.target[0]} == {left, right} for link in links)
+    unlinked = compare(pos.sinusoidal(32, 8), pos.rotary(8, length=64))  # lengths differ
+    a, b = (box.children[1] for box in unlinked.children)
+    links = [w for w in _instances.values() if isinstance(w, Link)]
+    assert not any({link.source[0], link.target[0]} == {a, b} for link in links)
