@@ -2,7 +2,11 @@
 
 GPT-2-small shape (12 layers x 12 heads, d=768) built from config, one CPU thread. Each
 configuration is timed interleaved with the baseline in the same run; we print medians and the
-ratio of medians. Run: ``python benchmarks/capture_overhead.py [--repeats 7]``.
+ratio of medians. Compared: plain sdpa forward; capture of attention (outputs bit-identical:
+sdpa runs and the weights are recomputed beside it); attention with ``reuse_weights=True``
+(outputs computed from the recorded weights, within 1e-6 of sdpa); norms; attention + norms;
+HF eager ``output_attentions``; TransformerLens ``run_with_cache`` when it is installed.
+Run: ``python benchmarks/capture_overhead.py [--repeats 7] [--tokens 128 512]``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,48 @@ def forward(model: torch.nn.Module, **inputs: object) -> object:
         return model(**inputs)
 
 
+def captured(model: torch.nn.Module, ids: torch.Tensor, **options: object) -> object:
+    with torch.no_grad(), aw.capture(model, **options) as cap:  # type: ignore[arg-type]
+        model(input_ids=ids)
+    return cap
+
+
+def kept_bytes(cap: object) -> int:
+    """Bytes the capture holds, counting each shared storage once."""
+    storages = {}
+    for call in cap.calls:  # type: ignore[attr-defined]
+        for tensor in call.kept.values():
+            storages[tensor.untyped_storage().data_ptr()] = tensor.untyped_storage().nbytes()
+    return sum(storages.values())
+
+
+def transformer_lens_run(tokens: int) -> Callable[[], object] | str:
+    """TransformerLens run_with_cache on the same shape, or why it cannot run here."""
+    try:
+        from transformer_lens import HookedTransformer, HookedTransformerConfig
+    except ImportError as error:
+        return f"TransformerLens not available ({error.msg})"
+    config = HookedTransformerConfig(
+        n_layers=12,
+        n_heads=12,
+        d_model=768,
+        d_head=64,
+        d_mlp=3072,
+        n_ctx=1024,
+        d_vocab=50257,
+        act_fn="gelu_new",
+        normalization_type="LN",
+    )
+    model = HookedTransformer(config).eval()
+    ids = torch.randint(0, 50257, (1, tokens))
+
+    def run() -> object:
+        with torch.no_grad():
+            return model.run_with_cache(ids, names_filter=lambda n: n.endswith("hook_pattern"))
+
+    return run
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7)
@@ -68,16 +114,30 @@ def main() -> None:
     for tokens in args.tokens:
         ids = torch.randint(0, 50257, (1, tokens))
 
-        runs = {
+        runs: dict[str, Callable[[], object]] = {
             "plain sdpa": partial(forward, model, input_ids=ids),
-            "attnwidgets": partial(lens, input_ids=ids),
+            "attention": partial(captured, model, ids),
+            "attention reuse": partial(captured, model, ids, reuse_weights=True),
+            "norms": partial(captured, model, ids, attention=False, norms=True),
+            "attn + norms": partial(captured, model, ids, norms=True),
             "HF eager": partial(forward, eager, input_ids=ids, output_attentions=True),
         }
+        lens_run = transformer_lens_run(tokens)
+        if callable(lens_run):
+            runs["TransformerLens"] = lens_run
         medians = median_seconds(runs, args.repeats)
         base = medians["plain sdpa"]
         for name, seconds in medians.items():
             ms, ratio = seconds * 1000, seconds / base
-            print(f"  {tokens:5d} tokens  {name:12s} {ms:8.1f} ms  {ratio:5.2f}x")
+            print(f"  {tokens:5d} tokens  {name:16s} {ms:8.1f} ms  {ratio:5.2f}x")
+        if not callable(lens_run):
+            print(f"  {tokens:5d} tokens  {lens_run}")
+        attention_bytes = 12 * 12 * tokens * tokens * 4
+        held = kept_bytes(captured(model, ids))
+        print(
+            f"  {tokens:5d} tokens  memory: capture holds {held:,} B for {attention_bytes:,} B "
+            f"of attention ({held / attention_bytes:.3f}x)"
+        )
         if tokens == max(args.tokens):
             sizes = first_view_bytes(lens(input_ids=ids))
             record = 12 * 12 * tokens * tokens * 4

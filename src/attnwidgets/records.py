@@ -11,8 +11,23 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float32]
 
 
+KINDS = ("probability", "scores", "scaled", "masked")
+"""What a record holds: probabilities, or a step before the softmax (``Q K^T``, scaled,
+masked with ``-inf`` where a query may not look)."""
+
+
+def _as_kept_array(layer: Any) -> FloatArray:
+    """float16 stays float16 (a capture kept it that way to halve memory); all else float32."""
+    array = np.asarray(layer)
+    dtype = np.float16 if array.dtype == np.float16 else np.float32
+    kept: FloatArray = np.ascontiguousarray(array, dtype=dtype)
+    return kept
+
+
 class AttentionRecord(Sequence[FloatArray]):
-    """Attention of one sequence, layer by layer: each layer is ``[heads, query, key]`` float32.
+    """Attention of one sequence, layer by layer: each layer is ``[heads, query, key]`` float32
+    (float16 when captured with ``dtype=torch.float16``). ``kind`` says what the numbers are
+    (a capture uses ``KINDS``).
 
     Indexing gives one layer; ``shape`` is ``(layers, heads, query, key)``.
 
@@ -34,7 +49,7 @@ class AttentionRecord(Sequence[FloatArray]):
         *,
         kind: str = "probability",
     ) -> None:
-        arrays = [np.ascontiguousarray(layer, dtype=np.float32) for layer in layers]
+        arrays = [_as_kept_array(layer) for layer in layers]
         for index, array in enumerate(arrays):
             if array.ndim != 3:
                 raise ValueError(

@@ -81,3 +81,145 @@ def eager_attentions(model: torch.nn.Module, **inputs: Any) -> tuple[torch.Tenso
 @pytest.fixture(params=sorted(MODEL_FACTORIES))
 def family(request: pytest.FixtureRequest) -> tuple[str, torch.nn.Module]:
     return request.param, MODEL_FACTORIES[request.param]()
+
+
+# -- more families (issue 3): tiny configs, built from config ----------------------------------
+_SMALL = dict(
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    hidden_size=32,
+    intermediate_size=64,
+    vocab_size=64,
+    max_position_embeddings=64,
+)
+_IDS = dict(bos_token_id=0, eos_token_id=0, pad_token_id=0)
+
+
+def tiny_qwen2() -> torch.nn.Module:
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    return Qwen2ForCausalLM(Qwen2Config(**_SMALL, **_IDS, num_key_value_heads=2)).eval()
+
+
+def tiny_mistral() -> torch.nn.Module:
+    from transformers import MistralConfig, MistralForCausalLM
+
+    config = MistralConfig(**_SMALL, **_IDS, num_key_value_heads=2, sliding_window=4)
+    return MistralForCausalLM(config).eval()
+
+
+def tiny_gemma2() -> torch.nn.Module:
+    """Soft-capped logits and alternating sliding-window / global layers."""
+    from transformers import Gemma2Config, Gemma2ForCausalLM
+
+    config = Gemma2Config(
+        **_SMALL,
+        **_IDS,
+        num_key_value_heads=2,
+        head_dim=8,
+        sliding_window=4,
+        attn_logit_softcapping=2.0,
+        query_pre_attn_scalar=8,
+    )
+    return Gemma2ForCausalLM(config).eval()
+
+
+def tiny_gemma3() -> torch.nn.Module:
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    config = Gemma3TextConfig(
+        **_SMALL,
+        **_IDS,
+        num_key_value_heads=2,
+        head_dim=8,
+        sliding_window=4,
+        query_pre_attn_scalar=8,
+        layer_types=["sliding_attention", "full_attention"],
+    )
+    return Gemma3ForCausalLM(config).eval()
+
+
+def tiny_neox() -> torch.nn.Module:
+    from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
+
+    return GPTNeoXForCausalLM(GPTNeoXConfig(**_SMALL, **_IDS)).eval()
+
+
+def tiny_roberta() -> torch.nn.Module:
+    from transformers import RobertaConfig, RobertaModel
+
+    return RobertaModel(RobertaConfig(**_SMALL, pad_token_id=1)).eval()
+
+
+def tiny_distilbert() -> torch.nn.Module:
+    from transformers import DistilBertConfig, DistilBertModel
+
+    config = DistilBertConfig(
+        n_layers=2, n_heads=4, dim=32, hidden_dim=64, vocab_size=64, max_position_embeddings=64
+    )
+    return DistilBertModel(config).eval()
+
+
+def tiny_t5() -> torch.nn.Module:
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    config = T5Config(
+        num_layers=2,
+        num_decoder_layers=2,
+        num_heads=4,
+        d_model=32,
+        d_kv=8,
+        d_ff=64,
+        vocab_size=64,
+        decoder_start_token_id=0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    return T5ForConditionalGeneration(config).eval()
+
+
+def tiny_vit() -> torch.nn.Module:
+    from transformers import ViTConfig, ViTModel
+
+    config = ViTConfig(**{**_SMALL, "vocab_size": None}, image_size=8, patch_size=4)
+    return ViTModel(config).eval()
+
+
+def tiny_clip() -> torch.nn.Module:
+    from transformers import CLIPConfig, CLIPModel
+
+    text = dict(**_SMALL, bos_token_id=0, eos_token_id=1, pad_token_id=1)
+    vision = dict(num_hidden_layers=2, num_attention_heads=4, hidden_size=32)
+    vision.update(intermediate_size=64, image_size=8, patch_size=4)
+    config = CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)
+    return CLIPModel(config).eval()
+
+
+def tiny_whisper() -> torch.nn.Module:
+    from transformers import WhisperConfig, WhisperModel
+
+    config = WhisperConfig(
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        d_model=32,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        num_mel_bins=8,
+        max_source_positions=8,
+        max_target_positions=16,
+        vocab_size=64,
+        pad_token_id=0,
+        bos_token_id=0,
+        eos_token_id=0,
+        decoder_start_token_id=1,
+    )
+    return WhisperModel(config).eval()
+
+
+def tiny_bloom() -> torch.nn.Module:
+    """ALiBi, hand-written attention: not dispatched through the AttentionInterface."""
+    from transformers import BloomConfig, BloomModel
+
+    return BloomModel(BloomConfig(n_layer=2, n_head=4, hidden_size=32, vocab_size=64)).eval()

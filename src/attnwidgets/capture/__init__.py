@@ -8,10 +8,22 @@ import sys
 import types
 from typing import Any
 
+from .aliases import find_blocks, resolve
+from .generation import AttentionCall
 from .session import Capture, CaptureError, capture
-from .weights import attention_probabilities
+from .weights import KINDS, attention_probabilities, attention_steps
 
-__all__ = ["Capture", "CaptureError", "attention_probabilities", "capture"]
+__all__ = [
+    "KINDS",
+    "AttentionCall",
+    "Capture",
+    "CaptureError",
+    "attention_probabilities",
+    "attention_steps",
+    "capture",
+    "find_blocks",
+    "resolve",
+]
 
 
 class _CallablePackage(types.ModuleType):

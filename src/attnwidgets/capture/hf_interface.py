@@ -3,7 +3,10 @@
 We register two attention functions, ``attnwidgets_sdpa`` and ``attnwidgets_eager``, each with
 the mask function of the implementation it wraps, and switch a model's configs to them only for
 the duration of a capture. Each function runs the original kernel for the output (so outputs stay
-identical) and hands the attention probabilities to whichever captures watch the module.
+identical) and hands the attention steps to the captures that watch the module.
+
+Which captures are active lives in a context variable, not in module state: two captures on two
+models, or nested captures on one model, each see only their own modules.
 """
 
 from __future__ import annotations
@@ -13,52 +16,95 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
-from weakref import WeakKeyDictionary
 
 import torch
 
-from .weights import attention_probabilities
+from .weights import attention_steps, weighted_values
 
 SDPA_NAME = "attnwidgets_sdpa"
 EAGER_NAME = "attnwidgets_eager"
 OUR_NAMES = (SDPA_NAME, EAGER_NAME)
 
-# True while one of our functions runs the wrapped kernel, so the sdpa fallback does not
-# record the same attention twice.
+# True while one of our functions runs the wrapped kernel, so the sdpa and softmax fallbacks do
+# not record the same attention twice.
 inside_interface: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "attnwidgets_inside_interface", default=False
 )
 
 
 class AttentionSink(Protocol):
-    def record_attention(self, module: torch.nn.Module, weights: torch.Tensor) -> None: ...
+    reuse_weights: bool  # compute outputs from the recorded weights instead of running sdpa
+
+    def kinds_for(self, module: torch.nn.Module) -> frozenset[str]:
+        """The attention steps wanted from this module; empty when it is not watched."""
+        ...
+
+    def record_attention(
+        self, module: torch.nn.Module, steps: dict[str, torch.Tensor], source: str
+    ) -> None: ...
 
 
-# attention module -> captures watching it (a model can be captured by nested captures).
-_watchers: WeakKeyDictionary[torch.nn.Module, list[AttentionSink]] = WeakKeyDictionary()
-_registered = False
+active_sinks: contextvars.ContextVar[tuple[AttentionSink, ...]] = contextvars.ContextVar(
+    "attnwidgets_active_sinks", default=()
+)
+
+
+class _WatchedModules:
+    """Read-only view: ``module in _watchers`` is True while an active capture watches it."""
+
+    def __contains__(self, module: object) -> bool:
+        if not isinstance(module, torch.nn.Module):
+            return False
+        return any(sink.kinds_for(module) for sink in active_sinks.get())
+
+
+_watchers = _WatchedModules()
+
+
+@contextmanager
+def activated(sink: AttentionSink) -> Iterator[None]:
+    """Make ``sink`` visible to the recording functions for the duration of the block."""
+    token = active_sinks.set((*active_sinks.get(), sink))
+    try:
+        yield
+    finally:
+        active_sinks.reset(token)
+
+
+def wanted(module: torch.nn.Module) -> list[tuple[AttentionSink, frozenset[str]]]:
+    """The active captures that watch ``module``, with the steps each one wants."""
+    found = []
+    for sink in active_sinks.get():
+        kinds = sink.kinds_for(module)
+        if kinds:
+            found.append((sink, kinds))
+    return found
+
+
+def notify(
+    module: torch.nn.Module,
+    watchers: list[tuple[AttentionSink, frozenset[str]]],
+    steps: dict[str, torch.Tensor],
+    source: str,
+) -> None:
+    for sink, kinds in watchers:
+        sink.record_attention(module, {k: v for k, v in steps.items() if k in kinds}, source)
 
 
 def _register() -> None:
-    global _registered
-    if _registered:
-        return
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, eager_mask, sdpa_mask
 
+    if SDPA_NAME in AttentionInterface._global_mapping:
+        return
     AttentionInterface.register(SDPA_NAME, _recording_sdpa)
     AttentionInterface.register(EAGER_NAME, _recording_eager)
     AttentionMaskInterface.register(SDPA_NAME, sdpa_mask)
     AttentionMaskInterface.register(EAGER_NAME, eager_mask)
-    _registered = True
-
-
-def _notify(module: torch.nn.Module, weights: torch.Tensor) -> None:
-    for sink in _watchers.get(module, ()):
-        sink.record_attention(module, weights)
 
 
 def _run_kernel(kernel: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run ``kernel`` unseen by the capture's fallbacks (they would record it twice)."""
     token = inside_interface.set(True)
     try:
         return kernel(*args, **kwargs)
@@ -76,22 +122,33 @@ def _recording_sdpa(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
+    watchers = wanted(module)
+    if watchers and all(sink.reuse_weights for sink, _ in watchers) and not kwargs.get("dropout"):
+        kinds = frozenset({"probability"}).union(*(k for _, k in watchers))
+        steps = _run_kernel(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
+        output = weighted_values(steps["probability"], value)
+        if output is not None:  # sdpa skipped: the output comes from the recorded weights
+            notify(module, watchers, steps, "interface")
+            return output.transpose(1, 2).contiguous(), None
     output, weights = _run_kernel(
         sdpa_attention_forward, module, query, key, value, attention_mask, **kwargs
     )
-    if module in _watchers:
-        _notify(module, _sdpa_weights(module, query, key, attention_mask, kwargs))
+    if watchers:
+        kinds = frozenset().union(*(k for _, k in watchers))
+        steps = _run_kernel(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
+        notify(module, watchers, steps, "interface")
     return output, weights
 
 
-def _sdpa_weights(
+def _sdpa_steps(
     module: torch.nn.Module,
     query: torch.Tensor,
     key: torch.Tensor,
     attention_mask: torch.Tensor | None,
     kwargs: dict[str, Any],
-) -> torch.Tensor:
-    """The probabilities ``sdpa_attention_forward`` computes implicitly, following its rules."""
+    kinds: frozenset[str],
+) -> dict[str, torch.Tensor]:
+    """The steps ``sdpa_attention_forward`` (or eager) computes, following its rules."""
     q_len, kv_len = query.shape[2], key.shape[2]
     causal_flag = kwargs.get("is_causal")
     if causal_flag is None:
@@ -101,13 +158,17 @@ def _sdpa_weights(
     if is_causal and kv_len > q_len:
         key = key[:, :, :q_len]
         bias = None if bias is None else bias[..., :q_len]
-    return attention_probabilities(
+    if attention_mask is not None and attention_mask.shape[-1] != key.shape[-2]:
+        attention_mask = attention_mask[..., : key.shape[-2]]
+    return attention_steps(
         query,
         key,
+        kinds=kinds,
         attn_mask=attention_mask,
         is_causal=is_causal,
         scale=kwargs.get("scaling"),
         bias=bias,
+        softcap=kwargs.get("softcap"),
     )
 
 
@@ -125,10 +186,15 @@ def _recording_eager(
 
         kernel = sdpa_attention_forward
     output, weights = _run_kernel(kernel, module, query, key, value, attention_mask, **kwargs)
-    if module in _watchers:
-        if weights is None:
-            weights = _sdpa_weights(module, query, key, attention_mask, kwargs)
-        _notify(module, weights.detach())
+    watchers = wanted(module)
+    if watchers:
+        kinds = frozenset().union(*(k for _, k in watchers))
+        steps: dict[str, torch.Tensor] = {}
+        if kinds - {"probability"} or weights is None:
+            steps = _run_kernel(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
+        if weights is not None and "probability" in kinds:
+            steps["probability"] = weights.detach()  # the model's own eager weights
+        notify(module, watchers, steps, "interface")
     return output, weights
 
 
@@ -158,7 +224,7 @@ def supports_interface(model: torch.nn.Module) -> bool:
 
 
 @contextmanager
-def recording(model: torch.nn.Module, sink: AttentionSink) -> Iterator[bool]:
+def recording(model: torch.nn.Module) -> Iterator[bool]:
     """Route the model's attention through our recording functions; restore on exit.
 
     Yields whether the interface is in use (False for models that do not dispatch through it).
@@ -168,23 +234,13 @@ def recording(model: torch.nn.Module, sink: AttentionSink) -> Iterator[bool]:
         return
     _register()
     originals = [(config, config._attn_implementation_internal) for config in _configs(model)]
-    modules = list(model.modules())
     try:
         for config, implementation in originals:
             if implementation in OUR_NAMES:
                 continue
             wrapped = EAGER_NAME if implementation == "eager" else SDPA_NAME
             config._attn_implementation_internal = wrapped
-        for module in modules:
-            _watchers.setdefault(module, []).append(sink)
         yield True
     finally:
-        for module in modules:
-            sinks = _watchers.get(module)
-            if sinks is not None:
-                if sink in sinks:
-                    sinks.remove(sink)
-                if not sinks:
-                    del _watchers[module]
         for config, implementation in originals:
             config._attn_implementation_internal = implementation

@@ -1,12 +1,16 @@
-"""Recording plain PyTorch code that calls ``scaled_dot_product_attention``.
+"""Recording plain PyTorch attention: sdpa, ``nn.MultiheadAttention``, hand-written softmax.
 
-A ``TorchFunctionMode`` sees the call whether the code wrote ``F.scaled_dot_product_attention``
-or imported the function by name (nanoGPT style), which patching the attribute would miss.
+A ``TorchFunctionMode`` sees ``scaled_dot_product_attention`` whether the code wrote
+``F.scaled_dot_product_attention`` or imported the function by name (nanoGPT style), which
+patching the attribute would miss. It also sees ``F.multi_head_attention_forward`` (see
+``mha.py``) and, as the last fallback for hand-written attention (BLOOM's ALiBi, MPT, nanoGPT's
+manual path), a softmax over the last dimension of a ``[batch, heads, query, key]`` tensor.
 Module paths come from forward hooks that keep a stack of the modules currently running.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,48 +21,50 @@ from torch.overrides import TorchFunctionMode
 from torch.utils.hooks import RemovableHandle
 
 from .hf_interface import AttentionSink, inside_interface
-from .weights import attention_probabilities
+from .mha import call_with_head_weights
+from .weights import attention_steps, weighted_values
 
 _SDPA_PARAMETERS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale")
+_SOFTMAX_FUNCTIONS = (torch.softmax, F.softmax, torch.Tensor.softmax, torch.special.softmax)
 
 
 class ModulePathStack:
-    """The dotted paths of the modules running right now, innermost last."""
+    """The modules running right now, innermost last, and how many top-level calls began."""
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.model = model
-        self.paths: list[str] = []
         self.modules: list[torch.nn.Module] = []
+        self.forward_count = 0
+        self.failed: str | None = None  # "path (Class)" of the innermost module that raised
 
     @contextmanager
     def hooked(self) -> Iterator[ModulePathStack]:
         handles: list[RemovableHandle] = []
         try:
-            for path, module in self.model.named_modules():
-                handles.append(module.register_forward_pre_hook(self._enter_hook(path)))
+            for module in self.model.modules():
+                handles.append(module.register_forward_pre_hook(self._enter))
                 handles.append(module.register_forward_hook(self._exit, always_call=True))
             yield self
         finally:
             for handle in handles:
                 handle.remove()
-            self.paths.clear()
             self.modules.clear()
 
-    def _enter_hook(self, path: str) -> Any:
-        def enter(module: torch.nn.Module, args: Any) -> None:
-            self.paths.append(path)
-            self.modules.append(module)
-
-        return enter
+    def _enter(self, module: torch.nn.Module, args: Any) -> None:
+        if not self.modules:
+            self.forward_count += 1
+        self.modules.append(module)
 
     def _exit(self, module: torch.nn.Module, args: Any, output: Any) -> None:
+        if self.failed is None and sys.exc_info()[0] is not None:
+            path = next((p for p, m in self.model.named_modules() if m is module), "?")
+            self.failed = f"{path or '<model>'} ({type(module).__name__})"
         if self.modules and self.modules[-1] is module:
-            self.paths.pop()
             self.modules.pop()
 
 
-class SdpaRecordingMode(TorchFunctionMode):
-    """Records the probabilities of every sdpa call made inside the watched model."""
+class RecordingMode(TorchFunctionMode):
+    """Records the attention of sdpa, multi-head attention and softmax calls inside the model."""
 
     def __init__(self, sink: AttentionSink, stack: ModulePathStack) -> None:
         super().__init__()
@@ -70,22 +76,71 @@ class SdpaRecordingMode(TorchFunctionMode):
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
     ) -> Any:
         kwargs = kwargs or {}
-        if (
-            func is F.scaled_dot_product_attention
-            and self.stack.modules
-            and not inside_interface.get()
-        ):
+        if not self.stack.modules or inside_interface.get():
+            return func(*args, **kwargs)
+        module = self.stack.modules[-1]
+        if func is F.scaled_dot_product_attention:
             self.calls_seen += 1
-            self.sink.record_attention(self.stack.modules[-1], _sdpa_call_weights(args, kwargs))
+            kinds = self.sink.kinds_for(module)
+            if kinds:
+                return self._sdpa(module, func, args, kwargs, kinds)
+        elif func is F.multi_head_attention_forward:
+            self.calls_seen += 1
+            kinds = self.sink.kinds_for(module)
+            if kinds:
+                result, weights = call_with_head_weights(func, args, kwargs)
+                if weights is not None:
+                    self.sink.record_attention(module, {"probability": weights}, "mha")
+                return result
+        elif func in _SOFTMAX_FUNCTIONS:
+            return self._softmax(module, func, args, kwargs)
         return func(*args, **kwargs)
 
+    def _sdpa(
+        self,
+        module: torch.nn.Module,
+        func: Any,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        kinds: frozenset[str],
+    ) -> Any:
+        bound = dict(zip(_SDPA_PARAMETERS, args, strict=False))
+        bound.update(kwargs)
+        reuse = self.sink.reuse_weights and not bound.get("dropout_p")
+        steps = _sdpa_steps(bound, kinds | {"probability"} if reuse else kinds)
+        output = weighted_values(steps["probability"], bound["value"]) if reuse else None
+        if output is None:
+            output = func(*args, **kwargs)
+        self.sink.record_attention(module, {k: steps[k] for k in kinds}, "sdpa")
+        return output
 
-def _sdpa_call_weights(args: tuple[Any, ...], kwargs: dict[str, Any]) -> torch.Tensor:
-    bound = dict(zip(_SDPA_PARAMETERS, args, strict=False))
-    bound.update(kwargs)
-    return attention_probabilities(
+    def _softmax(
+        self, module: torch.nn.Module, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        output = func(*args, **kwargs)
+        scores = args[0] if args else kwargs.get("input")
+        dim = args[1] if len(args) > 1 else kwargs.get("dim")
+        if not isinstance(output, torch.Tensor) or output.dim() != 4 or dim not in (-1, 3):
+            return output
+        kinds = self.sink.kinds_for(module)
+        if not kinds:
+            return output
+        self.calls_seen += 1
+        steps = {"probability": output.detach()}
+        if "masked" in kinds and isinstance(scores, torch.Tensor):
+            masked = scores.detach().float()
+            steps["masked"] = masked.masked_fill(
+                masked <= torch.finfo(scores.dtype).min / 2, float("-inf")
+            )
+        self.sink.record_attention(module, steps, "softmax")
+        return output
+
+
+def _sdpa_steps(bound: dict[str, Any], kinds: frozenset[str]) -> dict[str, torch.Tensor]:
+    return attention_steps(
         bound["query"],
         bound["key"],
+        kinds=kinds,
         attn_mask=bound.get("attn_mask"),
         is_causal=bool(bound.get("is_causal", False)),
         scale=bound.get("scale"),

@@ -2,111 +2,312 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import importlib
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
+from typing import Any
 
 import torch
 
 from ..records import AttentionRecord
 from . import hf_interface
-from .sdpa_mode import ModulePathStack, SdpaRecordingMode
+from .aliases import LayerSelection, is_attention_module, resolve
+from .generation import AttentionCall, is_generation, merge_steps
+from .residual import ResidualRecorder
+from .sdpa_mode import ModulePathStack, RecordingMode
+from .weights import KINDS
+
+_KEEPABLE = (torch.float32, torch.float16, torch.float64)
+_NOTHING: frozenset[str] = frozenset()
 
 
 class CaptureError(RuntimeError):
-    """The capture could not see what was asked for; the message says what was tried."""
+    """The capture could not see or keep what was asked for; the message says what was tried."""
 
 
 class Capture:
     """What one ``capture(model)`` block recorded.
 
     ``attention`` is the record of a single sequence; ``attentions`` has one record per batch
-    item. Each layer is ``[heads, query, key]`` float32, in call order, named by module path.
+    item. Each layer is ``[heads, query, key]``, in call order, named by module path. After
+    ``model.generate`` (KV cache) each layer holds the whole generated sequence, rows appended
+    per step; ``step_attentions()`` gives each step alone. ``record(kind)`` gives the scores.
+    ``cap["transformer.h.3.attn"]`` or ``cap["blocks.3.attn.hook_pattern"]`` give the kept
+    tensor; ``norms`` and the residual names (``cap["blocks.3.hook_resid_post"]``) what
+    ``norms=True`` / ``residual=True`` recorded; ``nonfinite`` flags layers holding NaN/Inf.
     """
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        *,
+        kinds: frozenset[str] = frozenset({"probability"}),
+        selection: LayerSelection | None = None,
+        dtype: torch.dtype = torch.float32,
+        reuse_weights: bool = False,
+    ) -> None:
         self.model = model
+        self.reuse_weights = reuse_weights
+        self.kinds = kinds
+        self.dtype = dtype
+        self.selection = selection or LayerSelection(model, None)
         self._names = {module: path for path, module in model.named_modules()}
-        self._calls: list[tuple[str, torch.Tensor]] = []
+        self._calls: list[AttentionCall] = []
+        self._merged: tuple[int, list[AttentionCall]] | None = None
+        self.forwards = ModulePathStack(model)
         self.used_interface = False
-        self.sdpa_calls_seen = 0
+        self.calls_seen = 0
+        self.residual: ResidualRecorder | None = None
+        self.norm_recorder: Any = None
 
-    def record_attention(self, module: torch.nn.Module, weights: torch.Tensor) -> None:
-        name = self._names.get(module, type(module).__name__)
-        kept = weights.detach().to("cpu", torch.float32)
-        if kept.dim() == 3:
-            kept = kept.unsqueeze(0)
-        self._calls.append((name, kept))
+    # -- recording (called by hf_interface and sdpa_mode) ----------------------------------
+    def kinds_for(self, module: torch.nn.Module) -> frozenset[str]:
+        path = self._names.get(module)
+        if path is None or not self.kinds or not self.selection(path):
+            return _NOTHING
+        return self.kinds
+
+    def record_attention(
+        self, module: torch.nn.Module, steps: dict[str, torch.Tensor], source: str
+    ) -> None:
+        kept = {}
+        for kind, tensor in steps.items():
+            tensor = tensor.detach().to("cpu", self.dtype)
+            kept[kind] = tensor.unsqueeze(0) if tensor.dim() == 3 else tensor
+        if kept:
+            name = self._names[module]
+            self._calls.append(AttentionCall(name, self.forwards.forward_count, kept, source))
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def calls(self) -> list[AttentionCall]:
+        """Recorded calls; after generation one per module, holding every step's rows."""
+        if not is_generation(self._calls):
+            return self._calls
+        if self._merged is None or self._merged[0] != len(self._calls):
+            self._merged = (len(self._calls), merge_steps(self._calls))
+        return self._merged[1]
 
     @property
     def layer_names(self) -> list[str]:
         """Module path of each recorded attention call, e.g. ``transformer.h.3.attn``."""
-        return [name for name, _ in self._calls]
+        return [call.name for call in self.calls]
+
+    def records(self, kind: str = "probability") -> list[AttentionRecord]:
+        """One record per batch item of ``kind``: probability, scores, scaled or masked."""
+        calls = self._require(kind)
+        batch = calls[0].kept[kind].shape[0]
+        return [
+            AttentionRecord([c.kept[kind][i].numpy() for c in calls], self.layer_names, kind=kind)
+            for i in range(batch)
+        ]
+
+    def record(self, kind: str = "probability") -> AttentionRecord:
+        """The record of ``kind`` for the only sequence in the batch."""
+        records = self.records(kind)
+        if len(records) != 1:
+            raise ValueError(
+                f"the captured batch holds {len(records)} sequences; "
+                f"pick one with cap.records({kind!r})[i] (or cap.attentions[i])"
+            )
+        return records[0]
 
     @property
     def attentions(self) -> list[AttentionRecord]:
-        """One record per batch item: ``[layers][heads, query, key]``."""
-        self._require_attention()
-        batch = self._calls[0][1].shape[0]
-        return [
-            AttentionRecord([w[i].numpy() for _, w in self._calls], self.layer_names)
-            for i in range(batch)
-        ]
+        """One probability record per batch item: ``[layers][heads, query, key]``."""
+        return self.records("probability")
 
     @property
     def attention(self) -> AttentionRecord:
         """The record of the only sequence in the batch (see ``attentions`` for batches)."""
-        records = self.attentions
-        if len(records) != 1:
-            raise ValueError(
-                f"the captured batch holds {len(records)} sequences; "
-                "pick one with cap.attentions[i]"
-            )
-        return records[0]
+        return self.record("probability")
 
-    def _require_attention(self) -> None:
-        if self._calls:
-            return
+    def step_attentions(self, item: int = 0, kind: str = "probability") -> list[AttentionRecord]:
+        """Per forward step (e.g. each token of ``generate``): the record of batch ``item``."""
+        self._require(kind)
+        steps: dict[int, list[AttentionCall]] = {}
+        for call in self._calls:
+            steps.setdefault(call.step, []).append(call)
+        return [
+            AttentionRecord(
+                [c.kept[kind][item].numpy() for c in calls], [c.name for c in calls], kind=kind
+            )
+            for calls in steps.values()
+        ]
+
+    @property
+    def nonfinite(self) -> dict[str, str]:
+        """Layers whose probabilities hold NaN or Inf (recorded as they are, never a crash)."""
+        flagged = {}
+        for call in self._calls:
+            weights = call.kept.get("probability")
+            if weights is not None and not bool(torch.isfinite(weights).all()):
+                nan = bool(torch.isnan(weights).any())
+                flagged[call.name] = "NaN" if nan else "Inf"
+        return flagged
+
+    @property
+    def norms(self) -> Any:
+        """The ``NormRecord`` of ``norms=True`` (see ``attnwidgets.capture.norms``)."""
+        if self.norm_recorder is None:
+            raise CaptureError("norms were not captured: use aw.capture(model, norms=True)")
+        record = self.norm_recorder.record
+        return type(record)([layer for layer in record if self.selection(layer.name)])
+
+    def __getitem__(self, name: str) -> Any:
+        """Data by module path or TransformerLens alias, e.g. ``cap["blocks.0.attn.hook_pattern"]``.
+
+        Attention comes as a ``[batch, heads, query, key]`` tensor, residual names as
+        ``[batch, seq, d_model]``, norm names as the module's last ``NormLayer``.
+        """
+        if self.residual is not None and name in self.residual.tensors:
+            return self.residual.tensors[name]
+        target = resolve(self.model, name)
+        if target.what in ("resid_pre", "resid_post", "mlp_out", "attn_out"):
+            raise KeyError(f"{name!r}: residual stream not captured; use residual=True")
+        if target.what == "norm":
+            found = [layer for layer in self.norms if layer.name == target.path]
+            if not found:
+                raise KeyError(f"{name!r}: no norm recorded for {target.path}")
+            return found[-1]
+        kind = target.what or "probability"
+        for call in reversed(self._require(kind)):
+            if call.name == target.path or call.name.startswith(f"{target.path}."):
+                return call.kept[kind]
+        raise KeyError(f"{name!r}: no attention recorded for {target.path}; got {self.layer_names}")
+
+    def _require(self, kind: str) -> list[AttentionCall]:
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}; choose from {KINDS}")
+        if kind not in self.kinds:
+            hint = "attention=True" if kind == "probability" else f"scores=[{kind!r}]"
+            raise CaptureError(f"{kind} was not captured: use aw.capture(model, {hint})")
+        calls = self.calls
+        if not calls:
+            raise CaptureError(self._nothing_message())
+        missing = [f"{c.name} ({c.source})" for c in calls if kind not in c.kept]
+        if missing:
+            raise CaptureError(
+                f"{kind} is not available for {', '.join(missing)}: nn.MultiheadAttention "
+                "gives probabilities only, hand-written softmax attention gives probability "
+                "and masked"
+            )
+        return calls
+
+    def _nothing_message(self) -> str:
         interface = (
             "used, but no attention module called it"
             if self.used_interface
             else "not available for this model"
         )
-        raise CaptureError(
+        silent = [
+            f"{path} ({type(m).__name__})"
+            for path, m in self.model.named_modules()
+            if is_attention_module(m)
+            or "attn" in path.rsplit(".", 1)[-1].lower()
+            or "attention" in path.rsplit(".", 1)[-1].lower()
+        ]
+        where = f" Attention-like modules that recorded nothing: {silent[:4]}." if silent else ""
+        return (
             f"no attention was captured from {type(self.model).__name__}. Tried: transformers' "
-            f"AttentionInterface ({interface}); scaled_dot_product_attention calls inside the "
-            f"model ({self.sdpa_calls_seen} seen). Run the model inside the `with` block, or, "
-            "if its attention is hand-written (matmul + softmax), load it with "
-            "attn_implementation='eager' or 'sdpa'."
+            f"AttentionInterface ({interface}); scaled_dot_product_attention, "
+            f"nn.MultiheadAttention and [batch, heads, query, key] softmax calls inside the "
+            f"model ({self.calls_seen} seen).{where} Run the model inside the `with` block "
+            "and check layers=, or load it with attn_implementation='eager' or 'sdpa'."
+        )
+
+
+def _kinds(attention: bool, scores: bool | str | Iterable[str]) -> frozenset[str]:
+    kinds = {"probability"} if attention else set()
+    if scores is True:
+        kinds |= {"scores", "scaled", "masked"}
+    elif isinstance(scores, str):
+        kinds.add(scores)
+    elif scores:
+        kinds |= set(scores)
+    unknown = kinds - set(KINDS)
+    if unknown:
+        raise ValueError(f"scores= takes {KINDS[1:]}, not {sorted(unknown)}")
+    return frozenset(kinds)
+
+
+def _check_dtype(dtype: torch.dtype) -> None:
+    if dtype not in _KEEPABLE:
+        raise TypeError(
+            f"dtype={dtype} cannot be kept: records are numpy arrays, so use one of "
+            f"{[str(d) for d in _KEEPABLE]} (numpy has no bfloat16; float16 halves memory)"
         )
 
 
 @contextmanager
-def capture(model: torch.nn.Module) -> Iterator[Capture]:
-    """Record the attention of every forward pass of ``model`` run inside the block.
+def capture(
+    model: torch.nn.Module,
+    *,
+    attention: bool = True,
+    scores: bool | str | Iterable[str] = False,
+    norms: bool | dict[str, Any] = False,
+    residual: bool = False,
+    layers: int | str | Iterable[int | str] | None = None,
+    dtype: torch.dtype = torch.float32,
+    reuse_weights: bool = False,
+) -> Iterator[Capture]:
+    """Record what ``model`` computes in the forward passes run inside the block.
 
-    Works on any ``torch.nn.Module``: Hugging Face models (on sdpa or eager) through
-    transformers' AttentionInterface, plain PyTorch through ``scaled_dot_product_attention``.
-    The model is restored on exit, even when the forward raises: hooks removed, attention
-    implementation restored, outputs unchanged.
+    ``attention``: per-head probabilities. ``scores``: also ``"scores"`` (Q K^T), ``"scaled"``
+    and ``"masked"`` (what enters the softmax), or True for all three. ``norms``: norm
+    statistics (True or ``record_norms`` options). ``residual``: block inputs/outputs and MLP
+    outputs. ``layers``: block indices, module paths, globs or TransformerLens aliases.
+    ``dtype``: kept on the CPU as float32, float16 or float64. ``reuse_weights``: compute each
+    sdpa output as ``weights @ V`` from the recorded weights instead of running sdpa beside them
+    (faster; float32 without gradients only; outputs within ~1e-6 of sdpa, not bit-identical).
+
+    Hugging Face models record through transformers' AttentionInterface; plain PyTorch through
+    ``scaled_dot_product_attention``, ``nn.MultiheadAttention`` and softmax. On exit the model
+    is restored, even when the forward raises: hooks removed, implementation restored.
 
     Example:
         >>> import torch, attnwidgets as aw
         >>> from transformers import GPT2Config, GPT2Model
         >>> model = GPT2Model(GPT2Config(n_layer=2, n_head=2, n_embd=16, vocab_size=50))
-        >>> with aw.capture(model) as cap:
+        >>> with aw.capture(model, scores="masked") as cap:
         ...     _ = model(torch.tensor([[1, 2, 3]]))
-        >>> cap.attention.shape
-        (2, 2, 3, 3)
+        >>> cap.attention.shape, cap.record("masked")[0][0, 0, 1].item()
+        ((2, 2, 3, 3), -inf)
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"capture() takes a torch.nn.Module, not {type(model).__name__}")
-    cap = Capture(model)
+    _check_dtype(dtype)
+    selection = LayerSelection(model, layers)
+    cap = Capture(
+        model,
+        kinds=_kinds(attention, scores),
+        selection=selection,
+        dtype=dtype,
+        reuse_weights=reuse_weights,
+    )
     with ExitStack() as stack:
-        cap.used_interface = stack.enter_context(hf_interface.recording(model, cap))
-        paths = stack.enter_context(ModulePathStack(model).hooked())
-        mode = SdpaRecordingMode(cap, paths)
-        stack.enter_context(mode)
+        stack.enter_context(cap.forwards.hooked())
+        if norms:
+            record_norms = importlib.import_module(f"{__package__}.norms").record_norms
+            options = norms if isinstance(norms, dict) else {}
+            cap.norm_recorder = stack.enter_context(record_norms(model, **options))
+        if residual:
+            cap.residual = ResidualRecorder(model, dtype=dtype, selected=selection)
+            stack.enter_context(cap.residual.hooked())
+        if cap.kinds:
+            cap.used_interface = stack.enter_context(hf_interface.recording(model))
+            stack.enter_context(hf_interface.activated(cap))
+            mode = RecordingMode(cap, cap.forwards)
+            stack.enter_context(mode)
         try:
             yield cap
+        except Exception as error:
+            if cap.forwards.failed is not None and hasattr(error, "add_note"):  # 3.11+
+                error.add_note(
+                    f"attnwidgets: raised inside {cap.forwards.failed} during capture; hooks "
+                    "were removed and the attention implementation restored."
+                )
+            raise
         finally:
-            cap.sdpa_calls_seen = mode.calls_seen
+            if cap.kinds:
+                cap.calls_seen = mode.calls_seen
