@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .capture import capture
+from .capture import Capture, capture
 from .positions import PositionScheme
 from .records import AttentionRecord
 
@@ -76,25 +78,54 @@ class Lens:
     The model is left as it was after every call (mode, hooks, attention implementation).
     """
 
-    def __init__(self, model: torch.nn.Module, tokenizer: Any = None) -> None:
+    def __init__(
+        self, model: torch.nn.Module, tokenizer: Any = None, **capture_options: Any
+    ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"wrap() takes a torch.nn.Module, not {type(model).__name__}")
         self.model = model
         self.tokenizer = tokenizer
+        self.capture_options = capture_options
 
     def __call__(self, text: str | None = None, **inputs: Any) -> Run:
+        inputs = self._inputs(text, inputs)
+        with self._capturing() as cap:
+            outputs = self.model(**inputs)
+        return Run(self._labels(inputs), cap.attention, inputs, outputs, self.model)
+
+    def generate(self, text: str | None = None, *, max_new_tokens: int = 20, **inputs: Any) -> Run:
+        """Greedy generation with the KV cache; the Run holds the attention of the whole
+        sequence (one row per fed token) and ``outputs`` the generated ids.
+
+        Example:
+            >>> run = lens.generate("Once upon a time", max_new_tokens=10)  # doctest: +SKIP
+        """
+        inputs = self._inputs(text, inputs)
+        with self._capturing() as cap:
+            sequences = self.model.generate(  # type: ignore[operator]
+                **inputs, max_new_tokens=max_new_tokens, do_sample=False
+            )
+        record = cap.attention
+        fed = {"input_ids": sequences[:, : record.shape[2]]}
+        return Run(self._labels(fed), record, inputs, sequences, self.model)
+
+    def _inputs(self, text: str | None, inputs: dict[str, Any]) -> dict[str, Any]:
         if text is not None:
             inputs = {**self._encode(text), **inputs}
         if not inputs:
             raise ValueError("give text, e.g. lens('The cat sat'), or tensors, e.g. input_ids=...")
+        return inputs
+
+    @contextmanager
+    def _capturing(self) -> Iterator[Capture]:
+        """Eval mode and no grad for the call; the model's own mode is restored afterwards."""
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.no_grad(), capture(self.model) as cap:
-                outputs = self.model(**inputs)
+            with torch.no_grad(), capture(self.model, **self.capture_options) as cap:
+                yield cap
         finally:
             self.model.train(was_training)
-        return Run(self._labels(inputs), cap.attention, inputs, outputs, self.model)
 
     def positions(self, length: int | None = None) -> PositionScheme:
         """The wrapped model's positional encoding as data (see ``aw.positions``).
@@ -142,8 +173,10 @@ def _readable(tokenizer: Any, piece: str) -> str:
     return text if text else piece
 
 
-def wrap(model: torch.nn.Module, tokenizer: Any = None) -> Lens:
+def wrap(model: torch.nn.Module, tokenizer: Any = None, **capture_options: Any) -> Lens:
     """Wrap a model (and optionally its tokenizer or processor) for one-line inspection.
+
+    ``capture_options`` go to ``aw.capture`` on every call (e.g. ``scores=True``, ``layers=``).
 
     Example:
         >>> import torch, attnwidgets as aw
@@ -154,4 +187,4 @@ def wrap(model: torch.nn.Module, tokenizer: Any = None) -> Lens:
         >>> run.attention.shape, run.tokens
         ((2, 2, 4, 4), ['1', '5', '7', '2'])
     """
-    return Lens(model, tokenizer)
+    return Lens(model, tokenizer, **capture_options)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_gpt2
+from conftest import eager_attentions, tiny_gpt2
 
 import attnwidgets as aw
 
@@ -72,8 +72,7 @@ def test_run_widget_has_attention_and_positions_tabs(minilm):
     tabs = run.widget(layer=1, head=3)
     assert isinstance(tabs, ipywidgets.Tab)
     assert [tabs.get_title(i) for i in range(len(tabs.children))] == ["Attention", "Positions"]
-    explorer = tabs.children[0]
-    view = explorer.children[1]
+    view = _find(tabs.children[0], aw.AttentionView)
     assert (view.layer, view.head) == (1, 3)
     scheme = run.positions()
     assert scheme is not None and scheme.kind == "learned"
@@ -92,3 +91,33 @@ def test_run_of_a_model_without_positions_has_only_attention():
     run = aw.wrap(NoPositions())(input_ids=torch.tensor([[1, 2, 3]]))
     widget = run.widget()
     assert widget.__class__ is attention_explorer(aw.AttentionView(run)).__class__
+
+
+def test_generate_gives_one_record_for_the_whole_sequence():
+    model = tiny_gpt2()
+    lens = aw.wrap(model)
+    prompt = torch.tensor([[5, 9, 11]])
+    run = lens.generate(input_ids=prompt, max_new_tokens=4)
+    sequence = run.outputs[0]
+    assert sequence.shape[0] == 7
+    fed = len(run.tokens)
+    assert fed == 6 and run.attention.shape == (2, 4, fed, fed)  # the last token is never fed
+    reference = eager_attentions(model, input_ids=sequence[None, :fed])
+    for layer, expected in enumerate(reference):
+        np.testing.assert_allclose(run.attention[layer], expected[0].numpy(), atol=1e-5)
+
+
+def test_capture_options_reach_the_capture():
+    run = aw.wrap(tiny_gpt2(), scores="scaled")(input_ids=torch.tensor([[1, 2, 3]]))
+    assert run.attention.kind == "probability"
+
+
+def _find(widget, kind):
+    """The first widget of ``kind`` inside a box tree."""
+    if isinstance(widget, kind):
+        return widget
+    for child in getattr(widget, "children", ()):
+        found = _find(child, kind)
+        if found is not None:
+            return found
+    return None
