@@ -96,7 +96,13 @@ def nbextension_bundle(module: str) -> Path:
     """``<data dir>/nbextensions/<module>/index.js``, searched in Jupyter's data path order."""
     from jupyter_core.paths import jupyter_path
 
-    candidates = [Path(d) / module / "index.js" for d in jupyter_path("nbextensions")]
+    # jupyter_path covers sys.prefix; a venv made with --system-site-packages keeps the wheel's
+    # data files under the base interpreter's prefix instead.
+    dirs = [
+        *jupyter_path("nbextensions"),
+        str(Path(sys.base_prefix) / "share/jupyter/nbextensions"),
+    ]
+    candidates = [Path(d) / module / "index.js" for d in dict.fromkeys(dirs)]
     for path in candidates:
         if path.is_file():
             return path
