@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 PYTHON="${PYTHON:-python3}"
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0
+export ATTNWIDGETS_FAST="${ATTNWIDGETS_FAST:-1}"  # notebooks train briefly in the test run
 
 echo "== lint: ruff, mypy, biome"
 "$PYTHON" -m ruff check src tests benchmarks scripts

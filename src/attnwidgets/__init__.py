@@ -14,14 +14,24 @@ from typing import TYPE_CHECKING, Any
 
 from . import positions
 from ._version import __version__
+from .norm_records import NormRecord
 from .positions import PositionScheme
 from .records import AttentionRecord
-from .widgets import AttentionView, PositionView, attention_explorer, position_panel
+from .widgets import (
+    AttentionView,
+    NormView,
+    PositionView,
+    attention_explorer,
+    norm_panel,
+    position_panel,
+)
 from .widgets import compare as compare_positions
 
 if TYPE_CHECKING:
     from .capture import Capture, CaptureError, capture
+    from .capture.norms import record_norms
     from .lens import Lens, Run, wrap
+    from .monitor import TrainingMonitor
 
 
 class AttnWidgetsWarning(UserWarning):
@@ -35,6 +45,8 @@ _LAZY = {
     "capture": "capture",
     "Capture": "capture",
     "CaptureError": "capture",
+    "record_norms": "capture.norms",
+    "TrainingMonitor": "monitor",
 }
 
 __all__ = [
@@ -44,15 +56,20 @@ __all__ = [
     "Capture",
     "CaptureError",
     "Lens",
+    "NormRecord",
+    "NormView",
     "PositionScheme",
     "PositionView",
     "Run",
+    "TrainingMonitor",
     "__version__",
     "attention_explorer",
     "capture",
     "compare_positions",
+    "norm_panel",
     "position_panel",
     "positions",
+    "record_norms",
     "wrap",
 ]
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .capture import Capture, capture
+from .norm_records import NormRecord
 from .positions import PositionScheme
 from .records import AttentionRecord
 
@@ -29,17 +30,20 @@ class Run:
     inputs: dict[str, Any] = field(repr=False)
     outputs: Any = field(repr=False)
     model: torch.nn.Module | None = field(default=None, repr=False)
+    norms: NormRecord | None = field(default=None, repr=False)
 
     def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
-        """Tabs: the attention heatmap with layer and head sliders, and the model's position
-        scheme when one is found. Not yet displayed."""
+        """Tabs: the attention heatmap with layer and head sliders, the norm statistics when
+        they were captured, and the model's position scheme when one is found."""
         import ipywidgets
 
-        from .widgets import AttentionView, attention_explorer, position_panel
+        from .widgets import AttentionView, attention_explorer, norm_panel, position_panel
 
         tabs: list[tuple[str, ipywidgets.Widget]] = [
             ("Attention", attention_explorer(AttentionView(self, layer=layer, head=head)))
         ]
+        if self.norms is not None and len(self.norms):
+            tabs.append(("Norms", norm_panel(self.norms, self.tokens)))
         scheme = self.positions()
         if scheme is not None:
             tabs.append(("Positions", position_panel(scheme)))
@@ -85,13 +89,19 @@ class Lens:
             raise TypeError(f"wrap() takes a torch.nn.Module, not {type(model).__name__}")
         self.model = model
         self.tokenizer = tokenizer
+        if "norms" not in capture_options:
+            from .capture.norms import find_norm_modules
+
+            capture_options["norms"] = bool(find_norm_modules(model))
         self.capture_options = capture_options
 
     def __call__(self, text: str | None = None, **inputs: Any) -> Run:
         inputs = self._inputs(text, inputs)
         with self._capturing() as cap:
             outputs = self.model(**inputs)
-        return Run(self._labels(inputs), cap.attention, inputs, outputs, self.model)
+        return Run(
+            self._labels(inputs), cap.attention, inputs, outputs, self.model, self._norms(cap)
+        )
 
     def generate(self, text: str | None = None, *, max_new_tokens: int = 20, **inputs: Any) -> Run:
         """Greedy generation with the KV cache; the Run holds the attention of the whole
@@ -108,6 +118,9 @@ class Lens:
         record = cap.attention
         fed = {"input_ids": sequences[:, : record.shape[2]]}
         return Run(self._labels(fed), record, inputs, sequences, self.model)
+
+    def _norms(self, cap: Capture) -> NormRecord | None:
+        return cap.norms if self.capture_options.get("norms") else None
 
     def _inputs(self, text: str | None, inputs: dict[str, Any]) -> dict[str, Any]:
         if text is not None:
@@ -176,7 +189,8 @@ def _readable(tokenizer: Any, piece: str) -> str:
 def wrap(model: torch.nn.Module, tokenizer: Any = None, **capture_options: Any) -> Lens:
     """Wrap a model (and optionally its tokenizer or processor) for one-line inspection.
 
-    ``capture_options`` go to ``aw.capture`` on every call (e.g. ``scores=True``, ``layers=``).
+    ``capture_options`` go to ``aw.capture`` on every call (e.g. ``scores=True``, ``layers=``);
+    norm statistics are captured by default when the model has norms (``norms=False`` skips).
 
     Example:
         >>> import torch, attnwidgets as aw

@@ -71,7 +71,9 @@ def test_run_widget_has_attention_and_positions_tabs(minilm):
     run = aw.wrap(model, tokenizer)("a short sentence")
     tabs = run.widget(layer=1, head=3)
     assert isinstance(tabs, ipywidgets.Tab)
-    assert [tabs.get_title(i) for i in range(len(tabs.children))] == ["Attention", "Positions"]
+    titles = [tabs.get_title(i) for i in range(len(tabs.children))]
+    assert titles == ["Attention", "Norms", "Positions"]
+    assert len(run.norms) == 13  # embeddings LayerNorm + 2 per layer x 6 layers
     view = _find(tabs.children[0], aw.AttentionView)
     assert (view.layer, view.head) == (1, 3)
     scheme = run.positions()

@@ -2,16 +2,22 @@
 
 from .attention_view import AttentionView
 from .inputs import as_attention_record
+from .norm_panel import norm_panel
+from .norm_view import NormView
 from .panel import attention_explorer
 from .position_panel import compare, position_explorer, position_panel
 from .position_view import PositionView
+from .training_monitor import TrainingMonitorView
 
 __all__ = [
     "AttentionView",
+    "NormView",
     "PositionView",
+    "TrainingMonitorView",
     "as_attention_record",
     "attention_explorer",
     "compare",
+    "norm_panel",
     "position_explorer",
     "position_panel",
 ]

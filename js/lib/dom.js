@@ -1,0 +1,52 @@
+// Shared DOM helpers: one stylesheet per document, small element builders, chart boxes.
+// (Restored from the built bundles after an accidental overwrite; same behaviour and exports.)
+
+/** Add a stylesheet with this id once per document (or shadow root, for hosts that use one). */
+export function injectStyle(el, id, css) {
+  const root = el.getRootNode?.();
+  const host = root instanceof ShadowRoot ? root : document.head;
+  if (host.querySelector(`#${id}`)) return;
+  const style = document.createElement("style");
+  style.id = id;
+  style.textContent = css;
+  host.appendChild(style);
+}
+
+/** Create an element with a class and (untrusted-safe) text, appended to parent. */
+export function node(tag, className, parent, text) {
+  const n = document.createElement(tag);
+  if (className) n.className = className;
+  if (text !== undefined) n.textContent = text;
+  if (parent) parent.appendChild(n);
+  return n;
+}
+
+/** A titled box holding one canvas: {box, heading, canvas}. */
+export function chart(parent, className, title) {
+  const box = node("div", "attnwidgets-chart", parent);
+  const heading = node("div", "attnwidgets-chart-title", box, title);
+  const canvas = node("canvas", className, box);
+  return { box, heading, canvas };
+}
+
+/** Width available for charts: the element's width (or fallback) within [320, 960]. */
+export function widthOf(el, fallback = 720) {
+  const width = el.clientWidth || fallback;
+  return Math.max(320, Math.min(960, width - 8));
+}
+
+/** Base stylesheet for a view whose root element has class `root`. */
+export const BASE_CSS = (root) => `
+.${root} { box-sizing: border-box; padding: 4px 0; max-width: 100%;
+  font-family: var(--jp-ui-font-family, system-ui, sans-serif);
+  font-size: var(--jp-ui-font-size1, 13px); color: var(--jp-ui-font-color1, #222); }
+.${root} .attnwidgets-title { font-weight: 600; overflow-wrap: anywhere; }
+.${root} .attnwidgets-status { min-height: 1.3em; color: var(--jp-warn-color0, #a15c00); }
+.${root} .attnwidgets-grid { display: flex; flex-wrap: wrap; gap: 8px 16px; }
+.${root} .attnwidgets-chart-title { font-size: 11px; color: #555; margin-top: 4px; }
+.${root} canvas { display: block; }
+.${root} .attnwidgets-key-in { color: rgb(31, 119, 180); font-weight: 600; }
+.${root} .attnwidgets-key-out { color: rgb(255, 127, 14); font-weight: 600; }
+.${root} .attnwidgets-outliers { margin: 2px 0; padding-left: 18px; color: rgb(214, 39, 40); }
+.${root} [hidden] { display: none !important; }
+`;

@@ -1,0 +1,174 @@
+// TrainingMonitorView (src/attnwidgets/widgets/training_monitor.py): the latest (or a scrubbed)
+// snapshot of every norm's histograms, the spread of every layer, and the loss curve.
+// Traits: layer, n_layers, layer_names, log_counts, snapshot + snapshot_meta (packed arrays:
+// hist_in, hist_out, range, spread, nonfinite), loss + loss_meta ([n, 2] step, loss),
+// position, n_history, steps_seen, status.
+
+import { BASE_CSS, chart, injectStyle, node, widthOf } from "./lib/dom.js";
+import { drawHistogram, drawLoss, drawSpread, fmt, nonfiniteText } from "./lib/norm_plots.js";
+import { readPacked, row } from "./lib/packed.js";
+
+const ROOT = "attnwidgets-monitor-view";
+
+function buildDom(el) {
+  const root = node("div", ROOT, el);
+  const dom = { root };
+  dom.title = node("div", "attnwidgets-title", root);
+  dom.status = node("div", "attnwidgets-status", root);
+  dom.status.setAttribute("role", "status");
+  const legend = node("div", "attnwidgets-legend", root);
+  node("span", "attnwidgets-key-in", legend, "■ input ");
+  node("span", "attnwidgets-key-out", legend, "■ output ");
+  const toggle = node("label", "attnwidgets-log-toggle", legend);
+  dom.log = node("input", "", toggle);
+  dom.log.type = "checkbox";
+  toggle.appendChild(document.createTextNode(" log counts"));
+  const grid = node("div", "attnwidgets-grid", root);
+  dom.hist = chart(grid, "attnwidgets-norm-hist", "histogram");
+  dom.loss = chart(grid, "attnwidgets-loss", "loss");
+  dom.summary = chart(grid, "attnwidgets-norm-summary", "std of every layer: input vs output");
+  dom.summary.canvas.style.cursor = "pointer";
+  return dom;
+}
+
+function createView(model, el) {
+  const dom = buildDom(el);
+  let snapshot = new Map();
+  let loss = null;
+  let problem = "";
+  let layerAt = () => -1;
+  let scheduled = false;
+  let disposed = false;
+  let frames = 0;
+
+  const schedule = () => {
+    if (scheduled || disposed) return;
+    scheduled = true;
+    // One draw per animation frame however many traits changed (updates arrive in bursts).
+    const run = () => {
+      scheduled = false;
+      if (!disposed) draw();
+    };
+    if (globalThis.requestAnimationFrame && document.visibilityState === "visible") {
+      requestAnimationFrame(run);
+    } else queueMicrotask(run);
+  };
+
+  function decodeSnapshot() {
+    try {
+      snapshot = readPacked(model.get("snapshot"), model.get("snapshot_meta"));
+      problem = "";
+    } catch (err) {
+      snapshot = new Map();
+      problem = `snapshot: ${err.message}`;
+    }
+  }
+  function decodeLoss() {
+    try {
+      loss = readPacked(model.get("loss"), model.get("loss_meta")).get("loss") ?? null;
+    } catch (err) {
+      loss = null;
+      problem = `loss: ${err.message}`;
+    }
+  }
+
+  function draw() {
+    frames += 1;
+    dom.root.dataset.frames = String(frames);
+    const W = widthOf(el);
+    const half = Math.floor((W - 16) / 2);
+    const meta = model.get("snapshot_meta") ?? {};
+    const n = Number(model.get("n_layers")) || 0;
+    const layer = Math.min(Math.max(0, Number(model.get("layer")) || 0), n - 1);
+    const names = model.get("layer_names") ?? [];
+    const hin = snapshot.get("hist_in");
+    dom.log.checked = Boolean(model.get("log_counts"));
+    const steps = loss ? Array.from({ length: loss.shape[0] }, (_, i) => loss.data[2 * i]) : [];
+    const values = loss
+      ? Array.from({ length: loss.shape[0] }, (_, i) => loss.data[2 * i + 1])
+      : [];
+    drawLoss(dom.loss.canvas, { steps, losses: values, cssW: half, cssH: 180 });
+    const last = values.length ? fmt(values[values.length - 1]) : "–";
+    dom.loss.heading.textContent = `loss (latest ${last})`;
+    if (problem || !hin || layer < 0) {
+      dom.root.dataset.state = problem ? "error" : "waiting";
+      dom.title.textContent = `step ${model.get("steps_seen") ?? 0}`;
+      dom.status.textContent = problem || model.get("status") || "waiting for the first capture";
+      return;
+    }
+    const where = meta.live ? "live" : `history ${meta.index + 1} of ${model.get("n_history")}`;
+    dom.title.textContent = `step ${meta.step} (${where}) · norm ${layer}: ${names[layer] ?? "?"}`;
+    dom.root.dataset.step = String(meta.step);
+    dom.root.dataset.layer = String(layer);
+    const range = row(snapshot.get("range"), layer);
+    drawHistogram(dom.hist.canvas, {
+      hin: row(hin, layer),
+      hout: row(snapshot.get("hist_out"), layer),
+      lo: range[0],
+      hi: range[1],
+      log: dom.log.checked,
+      cssW: half,
+      cssH: 180,
+    });
+    layerAt = drawSpread(dom.summary.canvas, {
+      spread: snapshot.get("spread").data,
+      selected: layer,
+      cssW: half,
+      cssH: 150,
+    });
+    const nonfinite = Array.from(row(snapshot.get("nonfinite"), layer));
+    const warnings = [nonfiniteText(nonfinite, "input"), nonfiniteText(nonfinite, "output")];
+    const text = [model.get("status"), ...warnings].filter(Boolean).join(" · ");
+    dom.status.textContent = text;
+    dom.root.dataset.state = text ? "nonfinite" : "ready";
+  }
+
+  const onClick = (event) => {
+    const rect = dom.summary.canvas.getBoundingClientRect();
+    const picked = layerAt(event.clientX - rect.left);
+    if (picked >= 0) {
+      model.set("layer", picked);
+      model.save_changes();
+    }
+  };
+  const onLog = () => {
+    model.set("log_counts", dom.log.checked);
+    model.save_changes();
+  };
+  const onSnapshot = () => {
+    decodeSnapshot();
+    schedule();
+  };
+  const onLoss = () => {
+    decodeLoss();
+    schedule();
+  };
+  const events = [
+    ["change:snapshot", onSnapshot],
+    ["change:snapshot_meta", onSnapshot],
+    ["change:loss", onLoss],
+    ["change:loss_meta", onLoss],
+  ];
+  for (const name of ["layer", "n_layers", "layer_names", "log_counts", "status", "n_history"]) {
+    events.push([`change:${name}`, schedule]);
+  }
+  for (const [name, fn] of events) model.on(name, fn);
+  dom.summary.canvas.addEventListener("click", onClick);
+  dom.log.addEventListener("change", onLog);
+  injectStyle(el, "attnwidgets-monitor-style", BASE_CSS(ROOT));
+  decodeSnapshot();
+  decodeLoss();
+  draw();
+
+  return () => {
+    disposed = true;
+    for (const [name, fn] of events) model.off(name, fn);
+    dom.root.remove();
+  };
+}
+
+export default {
+  render({ model, el }) {
+    return createView(model, el);
+  },
+};

@@ -1,0 +1,83 @@
+"""NormView: what each norm module does to its input (numpy + traitlets, no torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import anywidget
+import traitlets
+
+from ..norm_records import NormRecord
+from .attention_view import bundle, require_bundle
+from .norm_arrays import check_bins, layer_arrays, pack_arrays, summary_arrays
+
+
+class NormView(anywidget.AnyWidget):
+    """Histograms of a norm's input and output, per-token statistics, gamma/beta, outliers.
+
+    ``record`` is a ``NormRecord`` (from ``attnwidgets.capture.norms.record_norms``). All layers
+    travel in one binary buffer (a few KB per layer), so the view needs no kernel to switch
+    layers. ``outlier_ratio`` is echoed in the view's legend (the capture decides outliers).
+
+    Example:
+        >>> import numpy as np
+        >>> from attnwidgets.norm_records import NormLayer, TensorSummary
+        >>> s = TensorSummary.from_numpy(np.random.default_rng(0).normal(size=(1, 4, 8)))
+        >>> layer = NormLayer("ln_f", "layernorm", "LayerNorm", (1, 4, 8), s, s)
+        >>> view = NormView(NormRecord([layer], tokens=list("abcd")))
+        >>> view.n_layers, view.layer_names, view.tokens
+        (1, ['ln_f'], ['a', 'b', 'c', 'd'])
+    """
+
+    _esm = bundle("norm_view.js")
+
+    layer = traitlets.Int(0).tag(sync=True)
+    n_layers = traitlets.Int(0).tag(sync=True)
+    layer_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    layer_kinds = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    bins = traitlets.Int(0).tag(sync=True)
+    log_counts = traitlets.Bool(True).tag(sync=True)
+    data = traitlets.Bytes(b"").tag(sync=True)
+    data_meta = traitlets.Dict().tag(sync=True)
+
+    def __init__(
+        self,
+        record: NormRecord,
+        tokens: Sequence[str] | None = None,
+        *,
+        layer: int = 0,
+        **kwargs: Any,
+    ) -> None:
+        require_bundle("norm_view.js")
+        if not isinstance(record, NormRecord):
+            raise TypeError(
+                f"NormView takes a NormRecord (from record_norms), not {type(record).__name__}"
+            )
+        bins = check_bins(record)
+        record[layer]
+        labels = list(tokens) if tokens is not None else record.tokens
+        arrays = summary_arrays(record)
+        for index, item in enumerate(record):
+            arrays.update(layer_arrays(item, index))
+        data, meta = pack_arrays(arrays)
+        self._record = record
+        super().__init__(
+            layer=layer % len(record),
+            n_layers=len(record),
+            layer_names=record.layer_names,
+            layer_kinds=[item.kind for item in record],
+            class_names=[item.class_name for item in record],
+            tokens=[str(t) for t in labels] if labels is not None else [],
+            bins=bins,
+            data=data,
+            data_meta=meta,
+            **kwargs,
+        )
+
+    @property
+    def record(self) -> NormRecord:
+        """The record this view draws."""
+        return self._record
