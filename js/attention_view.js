@@ -1,87 +1,22 @@
 // AttentionView: one head of one layer as a canvas heatmap (docs/architecture.md).
 // Token labels are untrusted: they only ever reach the page through textContent / title.
 
+import { buildDom, injectStyle } from "./lib/attention_dom.js";
 import { LayerStore } from "./lib/cache.js";
-import { decodeHead, splitChunk, valueRange } from "./lib/decode.js";
+import { decodeHead, splitChunk, toBytes, valueRange } from "./lib/decode.js";
 import { drawAxisLabels, drawColorbar, drawHeatmap, place } from "./lib/heatmap.js";
 import { cellAt, clampIndex, computeLayout, truncateLabel, viewWidth } from "./lib/layout.js";
-
-const ROOT = "attnwidgets-attention";
-const STYLE_ID = "attnwidgets-attention-style";
-const CSS = `
-.${ROOT} { box-sizing: border-box; max-width: 100%; padding: 4px 0;
-  font-family: var(--jp-ui-font-family, system-ui, sans-serif);
-  font-size: var(--jp-ui-font-size1, 13px); color: var(--jp-ui-font-color1, #222); }
-.${ROOT} .attnwidgets-title { font-weight: 600; overflow-wrap: anywhere; }
-.${ROOT} .attnwidgets-status { min-height: 1.3em; color: var(--jp-warn-color0, #a15c00); }
-.${ROOT} .attnwidgets-body { position: relative; }
-.${ROOT} .attnwidgets-heatmap { position: absolute; display: block; cursor: crosshair;
-  image-rendering: pixelated; }
-.${ROOT} .attnwidgets-axis { position: absolute; }
-.${ROOT} .attnwidgets-label { position: absolute; overflow: hidden; white-space: pre;
-  text-overflow: ellipsis; }
-.${ROOT} .attnwidgets-qlabel { left: 0; text-align: right; }
-.${ROOT} .attnwidgets-klabel { bottom: 0; writing-mode: vertical-rl; transform: rotate(180deg); }
-.${ROOT} .attnwidgets-tooltip { position: absolute; z-index: 10; pointer-events: none;
-  padding: 3px 6px; border: 1px solid var(--jp-border-color1, #bbb); border-radius: 3px;
-  background: var(--jp-layout-color1, #fff); box-shadow: 0 1px 4px rgba(0, 0, 0, 0.2);
-  white-space: pre; font-variant-numeric: tabular-nums; }
-.${ROOT} .attnwidgets-cursor { position: absolute; pointer-events: none;
-  outline: 1px solid #fff; box-shadow: 0 0 0 2px rgba(0, 0, 0, 0.6); }
-.${ROOT} .attnwidgets-legend { display: flex; align-items: center; gap: 6px; margin-top: 6px;
-  font-variant-numeric: tabular-nums; }
-.${ROOT} .attnwidgets-colorbar { display: block; border: 1px solid var(--jp-border-color2, #ddd); }
-.${ROOT} [hidden] { display: none !important; }
-`;
-
-/** Add the stylesheet once per document (or shadow root, for hosts that use one). */
-function injectStyle(el) {
-  const root = el.getRootNode?.();
-  const host = root instanceof ShadowRoot ? root : document.head;
-  if (host.querySelector(`#${STYLE_ID}`)) return;
-  const style = document.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
-  host.appendChild(style);
-}
-
-function node(tag, className, parent) {
-  const n = document.createElement(tag);
-  if (className) n.className = className;
-  if (parent) parent.appendChild(n);
-  return n;
-}
-
-function buildDom(el) {
-  const root = node("div", ROOT, el);
-  const dom = { root };
-  dom.title = node("div", "attnwidgets-title", root);
-  dom.status = node("div", "attnwidgets-status", root);
-  dom.status.setAttribute("role", "status");
-  dom.body = node("div", "attnwidgets-body", root);
-  dom.keys = node("div", "attnwidgets-axis attnwidgets-keys", dom.body);
-  dom.queries = node("div", "attnwidgets-axis attnwidgets-queries", dom.body);
-  dom.canvas = node("canvas", "attnwidgets-heatmap", dom.body);
-  dom.canvas.setAttribute("role", "img");
-  dom.cursor = node("div", "attnwidgets-cursor", dom.body);
-  dom.tooltip = node("div", "attnwidgets-tooltip", dom.body);
-  dom.tooltip.hidden = true;
-  dom.cursor.hidden = true;
-  const legend = node("div", "attnwidgets-legend", root);
-  dom.lo = node("span", "attnwidgets-min", legend);
-  dom.colorbar = node("canvas", "attnwidgets-colorbar", legend);
-  dom.hi = node("span", "attnwidgets-max", legend);
-  dom.valueLabel = node("span", "attnwidgets-value-label", legend);
-  return dom;
-}
-
-function formatBound(v) {
-  return String(Number(v.toPrecision(3)));
-}
+import { createPanels } from "./lib/panels.js";
+import { applyScale } from "./lib/scales.js";
+import { decodeTile, TileStore } from "./lib/tiles.js";
+import { cropValues, fullView, isFull, panView, viewLayout, zoomView } from "./lib/viewport.js";
 
 function createView(model, el) {
   const dom = buildDom(el);
-  let shown = null; // what the canvas holds: {entry, head, values, layout, nQ, nK}
+
+  let shown = null; // what the canvas holds: {key, values, rows, cols, view, layout, ...}
+  let view = null; // region shown: {q0, q1, k0, k1}
+  let viewShape = "";
   let scheduled = false;
   let disposed = false;
   let drawnWidth = -1;
@@ -94,7 +29,10 @@ function createView(model, el) {
       if (!disposed) draw();
     });
   };
-  const store = new LayerStore({ send: (content) => model.send(content), onChange: schedule });
+  const send = (content) => model.send(content);
+  const store = new LayerStore({ send, onChange: schedule });
+  const tiles = new TileStore({ send, onChange: schedule });
+  const panels = createPanels(model, dom.root, tiles);
 
   // A new chunk means new data: forget every layer and every request in flight.
   function resetStore() {
@@ -119,6 +57,84 @@ function createView(model, el) {
     dom.status.textContent = text;
   }
 
+  function clearCanvas(L, dpr) {
+    shown = null; // never leave another head's picture under this title
+    dom.lockedRow.hidden = true;
+    drawHeatmap(dom.canvas, { nQ: 0, nK: 0, cssW: L.heatW, cssH: L.heatH, dpr });
+  }
+
+  // The values of the region shown: {values, rows, cols, lo, hi, key} or {problem, loading}.
+  function layerPixels(layer, head, nQ, nK) {
+    store.ensure(layer);
+    const status = store.status(layer);
+    const entry = status.entry;
+    if (!entry)
+      return { problem: status.error ?? `loading layer ${layer}…`, loading: status.loading };
+    if (entry.shape[1] !== nQ || entry.shape[2] !== nK) {
+      return {
+        problem: `layer ${layer} has shape [${entry.shape}] but there are ${nQ} x ${nK} tokens`,
+      };
+    }
+    if (head >= entry.shape[0]) return { problem: "no heads to show" };
+    const full =
+      shown?.entry === entry && shown.head === head ? shown.full : decodeHead(entry, head);
+    const [lo, hi] = valueRange(entry);
+    const values = cropValues(full, nK, view);
+    return { entry, head, full, values, rows: view.q1 - view.q0, cols: view.k1 - view.k0, lo, hi };
+  }
+
+  function tilePixels(layer, head, L, dpr) {
+    const rows = [view.q0, view.q1];
+    const cols = [view.k0, view.k1];
+    const pixels = [
+      Math.max(1, Math.min(view.q1 - view.q0, Math.round(L.heatH * dpr))),
+      Math.max(1, Math.min(view.k1 - view.k0, Math.round(L.heatW * dpr))),
+    ];
+    const request = { layer, head, rows, cols, pixels };
+    // The first view in the state: used as is when as fine as the kernel's reply would be,
+    // else drawn while the sharper tile is on its way.
+    const pooledSide = (span, px) => Math.ceil(span / Math.ceil(span / px));
+    const seed = firstTile(layer, head, rows, cols);
+    const fine =
+      seed &&
+      seed.shape[0] >= pooledSide(rows[1] - rows[0], pixels[0]) &&
+      seed.shape[1] >= pooledSide(cols[1] - cols[0], pixels[1]);
+    const tile = fine ? seed : (tiles.ensure(request) ?? seed);
+    if (!tile) {
+      const error = tiles.error(request);
+      return { problem: error ?? `loading layer ${layer} head ${head}…`, loading: !error, request };
+    }
+    // Neighbours next, so that a slider step or an arrow key finds them here.
+    const nHeads = Number(model.get("n_heads")) || 0;
+    const nLayers = Number(model.get("n_layers")) || 0;
+    for (const [l, h] of [
+      [layer, head + 1],
+      [layer, head - 1],
+      [layer + 1, head],
+      [layer - 1, head],
+    ]) {
+      if (l >= 0 && l < nLayers && h >= 0 && h < nHeads)
+        tiles.ensure({ ...request, layer: l, head: h });
+    }
+    const [r, c] = tile.shape;
+    return { tile, values: tile.values, rows: r, cols: c, lo: tile.lo, hi: tile.hi };
+  }
+
+  // The first view that came with the widget state (tiles mode), if it shows this region.
+  let first = null;
+  function firstTile(layer, head, rows, cols) {
+    const meta = model.get("tile0_meta");
+    if (!meta?.shape || meta.layer !== layer || meta.head !== head) return null;
+    if (String(meta.rows) !== String(rows) || String(meta.cols) !== String(cols)) return null;
+    if (first?.meta !== meta) {
+      const bytes = toBytes(model.get("tile0"));
+      if (bytes.length !== meta.shape[0] * meta.shape[1]) return null;
+      const tile = { ...meta, bytes };
+      first = { meta, tile: { ...tile, values: decodeTile(tile) } };
+    }
+    return first.tile;
+  }
+
   function draw() {
     const nLayers = Number(model.get("n_layers")) || 0;
     const layer = clampIndex(model.get("layer"), nLayers);
@@ -126,58 +142,103 @@ function createView(model, el) {
     const keyTokens = model.get("key_tokens") ?? [];
     const nQ = queryTokens.length;
     const nK = keyTokens.length;
+    if (viewShape !== `${nQ}x${nK}` || !view) {
+      view = fullView(nQ, nK);
+      viewShape = `${nQ}x${nK}`;
+    }
     const L = computeLayout({ width: viewWidth(el.clientWidth), queryTokens, keyTokens });
+    const V = viewLayout(L, view);
     const dpr = globalThis.devicePixelRatio || 1;
     drawnWidth = L.width;
     dom.root.style.width = `${L.width}px`;
     dom.body.style.height = `${L.marginTop + L.heatH + L.fontPx}px`; // room for the last label
     place(dom.canvas, L.marginLeft, L.marginTop, L.heatW, L.heatH);
-    drawAxisLabels(dom.queries, dom.keys, L, queryTokens, keyTokens);
+    const qShown = queryTokens.slice(view.q0, view.q1);
+    drawAxisLabels(dom.queries, dom.keys, V, qShown, keyTokens.slice(view.k0, view.k1));
     hideHover();
 
-    if (layer >= 0) store.ensure(layer);
-    const status = layer >= 0 ? store.status(layer) : {};
-    const entry = status.entry;
-    const nHeads = entry ? entry.shape[0] : Number(model.get("n_heads")) || 0;
+    const tiled = model.get("mode") === "tiles";
+    const nHeads = Number(model.get("n_heads")) || 0;
     const head = clampIndex(model.get("head"), nHeads);
-    updateTitle(layer, head);
+    updateTitle(layer, head, nQ, nK);
     dom.root.dataset.layer = layer;
     dom.root.dataset.head = head;
+    dom.root.dataset.view = `${view.q0},${view.q1},${view.k0},${view.k1}`;
 
-    let problem = null;
-    if (layer < 0) problem = "no layers to show";
-    else if (!entry) problem = status.error ?? `loading layer ${layer}…`;
-    else if (entry.shape[1] !== nQ || entry.shape[2] !== nK) {
-      problem = `layer ${layer} has shape [${entry.shape}] but there are ${nQ} x ${nK} tokens`;
-    } else if (head < 0) problem = "no heads to show";
+    let got;
+    if (layer < 0) got = { problem: "no layers to show" };
+    else if (head < 0) got = { problem: "no heads to show" };
+    else got = tiled ? tilePixels(layer, head, L, dpr) : layerPixels(layer, head, nQ, nK);
     const notice = store.notice ? [store.notice] : [];
-    if (problem) {
-      shown = null; // never leave another layer's picture under this title
-      drawHeatmap(dom.canvas, { nQ: 0, nK: 0, cssW: L.heatW, cssH: L.heatH, dpr });
-      setStatus(status.loading ? "loading" : "error", [...notice, problem].join(" · "));
+    if (got.problem) {
+      // While a zoomed tile of the same head loads, keep its coarser picture.
+      const sameHead = shown && shown.layer === layer && shown.head === head && got.loading;
+      if (!sameHead || !tiled) clearCanvas(L, dpr);
+      setStatus(got.loading ? "loading" : "error", [...notice, got.problem].join(" · "));
+      panels.draw(L.width, dpr, null);
       return;
     }
-    const values =
-      shown?.entry === entry && shown.head === head ? shown.values : decodeHead(entry, head);
-    const [lo, hi] = valueRange(entry);
-    drawHeatmap(dom.canvas, { values, nQ, nK, lo, hi, cssW: L.heatW, cssH: L.heatH, dpr });
+    const { values, rows, cols, lo, hi } = got;
+    const scale = model.get("color_scale") || "linear";
+    dom.scale.value = scale;
+    const scaled = applyScale(values, rows, cols, lo, hi, scale);
+    const size = { cssW: L.heatW, cssH: L.heatH, dpr };
+    drawHeatmap(dom.canvas, { values: scaled.t, nQ: rows, nK: cols, lo: 0, hi: 1, ...size });
     drawColorbar(dom.colorbar, { cssW: Math.min(200, Math.max(60, L.heatW / 2)), cssH: 10, dpr });
-    dom.lo.textContent = formatBound(lo);
-    dom.hi.textContent = formatBound(hi);
+    dom.lo.textContent = scaled.low;
+    dom.hi.textContent = scaled.high;
     dom.valueLabel.textContent = model.get("value_label") || "";
     dom.canvas.setAttribute("aria-label", `attention of head ${head} in layer ${layer}`);
-    shown = { entry, head, values, layout: L, nQ, nK, queryTokens, keyTokens };
+    shown = { ...got, layer, head, layout: V, view: { ...view }, queryTokens, keyTokens };
+    const entry = got.entry ?? null;
+    panels.draw(L.width, dpr, { entry, view: { ...view }, queryTokens, keyTokens, head });
+    drawLockedRow();
     setStatus(notice.length ? "error" : "ready", notice.join(""));
   }
 
-  function updateTitle(layer, head) {
+  // Click locks a query row: outlined, and its strongest keys listed (exact when unpooled).
+  function drawLockedRow() {
+    const row = Number(model.get("focus_token"));
+    const { layout: V, view: v, queryTokens, keyTokens, values, rows, cols } = shown;
+    const inView = row >= v.q0 && row < v.q1;
+    dom.lockedRow.hidden = !(row >= 0 && inView);
+    if (row < 0 || row >= queryTokens.length) {
+      dom.focusText.textContent = "";
+      return;
+    }
+    if (inView) {
+      place(dom.lockedRow, V.marginLeft, V.marginTop + (row - v.q0) * V.cellH, V.heatW, V.cellH);
+    }
+    let text = `query ${row} «${truncateLabel(queryTokens[row], 40)}» locked`;
+    if (inView && rows === v.q1 - v.q0 && cols === v.k1 - v.k0) {
+      const start = (row - v.q0) * cols;
+      const order = Array.from({ length: cols }, (_, c) => c)
+        .sort((a, b) => values[start + b] - values[start + a])
+        .slice(0, 5);
+      const top = order.map(
+        (c) => `${truncateLabel(keyTokens[v.k0 + c], 20)} ${values[start + c].toFixed(3)}`,
+      );
+      text += ` · strongest keys: ${top.join(", ")}`;
+    }
+    dom.focusText.textContent = text;
+  }
+
+  function setTrait(name, value) {
+    model.set(name, value);
+    model.save_changes();
+  }
+
+  function updateTitle(layer, head, nQ, nK) {
     if (layer < 0) {
       dom.title.textContent = "no layers";
       return;
     }
     const name = model.get("layer_names")?.[layer];
     const headText = head >= 0 ? ` · head ${head}` : "";
-    dom.title.textContent = `layer ${layer}${name ? ` (${name})` : ""}${headText}`;
+    const zoom = isFull(view, nQ, nK)
+      ? ""
+      : ` · queries ${view.q0}–${view.q1 - 1}, keys ${view.k0}–${view.k1 - 1}`;
+    dom.title.textContent = `layer ${layer}${name ? ` (${name})` : ""}${headText}${zoom}`;
   }
 
   function hideHover() {
@@ -185,47 +246,131 @@ function createView(model, el) {
     dom.cursor.hidden = true;
   }
 
-  function onMove(event) {
-    if (!shown) return hideHover();
+  function pointer(event) {
     const rect = dom.canvas.getBoundingClientRect();
-    const x = event.clientX - rect.left;
-    const y = event.clientY - rect.top;
-    const { layout: L, nQ, nK, values, queryTokens, keyTokens } = shown;
-    const cell = cellAt(L, x, y, nQ, nK);
+    return { x: event.clientX - rect.left, y: event.clientY - rect.top };
+  }
+
+  function onMove(event) {
+    if (drag) return onDrag(event);
+    if (!shown) return hideHover();
+    const { x, y } = pointer(event);
+    const { layout: V, view: v, queryTokens, keyTokens, values, rows, cols } = shown;
+    const cell = cellAt(V, x, y, v.q1 - v.q0, v.k1 - v.k0);
     if (!cell) return hideHover();
-    const value = values[cell.row * nK + cell.col];
-    const label = model.get("value_label") || "value";
-    const q = truncateLabel(queryTokens[cell.row], 40);
-    const k = truncateLabel(keyTokens[cell.col], 40);
+    // The stored picture may be pooled: find the value bin under the pointer.
+    const r = Math.min(rows - 1, Math.floor((y / V.heatH) * rows));
+    const c = Math.min(cols - 1, Math.floor((x / V.heatW) * cols));
+    const value = values[r * cols + c];
+    const pooled = rows < v.q1 - v.q0 || cols < v.k1 - v.k0;
+    const label = `${pooled ? "max " : ""}${model.get("value_label") || "value"}`;
+    const q = truncateLabel(queryTokens[v.q0 + cell.row], 40);
+    const k = truncateLabel(keyTokens[v.k0 + cell.col], 40);
     dom.tooltip.textContent = `query: ${q} → key: ${k}\n${label}: ${value.toFixed(3)}`;
     dom.tooltip.hidden = false;
     const tipW = dom.tooltip.offsetWidth;
-    let left = L.marginLeft + x + 14;
-    if (left + tipW > L.width) left = Math.max(0, L.marginLeft + x - tipW - 14);
+    let left = V.marginLeft + x + 14;
+    if (left + tipW > V.width) left = Math.max(0, V.marginLeft + x - tipW - 14);
     dom.tooltip.style.left = `${left}px`;
-    dom.tooltip.style.top = `${L.marginTop + y + 14}px`;
+    dom.tooltip.style.top = `${V.marginTop + y + 14}px`;
     place(
       dom.cursor,
-      L.marginLeft + cell.col * L.cellW,
-      L.marginTop + cell.row * L.cellH,
-      L.cellW,
-      L.cellH,
+      V.marginLeft + cell.col * V.cellW,
+      V.marginTop + cell.row * V.cellH,
+      V.cellW,
+      V.cellH,
     );
-    dom.cursor.hidden = L.cellW < 4 || L.cellH < 4;
+    dom.cursor.hidden = V.cellW < 4 || V.cellH < 4;
   }
 
-  const onMessage = (msg, buffers) => store.handleMessage(msg, buffers);
+  // Zoom (wheel), pan (drag), reset (double click or Escape); the kernel refines tiles.
+  let drag = null;
+  function dims() {
+    return [(model.get("query_tokens") ?? []).length, (model.get("key_tokens") ?? []).length];
+  }
+  function onWheel(event) {
+    if (!shown || !view) return;
+    event.preventDefault();
+    const { x, y } = pointer(event);
+    const [nQ, nK] = dims();
+    const factor = event.deltaY < 0 ? 1.5 : 1 / 1.5;
+    const L = shown.layout;
+    view = zoomView(view, nQ, nK, factor, x / L.heatW, y / L.heatH);
+    schedule();
+  }
+  function onDown(event) {
+    if (event.button !== 0 || !shown) return;
+    drag = { x: event.clientX, y: event.clientY, view: { ...view }, layout: shown.layout };
+    drag.moved = false;
+  }
+  function onClick(event) {
+    if (!shown || drag?.moved) return;
+    const { y } = pointer(event);
+    const v = shown.view;
+    const row = v.q0 + Math.floor(y / shown.layout.cellH);
+    if (row < v.q0 || row >= v.q1) return;
+    setTrait("focus_token", Number(model.get("focus_token")) === row ? -1 : row);
+  }
+  function onDrag(event) {
+    const [nQ, nK] = dims();
+    const dCols = -(event.clientX - drag.x) / drag.layout.cellW;
+    const dRows = -(event.clientY - drag.y) / drag.layout.cellH;
+    const next = panView(drag.view, nQ, nK, dRows, dCols);
+    if (Math.abs(event.clientX - drag.x) + Math.abs(event.clientY - drag.y) > 3) drag.moved = true;
+    if (next.q0 !== view.q0 || next.k0 !== view.k0) {
+      view = next;
+      schedule();
+    }
+  }
+  const onUp = (event) => {
+    if (drag && event.target === dom.canvas) onClick(event);
+    drag = null;
+  };
+  function resetView() {
+    view = null;
+    schedule();
+  }
+  function onKey(event) {
+    const steps = { ArrowLeft: ["head", -1], ArrowRight: ["head", 1], ArrowUp: ["layer", -1] };
+    steps.ArrowDown = ["layer", 1];
+    if (event.key === "Escape") {
+      if (Number(model.get("focus_token")) >= 0) setTrait("focus_token", -1);
+      return resetView();
+    }
+    const step = steps[event.key];
+    if (!step) return;
+    event.preventDefault();
+    const [name, delta] = step;
+    const count = Number(model.get(`n_${name}s`)) || 0;
+    const next = clampIndex(Number(model.get(name)) + delta, count);
+    if (next >= 0 && next !== model.get(name)) setTrait(name, next);
+  }
+
+  const onMessage = (msg, buffers) => {
+    if (!tiles.handleMessage(msg, buffers)) store.handleMessage(msg, buffers);
+  };
   const events = [
     ["change:chunk", onChunk],
     ["change:chunk_meta", onChunk],
     ["msg:custom", onMessage],
   ];
   const redrawOn = ["layer", "head", "n_layers", "n_heads", "layer_names", "value_label"];
-  redrawOn.push("query_tokens", "key_tokens");
+  redrawOn.push("query_tokens", "key_tokens", "mode", "color_scale", "focus_token");
+  redrawOn.push("tile0", "tile0_meta");
+  redrawOn.push(...panels.traits);
   for (const name of redrawOn) events.push([`change:${name}`, schedule]);
   for (const [name, fn] of events) model.on(name, fn);
-  dom.canvas.addEventListener("mousemove", onMove);
-  dom.canvas.addEventListener("mouseleave", hideHover);
+  const listeners = [
+    [dom.canvas, "mousemove", onMove],
+    [dom.canvas, "mouseleave", hideHover],
+    [dom.canvas, "wheel", onWheel],
+    [dom.canvas, "mousedown", onDown],
+    [dom.canvas, "dblclick", resetView],
+    [dom.root, "keydown", onKey],
+    [dom.scale, "change", () => setTrait("color_scale", dom.scale.value)],
+    [globalThis, "mouseup", onUp],
+  ];
+  for (const [target, name, fn] of listeners) target.addEventListener(name, fn);
   const resize = globalThis.ResizeObserver ? new ResizeObserver(onResize) : null;
   resize?.observe(el);
 
@@ -236,8 +381,10 @@ function createView(model, el) {
   return () => {
     disposed = true;
     for (const [name, fn] of events) model.off(name, fn);
+    for (const [target, name, fn] of listeners) target.removeEventListener(name, fn);
     resize?.disconnect();
     store.dispose();
+    tiles.dispose();
     dom.root.remove();
   };
 }

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 from . import positions
 from ._version import __version__
+from .metrics import head_metrics
 from .norm_records import NormRecord
 from .positions import PositionScheme
 from .records import AttentionRecord
+from .views import head_view, model_view
 from .widgets import (
     AttentionView,
     NormView,
@@ -66,6 +68,9 @@ __all__ = [
     "attention_explorer",
     "capture",
     "compare_positions",
+    "head_metrics",
+    "head_view",
+    "model_view",
     "norm_panel",
     "position_panel",
     "positions",

@@ -9,12 +9,17 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ..metrics import head_metrics
 from ..records import AttentionRecord
 from .inputs import as_attention_record, token_labels
+from .tiles import TileRequest, make_tile, thumbnails, token_focus
 from .transport import encode_block
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 PRELOAD_BUDGET = 256 * 1024  # bytes of uint8 data sent up front when preload="auto"
+LAYER_BUDGET = 1024 * 1024  # above this many cells per layer, the browser asks for tiles
+THUMBNAIL_SIDE = 32
+FIRST_TILE_SIDE = 512  # cells per side of the first view sent with the state in tiles mode
 
 
 def bundle(name: str) -> Path | str:
@@ -40,7 +45,11 @@ class AttentionView(anywidget.AnyWidget):
     ``[layers, heads, query, key]``. The kernel keeps the whole record; the browser holds the
     layers it has been sent and asks for others by message when ``layer`` changes.
     ``preload`` is ``"auto"`` (every layer if small, else the shown one), ``"all"`` (needed for
-    pages exported without a kernel) or ``"layer"``.
+    pages exported without a kernel) or ``"layer"``. When one layer holds more than
+    ``LAYER_BUDGET`` cells (``mode="tiles"``), nothing is preloaded: the browser asks for the
+    region it shows, max-pooled in the kernel to the pixels it has (``request_tile``).
+    ``show_overview`` adds the layer x head thumbnails, ``show_metrics`` the per-head metrics
+    table; both are computed in the kernel when first shown.
 
     Example:
         >>> import numpy as np
@@ -61,6 +70,19 @@ class AttentionView(anywidget.AnyWidget):
     chunk = traitlets.Bytes(b"").tag(sync=True)
     chunk_meta = traitlets.Dict().tag(sync=True)
     value_label = traitlets.Unicode("probability").tag(sync=True)
+    mode = traitlets.Unicode("layers").tag(sync=True)
+    color_scale = traitlets.Enum(["linear", "log", "row"], "linear").tag(sync=True)
+    focus_token = traitlets.Int(-1).tag(sync=True)  # locked query row / focused token, -1: none
+    show_overview = traitlets.Bool(False).tag(sync=True)
+    show_metrics = traitlets.Bool(False).tag(sync=True)
+    show_lines = traitlets.Bool(False).tag(sync=True)
+    compare_heads = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)  # [[l, h]]
+    tile0 = traitlets.Bytes(b"").tag(sync=True)  # tiles mode: the first view, pooled, in state
+    tile0_meta = traitlets.Dict().tag(sync=True)
+    thumbnails = traitlets.Bytes(b"").tag(sync=True)
+    thumbnail_meta = traitlets.Dict().tag(sync=True)
+    metrics = traitlets.Bytes(b"").tag(sync=True)
+    metrics_meta = traitlets.Dict().tag(sync=True)
 
     def __init__(
         self,
@@ -71,6 +93,9 @@ class AttentionView(anywidget.AnyWidget):
         head: int = 0,
         key_tokens: Sequence[str] | None = None,
         preload: str = "auto",
+        mode: str = "auto",
+        show_overview: bool = False,
+        show_metrics: bool = False,
         **kwargs: Any,
     ) -> None:
         require_bundle("attention_view.js")
@@ -84,7 +109,21 @@ class AttentionView(anywidget.AnyWidget):
         if keys is None:
             keys = queries if n_keys == n_queries else token_labels(None, n_keys, "key")
         self._record = record
-        layers = self._preloaded_layers(preload, layer)
+        self._tokens = queries
+        if mode == "auto":
+            mode = "tiles" if n_heads * n_queries * n_keys > LAYER_BUDGET else "layers"
+        if mode not in ("layers", "tiles"):
+            raise ValueError(f"mode must be 'auto', 'layers' or 'tiles', not {mode!r}")
+        layers = self._preloaded_layers(preload, layer) if mode == "layers" else []
+        if mode == "tiles":  # first paint without a round trip, and a picture in exported pages
+            request = TileRequest(layer % n_layers, head % n_heads, (0, n_queries), (0, n_keys),
+                                  FIRST_TILE_SIDE, FIRST_TILE_SIDE)  # fmt: skip
+            meta, data = make_tile(record.head(request.layer, request.head), request)
+            kwargs.update(tile0=data, tile0_meta=meta)
+        if show_overview:
+            kwargs.update(self._overview_traits())
+        if show_metrics:
+            kwargs.update(self._metrics_traits())
         blocks = [encode_block(record[i]) for i in layers]
         super().__init__(
             layer=layer % n_layers,
@@ -103,9 +142,13 @@ class AttentionView(anywidget.AnyWidget):
                 "scale": [block.scale for block in blocks],
             },
             value_label=record.kind,
+            mode=mode,
+            show_overview=show_overview,
+            show_metrics=show_metrics,
             **kwargs,
         )
         self.on_msg(self._on_message)
+        self.observe(self._fill_panels, names=["show_overview", "show_metrics"])
 
     @property
     def record(self) -> AttentionRecord:
@@ -123,8 +166,36 @@ class AttentionView(anywidget.AnyWidget):
             return list(range(count)) if total <= PRELOAD_BUDGET else [layer % count]
         raise ValueError(f"preload must be 'auto', 'all' or 'layer', not {preload!r}")
 
+    def _overview_traits(self) -> dict[str, Any]:
+        data, meta = thumbnails(self._record, THUMBNAIL_SIDE)
+        return {"thumbnails": data, "thumbnail_meta": meta}
+
+    def _metrics_traits(self) -> dict[str, Any]:
+        computed = head_metrics(self._record, self._tokens)
+        shape = list(computed.values.shape)
+        meta = {"dtype": "float32", "shape": shape, "names": list(computed.names)}
+        return {"metrics": computed.values.astype("<f4").tobytes(), "metrics_meta": meta}
+
+    def _fill_panels(self, change: dict[str, Any]) -> None:
+        """Compute thumbnails / metrics the first time their panel is switched on."""
+        if change["new"] and change["name"] == "show_overview" and not self.thumbnails:
+            self.set_trait("thumbnail_meta", {})  # JS waits for the meta that follows the data
+            for name, value in self._overview_traits().items():
+                self.set_trait(name, value)
+        if change["new"] and change["name"] == "show_metrics" and not self.metrics:
+            for name, value in self._metrics_traits().items():
+                self.set_trait(name, value)
+
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
-        if not isinstance(content, dict) or content.get("type") != "request_layer":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "request_tile":
+            self._send_tile(content)
+            return
+        if content.get("type") == "request_focus":
+            self._send_focus(content)
+            return
+        if content.get("type") != "request_layer":
             return
         request_id = content.get("id")
         layer = content.get("layer")
@@ -135,3 +206,24 @@ class AttentionView(anywidget.AnyWidget):
         block = encode_block(self._record[layer])
         reply = {"type": "layer", "id": request_id, "layer": layer, **block.meta()}
         self.send(reply, buffers=[block.data])
+
+    def _send_tile(self, content: dict[str, Any]) -> None:
+        try:
+            request = TileRequest.parse(content, self._record.shape)
+        except ValueError as error:
+            self.send({"type": "error", "id": content.get("id"), "message": str(error)})
+            return
+        meta, data = make_tile(self._record.head(request.layer, request.head), request)
+        self.send({**meta, "id": content.get("id")}, buffers=[data])
+
+    def _send_focus(self, content: dict[str, Any]) -> None:
+        token, width = content.get("token"), content.get("width")
+        n_queries = len(self.query_tokens)
+        if not isinstance(token, int) or not 0 <= token < n_queries:
+            message = f"focus token {token!r} out of range 0..{n_queries - 1}"
+            self.send({"type": "error", "id": content.get("id"), "message": message})
+            return
+        if not isinstance(width, int) or width < 1:
+            width = n_queries
+        meta, data = token_focus(self._record, token, min(width, 4096))
+        self.send({**meta, "id": content.get("id")}, buffers=[data])

@@ -8,13 +8,14 @@ from .attention_view import AttentionView
 
 
 def attention_explorer(view: AttentionView) -> ipywidgets.VBox:
-    """The view with layer and head sliders linked to it in the browser.
+    """The view with layer and head sliders and a play button (through the layers), linked to
+    it in the browser. Children: ``[HBox(layer, head), view, HBox(play)]``.
 
     Example:
         >>> import numpy as np
         >>> box = attention_explorer(AttentionView(np.ones((3, 2, 4, 4)) / 4))
-        >>> [s.max for s in box.children[0].children]
-        [2, 1]
+        >>> [s.max for s in box.children[0].children], box.children[2].children[0].max
+        ([2, 1], 2)
     """
     style = {"description_width": "48px"}
     layer = ipywidgets.IntSlider(
@@ -27,6 +28,14 @@ def attention_explorer(view: AttentionView) -> ipywidgets.VBox:
     head.add_class("attnwidgets-head-slider")
     ipywidgets.jslink((layer, "value"), (view, "layer"))
     ipywidgets.jslink((head, "value"), (view, "head"))
-    box = ipywidgets.VBox([ipywidgets.HBox([layer, head]), view])
+    # A play button that steps through the layers, in the browser (no kernel round trip).
+    play = ipywidgets.Play(
+        value=view.layer, min=0, max=max(0, view.n_layers - 1), interval=700, description="layers"
+    )
+    play.add_class("attnwidgets-play")
+    ipywidgets.jslink((play, "value"), (layer, "value"))
+    play_row = ipywidgets.HBox([play], layout=ipywidgets.Layout(order="1"))
+    view.layout.order = "2"  # shown under the play row; children stay [sliders, view, play]
+    box = ipywidgets.VBox([ipywidgets.HBox([layer, head]), view, play_row])
     box.add_class("attnwidgets-explorer")
     return box

@@ -1,0 +1,98 @@
+// Tiles of one head asked from the kernel for the region shown (docs/architecture.md, "Tiles").
+// request_tile {id, layer, head, rows: [q0, q1], cols: [k0, k1], pixels: [h, w]} is answered by
+// tile {id, ..., shape: [r, c], dtype: "uint8", lo, hi} + one buffer (max-pooled, uint8).
+
+import { toBytes } from "./decode.js";
+
+export const TILE_TIMEOUT_MS = 5000;
+const MAX_TILES = 96;
+
+/** Cache key of a request (tile or token focus). */
+export function tileKey(request, kind = "request_tile") {
+  return `${kind}:${JSON.stringify(request)}`;
+}
+
+/** Decode a tile's bytes to floats: value = lo + byte * (hi - lo) / 255. */
+export function decodeTile(tile) {
+  const scale = (tile.hi - tile.lo) / 255;
+  const out = new Float32Array(tile.bytes.length);
+  for (let i = 0; i < out.length; i++) out[i] = tile.lo + tile.bytes[i] * scale;
+  return out;
+}
+
+export class TileStore {
+  constructor({ send, onChange, timeoutMs = TILE_TIMEOUT_MS }) {
+    this.send = send;
+    this.onChange = onChange;
+    this.timeoutMs = timeoutMs;
+    this.nextId = 0;
+    this.tiles = new Map(); // key -> tile (insertion order = age)
+    this.pending = new Map(); // id -> {key, timer}
+    this.waiting = new Set(); // keys in flight
+    this.errors = new Map(); // key -> message
+  }
+
+  /** The reply if held (marked fresh), else null after asking for it once. */
+  ensure(request, kind = "request_tile") {
+    const key = tileKey(request, kind);
+    const tile = this.tiles.get(key);
+    if (tile) {
+      this.tiles.delete(key);
+      this.tiles.set(key, tile);
+      return tile;
+    }
+    if (this.waiting.has(key) || this.errors.has(key)) return null;
+    const id = `tile-${++this.nextId}`;
+    const timer = setTimeout(() => this.timeout(id), this.timeoutMs);
+    this.pending.set(id, { key, timer });
+    this.waiting.add(key);
+    this.send({ type: kind, id, ...request });
+    return null;
+  }
+
+  error(request, kind = "request_tile") {
+    return this.errors.get(tileKey(request, kind)) ?? null;
+  }
+
+  timeout(id) {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    this.pending.delete(id);
+    this.waiting.delete(pending.key);
+    this.errors.set(pending.key, "no reply from the kernel (is it running?)");
+    this.onChange();
+  }
+
+  /** Handle a kernel message; true when it answered one of our requests. */
+  handleMessage(msg, buffers) {
+    if (!["tile", "focus", "error"].includes(msg?.type)) return false;
+    const pending = this.pending.get(msg.id);
+    if (!pending) return false;
+    clearTimeout(pending.timer);
+    this.pending.delete(msg.id);
+    this.waiting.delete(pending.key);
+    if (msg.type === "error") {
+      this.errors.set(pending.key, String(msg.message ?? "error"));
+    } else {
+      const bytes = toBytes(buffers?.[0]);
+      const size = (msg.shape ?? [NaN]).reduce((a, b) => a * b, 1);
+      if (bytes.length !== size) {
+        this.errors.set(pending.key, `tile of ${bytes.length} bytes for shape [${msg.shape}]`);
+      } else {
+        const tile = { ...msg, bytes: new Uint8Array(bytes) };
+        if (msg.type === "tile") tile.values = decodeTile(tile);
+        this.tiles.set(pending.key, tile);
+        while (this.tiles.size > MAX_TILES) this.tiles.delete(this.tiles.keys().next().value);
+      }
+    }
+    this.onChange();
+    return true;
+  }
+
+  /** Stop the timers (the view is gone). */
+  dispose() {
+    for (const { timer } of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
+    this.waiting.clear();
+  }
+}
