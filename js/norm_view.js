@@ -3,6 +3,7 @@
 // data (packed arrays, lib/packed.js) and data_meta. Token labels are untrusted text.
 
 import { BASE_CSS, chart, injectStyle, node, widthOf } from "./lib/dom.js";
+import { normHeader } from "./lib/norm_header.js";
 import {
   drawHistogram,
   drawSeries,
@@ -19,17 +20,7 @@ const ROOT = "attnwidgets-norms";
 
 function buildDom(el) {
   const root = node("div", ROOT, el);
-  const dom = { root };
-  dom.title = node("div", "attnwidgets-title", root);
-  dom.status = node("div", "attnwidgets-status", root);
-  dom.status.setAttribute("role", "status");
-  const legend = node("div", "attnwidgets-legend", root);
-  node("span", "attnwidgets-key-in", legend, "■ input ");
-  node("span", "attnwidgets-key-out", legend, "■ output ");
-  const toggle = node("label", "attnwidgets-log-toggle", legend);
-  dom.log = node("input", "", toggle);
-  dom.log.type = "checkbox";
-  toggle.appendChild(document.createTextNode(" log counts"));
+  const dom = { root, ...normHeader(root) };
   const grid = node("div", "attnwidgets-grid", root);
   dom.hist = chart(grid, "attnwidgets-norm-hist", "histogram (shared bins)");
   dom.tokens = chart(grid, "attnwidgets-norm-tokens", "per token");

@@ -2,6 +2,7 @@
 // Traits: see src/attnwidgets/widgets/position_view.py. Everything is computed from the
 // float32 arrays in `data`, so sliders work without a kernel. Titles are set with textContent.
 
+import { injectStyle, node } from "./lib/dom.js";
 import { drawColorbar } from "./lib/heatmap.js";
 import { similarityMatrix, unpackArrays } from "./lib/position_data.js";
 import { setupCanvas } from "./lib/position_plots.js";
@@ -30,23 +31,6 @@ const CSS = `
 `;
 const HEIGHT = 340;
 const MARGIN = { left: 64, top: 10, right: 16, bottom: 48 };
-
-function injectStyle(el) {
-  const root = el.getRootNode?.();
-  const host = root instanceof ShadowRoot ? root : document.head;
-  if (host.querySelector(`#${STYLE_ID}`)) return;
-  const style = document.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
-  host.appendChild(style);
-}
-
-function node(tag, className, parent) {
-  const n = document.createElement(tag);
-  if (className) n.className = className;
-  if (parent) parent.appendChild(n);
-  return n;
-}
 
 function buildDom(el) {
   const root = node("div", ROOT, el);
@@ -222,7 +206,7 @@ function createView(model, el) {
     : null;
   resize?.observe(el);
 
-  injectStyle(el);
+  injectStyle(el, STYLE_ID, CSS);
   loadData();
   draw();
 

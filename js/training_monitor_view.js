@@ -5,6 +5,7 @@
 // position, n_history, steps_seen, status.
 
 import { BASE_CSS, chart, injectStyle, node, widthOf } from "./lib/dom.js";
+import { normHeader } from "./lib/norm_header.js";
 import { drawHistogram, drawLoss, drawSpread, fmt, nonfiniteText } from "./lib/norm_plots.js";
 import { readPacked, row } from "./lib/packed.js";
 
@@ -12,17 +13,7 @@ const ROOT = "attnwidgets-monitor-view";
 
 function buildDom(el) {
   const root = node("div", ROOT, el);
-  const dom = { root };
-  dom.title = node("div", "attnwidgets-title", root);
-  dom.status = node("div", "attnwidgets-status", root);
-  dom.status.setAttribute("role", "status");
-  const legend = node("div", "attnwidgets-legend", root);
-  node("span", "attnwidgets-key-in", legend, "■ input ");
-  node("span", "attnwidgets-key-out", legend, "■ output ");
-  const toggle = node("label", "attnwidgets-log-toggle", legend);
-  dom.log = node("input", "", toggle);
-  dom.log.type = "checkbox";
-  toggle.appendChild(document.createTextNode(" log counts"));
+  const dom = { root, ...normHeader(root) };
   const grid = node("div", "attnwidgets-grid", root);
   dom.hist = chart(grid, "attnwidgets-norm-hist", "histogram");
   dom.loss = chart(grid, "attnwidgets-loss", "loss");

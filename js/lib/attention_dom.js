@@ -1,5 +1,7 @@
 // The view's stylesheet and DOM skeleton (class names are the contract tests select by).
 
+import { injectStyle as injectStyleOnce, node } from "./dom.js";
+
 export const ROOT = "attnwidgets-attention";
 const STYLE_ID = "attnwidgets-attention-style";
 const CSS = `
@@ -55,22 +57,9 @@ const CSS = `
 .${ROOT} [hidden] { display: none !important; }
 `;
 
-/** Add the stylesheet once per document (or shadow root, for hosts that use one). */
+/** Add the view's stylesheet once per document (or shadow root). */
 export function injectStyle(el) {
-  const root = el.getRootNode?.();
-  const host = root instanceof ShadowRoot ? root : document.head;
-  if (host.querySelector(`#${STYLE_ID}`)) return;
-  const style = document.createElement("style");
-  style.id = STYLE_ID;
-  style.textContent = CSS;
-  host.appendChild(style);
-}
-
-export function node(tag, className, parent) {
-  const n = document.createElement(tag);
-  if (className) n.className = className;
-  if (parent) parent.appendChild(n);
-  return n;
+  injectStyleOnce(el, STYLE_ID, CSS);
 }
 
 export function buildDom(el) {

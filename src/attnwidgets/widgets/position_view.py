@@ -15,6 +15,7 @@ import traitlets
 
 from ..positions import ABSOLUTE_KINDS, PositionScheme
 from .attention_view import bundle, require_bundle
+from .norm_arrays import pack_arrays as pack_typed
 
 MAX_POSITIONS = 512  # rows of a table (and relative distances) sent to the browser
 
@@ -33,17 +34,10 @@ def pack_arrays(arrays: dict[str, npt.ArrayLike]) -> tuple[bytes, dict[str, Any]
     Example:
         >>> data, meta = pack_arrays({"a": np.ones((2, 3)), "b": np.arange(4)})
         >>> len(data), meta["b"]
-        (40, {'dtype': 'float32', 'shape': [4], 'offset': 24})
+        (40, {'offset': 24, 'dtype': 'float32', 'shape': [4]})
     """
-    chunks: list[bytes] = []
-    meta: dict[str, Any] = {}
-    offset = 0
-    for name, value in arrays.items():
-        array = np.ascontiguousarray(value, dtype="<f4")
-        meta[name] = {"dtype": "float32", "shape": list(array.shape), "offset": offset}
-        chunks.append(array.tobytes())
-        offset += array.nbytes
-    return b"".join(chunks), meta
+    data, meta = pack_typed({name: np.asarray(v, np.float32) for name, v in arrays.items()})
+    return data, meta["arrays"]
 
 
 def scheme_arrays(scheme: PositionScheme, max_positions: int) -> dict[str, npt.ArrayLike]:
