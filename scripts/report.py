@@ -96,13 +96,7 @@ def nbextension_bundle(module: str) -> Path:
     """``<data dir>/nbextensions/<module>/index.js``, searched in Jupyter's data path order."""
     from jupyter_core.paths import jupyter_path
 
-    # jupyter_path covers sys.prefix; a venv made with --system-site-packages keeps the wheel's
-    # data files under the base interpreter's prefix instead.
-    dirs = [
-        *jupyter_path("nbextensions"),
-        str(Path(sys.base_prefix) / "share/jupyter/nbextensions"),
-    ]
-    candidates = [Path(d) / module / "index.js" for d in dict.fromkeys(dirs)]
+    candidates = [Path(d) / module / "index.js" for d in jupyter_path("nbextensions")]
     for path in candidates:
         if path.is_file():
             return path
@@ -205,8 +199,20 @@ def build_report(
     return output
 
 
+def include_base_prefix_data() -> None:
+    """In a venv made with --system-site-packages, the data files of packages installed in the
+    base interpreter (nbconvert's templates, widget bundles) live under its prefix, which
+    Jupyter's data path does not list: add it."""
+    base = Path(sys.base_prefix) / "share" / "jupyter"
+    if sys.base_prefix != sys.prefix and base.is_dir():
+        extra = [os.environ.get("JUPYTER_PATH", ""), str(base)]
+        os.environ["JUPYTER_PATH"] = os.pathsep.join(part for part in extra if part)
+
+
 def main(argv: list[str] | None = None) -> int:
     from nbclient.exceptions import CellExecutionError
+
+    include_base_prefix_data()
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("notebook", type=Path)
