@@ -30,7 +30,9 @@ function createView(model, el) {
     });
   };
   const send = (content) => model.send(content);
-  const store = new LayerStore({ send, onChange: schedule });
+  const kindOf = () => model.get("value_kind") || "probability";
+  const sendLayer = (content) => model.send({ ...content, kind: kindOf() });
+  const store = new LayerStore({ send: sendLayer, onChange: schedule });
   const tiles = new TileStore({ send, onChange: schedule });
   const panels = createPanels(model, dom.root, tiles);
 
@@ -90,7 +92,7 @@ function createView(model, el) {
       Math.max(1, Math.min(view.q1 - view.q0, Math.round(L.heatH * dpr))),
       Math.max(1, Math.min(view.k1 - view.k0, Math.round(L.heatW * dpr))),
     ];
-    const request = { layer, head, rows, cols, pixels };
+    const request = { layer, head, rows, cols, pixels, kind: kindOf() };
     // The first view in the state: used as is when as fine as the kernel's reply would be,
     // else drawn while the sharper tile is on its way.
     const pooledSide = (span, px) => Math.ceil(span / Math.ceil(span / px));
@@ -125,12 +127,15 @@ function createView(model, el) {
   function firstTile(layer, head, rows, cols) {
     const meta = model.get("tile0_meta");
     if (!meta?.shape || meta.layer !== layer || meta.head !== head) return null;
+    if (meta.kind !== undefined && meta.kind !== kindOf()) return null;
     if (String(meta.rows) !== String(rows) || String(meta.cols) !== String(cols)) return null;
-    if (first?.meta !== meta) {
-      const bytes = toBytes(model.get("tile0"));
+    const data = model.get("tile0");
+    if (first?.meta !== meta || first?.data !== data) {
+      // tile0 and tile0_meta may change in either order (a new value_kind): key on both
+      const bytes = toBytes(data);
       if (bytes.length !== meta.shape[0] * meta.shape[1]) return null;
       const tile = { ...meta, bytes };
-      first = { meta, tile: { ...tile, values: decodeTile(tile) } };
+      first = { meta, data, tile: { ...tile, values: decodeTile(tile) } };
     }
     return first.tile;
   }
@@ -188,6 +193,7 @@ function createView(model, el) {
     dom.lo.textContent = scaled.low;
     dom.hi.textContent = scaled.high;
     dom.valueLabel.textContent = model.get("value_label") || "";
+    updateKinds();
     dom.canvas.setAttribute("aria-label", `attention of head ${head} in layer ${layer}`);
     shown = { ...got, layer, head, layout: V, view: { ...view }, queryTokens, keyTokens };
     const entry = got.entry ?? null;
@@ -216,11 +222,33 @@ function createView(model, el) {
         .sort((a, b) => values[start + b] - values[start + a])
         .slice(0, 5);
       const top = order.map(
-        (c) => `${truncateLabel(keyTokens[v.k0 + c], 20)} ${values[start + c].toFixed(3)}`,
+        (c) =>
+          `${truncateLabel(keyTokens[v.k0 + c], 20)} ${
+            values[start + c] === Number.NEGATIVE_INFINITY ? "masked" : values[start + c].toFixed(3)
+          }`,
       );
       text += ` · strongest keys: ${top.join(", ")}`;
     }
     dom.focusText.textContent = text;
+  }
+
+  // The kind select: one option per available kind, shown when there is a choice.
+  function updateKinds() {
+    const kinds = model.get("available_kinds") ?? [];
+    const names = kinds.join(",");
+    if (dom.kind.dataset.kinds !== names) {
+      dom.kind.dataset.kinds = names;
+      dom.kind.replaceChildren(
+        ...kinds.map((name) => {
+          const option = dom.kind.ownerDocument.createElement("option");
+          option.value = name;
+          option.textContent = name;
+          return option;
+        }),
+      );
+    }
+    dom.kind.hidden = kinds.length <= 1;
+    dom.kind.value = kindOf();
   }
 
   function setTrait(name, value) {
@@ -266,7 +294,8 @@ function createView(model, el) {
     const label = `${pooled ? "max " : ""}${model.get("value_label") || "value"}`;
     const q = truncateLabel(queryTokens[v.q0 + cell.row], 40);
     const k = truncateLabel(keyTokens[v.k0 + cell.col], 40);
-    dom.tooltip.textContent = `query: ${q} → key: ${k}\n${label}: ${value.toFixed(3)}`;
+    const text = value === Number.NEGATIVE_INFINITY ? "masked" : `${label}: ${value.toFixed(3)}`;
+    dom.tooltip.textContent = `query: ${q} → key: ${k}\n${text}`;
     dom.tooltip.hidden = false;
     const tipW = dom.tooltip.offsetWidth;
     let left = V.marginLeft + x + 14;
@@ -356,7 +385,7 @@ function createView(model, el) {
   ];
   const redrawOn = ["layer", "head", "n_layers", "n_heads", "layer_names", "value_label"];
   redrawOn.push("query_tokens", "key_tokens", "mode", "color_scale", "focus_token");
-  redrawOn.push("tile0", "tile0_meta");
+  redrawOn.push("tile0", "tile0_meta", "value_kind", "available_kinds");
   redrawOn.push(...panels.traits);
   for (const name of redrawOn) events.push([`change:${name}`, schedule]);
   for (const [name, fn] of events) model.on(name, fn);
@@ -368,6 +397,7 @@ function createView(model, el) {
     [dom.canvas, "dblclick", resetView],
     [dom.root, "keydown", onKey],
     [dom.scale, "change", () => setTrait("color_scale", dom.scale.value)],
+    [dom.kind, "change", () => setTrait("value_kind", dom.kind.value)],
     [globalThis, "mouseup", onUp],
   ];
   for (const [target, name, fn] of listeners) target.addEventListener(name, fn);

@@ -92,6 +92,11 @@ export function buildDom(el) {
     option.value = name;
     option.textContent = name === "row" ? "per row" : name;
   }
+  // Which numbers are shown (probability / scores / scaled / masked): filled from
+  // available_kinds, hidden when there is only one.
+  dom.kind = node("select", "attnwidgets-kind", legend);
+  dom.kind.title = "values shown";
+  dom.kind.hidden = true;
   dom.focusText = node("div", "attnwidgets-focus-text", root);
   return dom;
 }

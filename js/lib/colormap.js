@@ -43,12 +43,25 @@ export function colorIndex(value, lo, hi) {
   return Math.round(t * 255);
 }
 
-/** Fill an RGBA pixel array (length 4 * values.length) with the colours of values. */
+/** Colour of masked cells (-Infinity): a neutral grey, outside the colormap. */
+export const MASKED_RGB = [200, 200, 200];
+
+/**
+ * Fill an RGBA pixel array (length 4 * values.length) with the colours of values;
+ * -Infinity (masked) is drawn in MASKED_RGB.
+ */
 export function fillPixels(pixels, values, lo, hi) {
   const table = colorTable();
   for (let i = 0; i < values.length; i++) {
-    const j = colorIndex(values[i], lo, hi) * 4;
     const p = i * 4;
+    if (values[i] === Number.NEGATIVE_INFINITY) {
+      pixels[p] = MASKED_RGB[0];
+      pixels[p + 1] = MASKED_RGB[1];
+      pixels[p + 2] = MASKED_RGB[2];
+      pixels[p + 3] = 255;
+      continue;
+    }
+    const j = colorIndex(values[i], lo, hi) * 4;
     pixels[p] = table[j];
     pixels[p + 1] = table[j + 1];
     pixels[p + 2] = table[j + 2];

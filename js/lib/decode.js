@@ -1,6 +1,7 @@
 // Decoding of the uint8 attention encoding (docs/architecture.md, "Encoding of one layer").
 // One layer is a [heads, queries, keys] block in C order; for head h:
 //   value = offset[h] + byte * scale[h]
+// When the meta has masked_byte (0), that byte means "masked" (-inf) and decodes to -Infinity.
 
 /** A Uint8Array view over a DataView, ArrayBuffer or typed array (no copy; keeps byteOffset). */
 export function toBytes(data) {
@@ -27,7 +28,7 @@ export function layerSize(shape) {
  * Check one layer's bytes against its meta and bundle them.
  * Returns {layer, shape, offset, scale, bytes}; bytes is a view, not a copy.
  */
-export function makeLayer(data, { layer, shape, offset, scale }) {
+export function makeLayer(data, { layer, shape, offset, scale, masked_byte }) {
   const bytes = toBytes(data);
   const size = layerSize(shape);
   if (bytes.length !== size) {
@@ -42,7 +43,15 @@ export function makeLayer(data, { layer, shape, offset, scale }) {
   if (!Array.isArray(scale) || scale.length !== heads) {
     throw new Error(`layer ${layer}: scale needs ${heads} values`);
   }
-  return { layer, shape: [...shape], offset: offset.map(Number), scale: scale.map(Number), bytes };
+  const maskedByte = Number.isInteger(masked_byte) ? masked_byte : null;
+  return {
+    layer,
+    shape: [...shape],
+    offset: offset.map(Number),
+    scale: scale.map(Number),
+    bytes,
+    maskedByte,
+  };
 }
 
 /** Split the `chunk` trait into layer entries, in the order of chunk_meta.layers. */
@@ -65,6 +74,7 @@ export function splitChunk(data, meta) {
       shape: meta.shape,
       offset: meta.offset[i],
       scale: meta.scale[i],
+      masked_byte: meta.masked_byte,
     }),
   );
 }
@@ -77,7 +87,10 @@ export function decodeHead(entry, h) {
   const out = new Float32Array(n);
   const off = entry.offset[h];
   const sc = entry.scale[h];
-  for (let i = 0; i < n; i++) out[i] = off + src[i] * sc;
+  const masked = entry.maskedByte ?? -1;
+  for (let i = 0; i < n; i++) {
+    out[i] = src[i] === masked ? Number.NEGATIVE_INFINITY : off + src[i] * sc;
+  }
   return out;
 }
 
@@ -91,10 +104,12 @@ export function decodeLayer(entry) {
  * With the contract's encoding the top is the layer's largest value, found without a scan.
  */
 export function valueRange(entry) {
-  let lo = 0;
+  // With a masked byte, finite values start at byte 1: the range is the finite [min, max].
+  const masked = Number.isInteger(entry.maskedByte);
+  let lo = masked ? Number.POSITIVE_INFINITY : 0;
   let hi = Number.NEGATIVE_INFINITY;
   entry.offset.forEach((off, h) => {
-    lo = Math.min(lo, off);
+    lo = Math.min(lo, masked ? off + entry.scale[h] : off);
     hi = Math.max(hi, off + 255 * entry.scale[h]);
   });
   if (!(hi > lo)) hi = lo + 1;

@@ -1,9 +1,11 @@
 // Colour scales: map values to [0, 1] before the colormap. "linear" spans [lo, hi]; "log" spans
 // four decades below hi (probabilities; values <= 0 sit at the bottom); "row" scales every row
 // to its own [min(0, row min), row max], so the shape of weak rows shows too.
+// Masked cells (-Infinity) stay -Infinity in t: the colormap draws them grey.
 
 export const SCALES = ["linear", "log", "row"];
 export const LOG_DECADES = 4;
+const MASKED = Number.NEGATIVE_INFINITY;
 
 function format(v) {
   return String(Number(v.toPrecision(3)));
@@ -20,7 +22,8 @@ export function applyScale(values, rows, cols, lo, hi, scale) {
     const bottom = top - LOG_DECADES;
     for (let i = 0; i < values.length; i++) {
       const v = values[i];
-      t[i] = v > 0 ? Math.min(1, Math.max(0, (Math.log10(v) - bottom) / LOG_DECADES)) : 0;
+      if (v === MASKED) t[i] = MASKED;
+      else t[i] = v > 0 ? Math.min(1, Math.max(0, (Math.log10(v) - bottom) / LOG_DECADES)) : 0;
     }
     return { t, low: `≤${format(10 ** bottom)}`, high: format(hi) };
   }
@@ -31,15 +34,22 @@ export function applyScale(values, rows, cols, lo, hi, scale) {
       let rowHi = Number.NEGATIVE_INFINITY;
       for (let c = 0; c < cols; c++) {
         const v = values[start + c];
+        if (v === MASKED) continue;
         if (v < rowLo) rowLo = v;
         if (v > rowHi) rowHi = v;
       }
       const span = rowHi > rowLo ? rowHi - rowLo : 1;
-      for (let c = 0; c < cols; c++) t[start + c] = (values[start + c] - rowLo) / span;
+      for (let c = 0; c < cols; c++) {
+        const v = values[start + c];
+        t[start + c] = v === MASKED ? MASKED : (v - rowLo) / span;
+      }
     }
     return { t, low: "row min", high: "row max" };
   }
   const span = hi > lo ? hi - lo : 1;
-  for (let i = 0; i < values.length; i++) t[i] = Math.min(1, Math.max(0, (values[i] - lo) / span));
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    t[i] = v === MASKED ? MASKED : Math.min(1, Math.max(0, (v - lo) / span));
+  }
   return { t, low: format(lo), high: format(hi) };
 }

@@ -12,11 +12,20 @@ export function tileKey(request, kind = "request_tile") {
   return `${kind}:${JSON.stringify(request)}`;
 }
 
-/** Decode a tile's bytes to floats: value = lo + byte * (hi - lo) / 255. */
+/**
+ * Decode a tile's bytes to floats: value = lo + byte * (hi - lo) / 255; with masked_byte (0),
+ * that byte is -Infinity (masked) and value = lo + (byte - 1) * (hi - lo) / 254.
+ */
 export function decodeTile(tile) {
-  const scale = (tile.hi - tile.lo) / 255;
+  const masked = Number.isInteger(tile.masked_byte);
+  const scale = (tile.hi - tile.lo) / (masked ? 254 : 255);
+  const shift = masked ? 1 : 0;
   const out = new Float32Array(tile.bytes.length);
-  for (let i = 0; i < out.length; i++) out[i] = tile.lo + tile.bytes[i] * scale;
+  for (let i = 0; i < out.length; i++) {
+    const b = tile.bytes[i];
+    out[i] =
+      masked && b === tile.masked_byte ? Number.NEGATIVE_INFINITY : tile.lo + (b - shift) * scale;
+  }
   return out;
 }
 

@@ -31,6 +31,9 @@ class Run:
     outputs: Any = field(repr=False)
     model: torch.nn.Module | None = field(default=None, repr=False)
     norms: NormRecord | None = field(default=None, repr=False)
+    scores: dict[str, AttentionRecord] = field(default_factory=dict, repr=False)
+    """Pre-softmax records by kind (``scores``, ``scaled``, ``masked``) when the lens
+    captured them (``aw.wrap(model, tok, scores=True)``); AttentionView offers a toggle."""
 
     def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
         """Tabs: the attention heatmap with layer and head sliders, the norm statistics when
@@ -100,7 +103,13 @@ class Lens:
         with self._capturing() as cap:
             outputs = self.model(**inputs)
         return Run(
-            self._labels(inputs), cap.attention, inputs, outputs, self.model, self._norms(cap)
+            self._labels(inputs),
+            cap.attention,
+            inputs,
+            outputs,
+            self.model,
+            self._norms(cap),
+            self._scores(cap),
         )
 
     def generate(self, text: str | None = None, *, max_new_tokens: int = 20, **inputs: Any) -> Run:
@@ -118,6 +127,18 @@ class Lens:
         record = cap.attention
         fed = {"input_ids": sequences[:, : record.shape[2]]}
         return Run(self._labels(fed), record, inputs, sequences, self.model)
+
+    def _scores(self, cap: Capture) -> dict[str, AttentionRecord]:
+        """The pre-softmax records captured, by kind (empty unless ``scores=`` was given)."""
+        if not self.capture_options.get("scores"):
+            return {}
+        kinds: dict[str, AttentionRecord] = {}
+        for kind in ("scores", "scaled", "masked"):
+            try:
+                kinds[kind] = cap.record(kind)
+            except (KeyError, ValueError, RuntimeError):
+                continue  # not captured (scores=["masked"] asks for one kind)
+        return kinds
 
     def _norms(self, cap: Capture) -> NormRecord | None:
         return cap.norms if self.capture_options.get("norms") else None

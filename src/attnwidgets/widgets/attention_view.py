@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
+import numpy as np
 import traitlets
 
 from ..metrics import head_metrics
 from ..records import AttentionRecord
 from .inputs import as_attention_record, token_labels
 from .tiles import TileRequest, make_tile, thumbnails, token_focus
-from .transport import encode_block
+from .transport import MASKED_BYTE, encode_block
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 PRELOAD_BUDGET = 256 * 1024  # bytes of uint8 data sent up front when preload="auto"
@@ -50,6 +51,10 @@ class AttentionView(anywidget.AnyWidget):
     region it shows, max-pooled in the kernel to the pixels it has (``request_tile``).
     ``show_overview`` adds the layer x head thumbnails, ``show_metrics`` the per-head metrics
     table; both are computed in the kernel when first shown.
+    ``scores`` (default: ``data.scores`` of a Run captured with ``scores=True``) maps a kind
+    (``"scores"``, ``"scaled"``, ``"masked"``) to a record of the same shape; ``value_kind``
+    picks the one drawn (a select in the view when there is more than one). Masked cells
+    (``-inf``) are drawn grey.
 
     Example:
         >>> import numpy as np
@@ -70,6 +75,8 @@ class AttentionView(anywidget.AnyWidget):
     chunk = traitlets.Bytes(b"").tag(sync=True)
     chunk_meta = traitlets.Dict().tag(sync=True)
     value_label = traitlets.Unicode("probability").tag(sync=True)
+    value_kind = traitlets.Unicode("probability").tag(sync=True)  # key of available_kinds
+    available_kinds = traitlets.List(traitlets.Unicode()).tag(sync=True)
     mode = traitlets.Unicode("layers").tag(sync=True)
     color_scale = traitlets.Enum(["linear", "log", "row"], "linear").tag(sync=True)
     focus_token = traitlets.Int(-1).tag(sync=True)  # locked query row / focused token, -1: none
@@ -96,10 +103,27 @@ class AttentionView(anywidget.AnyWidget):
         mode: str = "auto",
         show_overview: bool = False,
         show_metrics: bool = False,
+        scores: dict[str, AttentionRecord] | None = None,
+        value_kind: str | None = None,
         **kwargs: Any,
     ) -> None:
         require_bundle("attention_view.js")
         record = as_attention_record(data)
+        if scores is None:
+            scores = getattr(data, "scores", None) or {}
+        records: dict[str, AttentionRecord] = {record.kind: record}
+        for name, other in scores.items():
+            other = as_attention_record(other)
+            if other.shape != record.shape:
+                raise ValueError(
+                    f"scores[{name!r}] has shape {other.shape}, the attention {record.shape}"
+                )
+            records.setdefault(name, other)
+        kind = record.kind if value_kind is None else value_kind
+        if kind not in records:
+            raise ValueError(f"value_kind {kind!r} is not one of {list(records)}")
+        self._records = records
+        shown = records[kind]
         if tokens is None:
             tokens = getattr(data, "tokens", None)
         n_layers, n_heads, n_queries, n_keys = record.shape
@@ -118,13 +142,12 @@ class AttentionView(anywidget.AnyWidget):
         if mode == "tiles":  # first paint without a round trip, and a picture in exported pages
             request = TileRequest(layer % n_layers, head % n_heads, (0, n_queries), (0, n_keys),
                                   FIRST_TILE_SIDE, FIRST_TILE_SIDE)  # fmt: skip
-            meta, data = make_tile(record.head(request.layer, request.head), request)
+            meta, data = make_tile(shown.head(request.layer, request.head), request, kind)
             kwargs.update(tile0=data, tile0_meta=meta)
         if show_overview:
             kwargs.update(self._overview_traits())
         if show_metrics:
             kwargs.update(self._metrics_traits())
-        blocks = [encode_block(record[i]) for i in layers]
         super().__init__(
             layer=layer % n_layers,
             head=head % n_heads,
@@ -133,15 +156,10 @@ class AttentionView(anywidget.AnyWidget):
             layer_names=record.layer_names,
             query_tokens=queries,
             key_tokens=keys,
-            chunk=b"".join(block.data for block in blocks),
-            chunk_meta={
-                "layers": layers,
-                "dtype": "uint8",
-                "shape": [n_heads, n_queries, n_keys],
-                "offset": [block.offset for block in blocks],
-                "scale": [block.scale for block in blocks],
-            },
-            value_label=record.kind,
+            **self._chunk_traits(shown, layers),
+            value_label=kind,
+            value_kind=kind,
+            available_kinds=list(records),
             mode=mode,
             show_overview=show_overview,
             show_metrics=show_metrics,
@@ -149,6 +167,56 @@ class AttentionView(anywidget.AnyWidget):
         )
         self.on_msg(self._on_message)
         self.observe(self._fill_panels, names=["show_overview", "show_metrics"])
+        self.observe(self._on_kind, names=["value_kind"])
+
+    @staticmethod
+    def _chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
+        """``chunk`` + ``chunk_meta`` for ``layers`` of ``record`` (byte 0 = masked when any
+        of them holds -inf)."""
+        masked = any(bool(np.isneginf(record[i]).any()) for i in layers)
+        blocks = [encode_block(record[i], masked=masked) for i in layers]
+        meta: dict[str, Any] = {
+            "layers": layers,
+            "dtype": "uint8",
+            "shape": list(record.shape[1:]),
+            "offset": [block.offset for block in blocks],
+            "scale": [block.scale for block in blocks],
+            "kind": record.kind,
+        }
+        if masked:
+            meta["masked_byte"] = MASKED_BYTE
+        return {"chunk": b"".join(block.data for block in blocks), "chunk_meta": meta}
+
+    @property
+    def kinds(self) -> dict[str, AttentionRecord]:
+        """Every record this view can show, by kind (``value_kind`` picks one)."""
+        return dict(self._records)
+
+    def _shown(self, kind: Any = None) -> tuple[str, AttentionRecord]:
+        name = kind if isinstance(kind, str) and kind in self._records else self.value_kind
+        if name not in self._records:
+            name = self._record.kind
+        return name, self._records[name]
+
+    def _on_kind(self, change: dict[str, Any]) -> None:
+        """Re-send what is shown for the new kind (chunk, or the first tile) and its label."""
+        kind = change["new"]
+        if kind not in self._records:
+            self.set_trait("value_kind", change["old"])
+            raise traitlets.TraitError(f"value_kind {kind!r} is not one of {list(self._records)}")
+        record = self._records[kind]
+        with self.hold_sync():
+            self.value_label = kind
+            if self.mode == "layers":
+                for name, value in self._chunk_traits(record, self.chunk_meta["layers"]).items():
+                    self.set_trait(name, value)
+            else:
+                n_q, n_k = record.shape[2:]
+                request = TileRequest(self.layer, self.head, (0, n_q), (0, n_k),
+                                      FIRST_TILE_SIDE, FIRST_TILE_SIDE)  # fmt: skip
+                meta, data = make_tile(record.head(self.layer, self.head), request, kind)
+                self.set_trait("tile0", data)
+                self.set_trait("tile0_meta", meta)
 
     @property
     def record(self) -> AttentionRecord:
@@ -203,8 +271,9 @@ class AttentionView(anywidget.AnyWidget):
             message = f"layer {layer!r} out of range 0..{len(self._record) - 1}"
             self.send({"type": "error", "id": request_id, "message": message})
             return
-        block = encode_block(self._record[layer])
-        reply = {"type": "layer", "id": request_id, "layer": layer, **block.meta()}
+        kind, record = self._shown(content.get("kind"))
+        block = encode_block(record[layer])
+        reply = {"type": "layer", "id": request_id, "layer": layer, "kind": kind, **block.meta()}
         self.send(reply, buffers=[block.data])
 
     def _send_tile(self, content: dict[str, Any]) -> None:
@@ -213,7 +282,8 @@ class AttentionView(anywidget.AnyWidget):
         except ValueError as error:
             self.send({"type": "error", "id": content.get("id"), "message": str(error)})
             return
-        meta, data = make_tile(self._record.head(request.layer, request.head), request)
+        kind, record = self._shown(content.get("kind"))
+        meta, data = make_tile(record.head(request.layer, request.head), request, kind)
         self.send({**meta, "id": content.get("id")}, buffers=[data])
 
     def _send_focus(self, content: dict[str, Any]) -> None:

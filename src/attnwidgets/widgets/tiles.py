@@ -93,6 +93,21 @@ def head_range(head: npt.ArrayLike) -> tuple[float, float]:
     return lo, high if high > lo else lo + 1.0
 
 
+def finite_range(head: npt.ArrayLike) -> tuple[float, float]:
+    """``(lowest finite, highest finite)`` (signed: scores), never empty.
+
+    Example:
+        >>> finite_range(np.array([[-2.0, -np.inf], [3.0, 1.0]]))
+        (-2.0, 3.0)
+    """
+    values = np.asarray(head, dtype=np.float32)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return 0.0, 1.0
+    lo, hi = float(finite.min()), float(finite.max())
+    return lo, hi if hi > lo else lo + 1.0
+
+
 def quantise(values: npt.NDArray[np.float32], lo: float, hi: float) -> bytes:
     """uint8 bytes of ``values`` over ``[lo, hi]``; -inf (masked) becomes 0.
 
@@ -155,8 +170,29 @@ def _span(value: Any, length: int, name: str) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def make_tile(head: npt.NDArray[np.float32], request: TileRequest) -> tuple[dict[str, Any], bytes]:
+def quantise_masked(values: npt.NDArray[np.float32], lo: float, hi: float) -> bytes:
+    """uint8 bytes with byte 0 reserved for non-finite (masked) cells and finite values mapped
+    to 1..255 over ``[lo, hi]``: ``value = lo + (byte - 1) * (hi - lo) / 254``.
+
+    Example:
+        >>> list(quantise_masked(np.array([-np.inf, -1.0, 0.0, 1.0], np.float32), -1.0, 1.0))
+        [0, 1, 128, 255]
+    """
+    scale = (hi - lo) / 254.0 if hi > lo else 1.0
+    finite = np.isfinite(values)
+    scaled = (np.where(finite, values, np.where(np.isposinf(values), hi, lo)) - lo) / scale + 1
+    out = np.clip(np.rint(scaled), 1, 255).astype(np.uint8)
+    out[np.isneginf(values) | np.isnan(values)] = 0
+    return out.tobytes()
+
+
+def make_tile(
+    head: npt.NDArray[np.float32], request: TileRequest, kind: str | None = None
+) -> tuple[dict[str, Any], bytes]:
     """The reply content and its one buffer for a tile of ``head``.
+
+    When ``head`` holds -inf (masked scores), byte 0 means "masked" and the meta
+    carries ``"masked_byte": 0`` (see ``quantise_masked``); ``kind`` is echoed when given.
 
     Example:
         >>> req = TileRequest(0, 0, (0, 4), (0, 4), 2, 2)
@@ -166,7 +202,7 @@ def make_tile(head: npt.NDArray[np.float32], request: TileRequest) -> tuple[dict
     """
     (q0, q1), (k0, k1) = request.rows, request.cols
     pooled = max_pool(head[q0:q1, k0:k1], request.height, request.width)
-    lo, hi = head_range(head)
+    lo, hi = head_range(head) if kind in (None, "probability") else finite_range(head)
     meta = {
         "type": "tile",
         "layer": request.layer,
@@ -178,6 +214,11 @@ def make_tile(head: npt.NDArray[np.float32], request: TileRequest) -> tuple[dict
         "lo": lo,
         "hi": hi,
     }
+    if kind is not None:
+        meta["kind"] = kind
+    if bool(np.isneginf(head).any()):
+        meta["masked_byte"] = 0
+        return meta, quantise_masked(pooled, lo, hi)
     return meta, quantise(pooled, lo, hi)
 
 
