@@ -69,7 +69,7 @@ class Run:
             return None
 
     def show(self, layer: int = 0, head: int = 0) -> None:
-        """Display the explorer (Attention and Positions tabs) below the cell.
+        """Display the explorer (Attention, Norms and Positions tabs) below the cell.
 
         Example:
             >>> run.show(layer=2, head=5)  # doctest: +SKIP
