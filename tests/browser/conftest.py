@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from page_server import serve_page
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "src" / "attnwidgets" / "static" / "attention_view.js"
@@ -116,7 +115,7 @@ def bundle() -> Path:
     if not BUNDLE.exists():
         npm = shutil.which("npm")
         if npm is None:
-            pytest.skip("no bundle and no npm to build it")
+            pytest.fail("the bundle is not built and npm is not installed to build it")
         if not (REPO / "node_modules").exists():
             subprocess.run([npm, "ci"], cwd=REPO, check=True)
         subprocess.run([npm, "run", "build"], cwd=REPO, check=True)
@@ -126,40 +125,17 @@ def bundle() -> Path:
 @pytest.fixture(scope="session")
 def server(bundle: Path) -> Iterator[str]:
     """http://127.0.0.1:<free port>/ serving the page and the bundle."""
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/":
-                body, kind = PAGE.encode(), "text/html; charset=utf-8"
-            elif self.path == "/attention_view.js":
-                body, kind = bundle.read_bytes(), "text/javascript; charset=utf-8"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+    with serve_page(PAGE) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
+        pytest.fail(f"{CHROMIUM} is not installed: run scripts/setup.sh")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
         context = p.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")),
             executable_path=CHROMIUM,

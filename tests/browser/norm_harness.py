@@ -7,14 +7,10 @@ page whose ``harness.mount(bundle, state)`` decodes ``*_b64`` entries into DataV
 from __future__ import annotations
 
 import base64
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from contextlib import AbstractContextManager
 from typing import Any
 
-STATIC = Path(__file__).resolve().parents[2] / "src" / "attnwidgets" / "static"
+from page_server import serve_page
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head>
@@ -109,36 +105,9 @@ def widget_state(widget: Any, names: list[str]) -> dict[str, Any]:
     return state
 
 
-@contextmanager
-def serve() -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            name = self.path.lstrip("/")
-            if name == "":
-                body, kind = PAGE.encode(), "text/html; charset=utf-8"
-            elif name.endswith("_view.js") and (STATIC / name).is_file():
-                body, kind = (STATIC / name).read_bytes(), "text/javascript; charset=utf-8"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-store")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+def serve() -> AbstractContextManager[str]:
+    """The norm harness page and the built bundles on a local port."""
+    return serve_page(PAGE)
 
 
 def open_harness(browser: Any, url: str) -> Any:

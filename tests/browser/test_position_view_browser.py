@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import base64
 import math
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import pytest
+from page_server import serve_page
 
 import attnwidgets.positions as pos
 from attnwidgets.widgets.position_view import PositionView
@@ -104,31 +103,9 @@ window.harnessReady = true;
 @pytest.fixture(scope="module")
 def position_server() -> Iterator[str]:
     if not BUNDLE.exists():
-        pytest.skip(f"{BUNDLE} is not built: run `npm run build`")
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            if self.path == "/":
-                body, kind = PAGE.encode(), "text/html; charset=utf-8"
-            elif self.path == "/position_view.js":
-                body, kind = BUNDLE.read_bytes(), "text/javascript; charset=utf-8"
-            else:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
-    httpd.server_close()
+        pytest.fail(f"{BUNDLE} is not built: run `npm run build`")
+    with serve_page(PAGE) as url:
+        yield url
 
 
 @pytest.fixture
