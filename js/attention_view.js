@@ -4,6 +4,7 @@
 import { buildDom, injectStyle } from "./lib/attention_dom.js";
 import { LayerStore } from "./lib/cache.js";
 import { decodeHead, splitChunk, toBytes, valueRange } from "./lib/decode.js";
+import { redrawScheduler } from "./lib/dom.js";
 import { drawAxisLabels, drawColorbar, drawHeatmap, place } from "./lib/heatmap.js";
 import { cellAt, clampIndex, computeLayout, truncateLabel, viewWidth } from "./lib/layout.js";
 import { createPanels } from "./lib/panels.js";
@@ -17,18 +18,10 @@ function createView(model, el) {
   let shown = null; // what the canvas holds: {key, values, rows, cols, view, layout, ...}
   let view = null; // region shown: {q0, q1, k0, k1}
   let viewShape = "";
-  let scheduled = false;
-  let disposed = false;
   let drawnWidth = -1;
 
-  const schedule = () => {
-    if (scheduled || disposed) return;
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
-      if (!disposed) draw();
-    });
-  };
+  const redraw = redrawScheduler(() => draw());
+  const schedule = redraw.schedule;
   const send = (content) => model.send(content);
   const kindOf = () => model.get("value_kind") || "probability";
   const sendLayer = (content) => model.send({ ...content, kind: kindOf() });
@@ -409,7 +402,7 @@ function createView(model, el) {
   draw();
 
   return () => {
-    disposed = true;
+    redraw.cancel();
     for (const [name, fn] of events) model.off(name, fn);
     for (const [target, name, fn] of listeners) target.removeEventListener(name, fn);
     resize?.disconnect();

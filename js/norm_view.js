@@ -2,7 +2,7 @@
 // Traits: layer, n_layers, layer_names, layer_kinds, class_names, tokens, bins, log_counts,
 // data (packed arrays, lib/packed.js) and data_meta. Token labels are untrusted text.
 
-import { BASE_CSS, chart, injectStyle, node, widthOf } from "./lib/dom.js";
+import { BASE_CSS, chart, injectStyle, node, redrawScheduler, widthOf } from "./lib/dom.js";
 import { normHeader } from "./lib/norm_header.js";
 import {
   drawHistogram,
@@ -38,17 +38,9 @@ function createView(model, el) {
   let arrays = new Map();
   let problem = "";
   let layerAt = () => -1;
-  let scheduled = false;
-  let disposed = false;
 
-  const schedule = () => {
-    if (scheduled || disposed) return;
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
-      if (!disposed) draw();
-    });
-  };
+  const redraw = redrawScheduler(() => draw());
+  const schedule = redraw.schedule;
 
   function decode() {
     try {
@@ -210,7 +202,7 @@ function createView(model, el) {
   draw();
 
   return () => {
-    disposed = true;
+    redraw.cancel();
     for (const [name, fn] of events) model.off(name, fn);
     dom.root.remove();
   };

@@ -2,7 +2,7 @@
 // Traits: see src/attnwidgets/widgets/position_view.py. Everything is computed from the
 // float32 arrays in `data`, so sliders work without a kernel. Titles are set with textContent.
 
-import { injectStyle, node } from "./lib/dom.js";
+import { injectStyle, node, redrawScheduler } from "./lib/dom.js";
 import { drawColorbar } from "./lib/heatmap.js";
 import { similarityMatrix, unpackArrays } from "./lib/position_data.js";
 import { setupCanvas } from "./lib/position_plots.js";
@@ -56,18 +56,10 @@ function createView(model, el) {
   let arrays = {};
   let error = null;
   let simCache = new Map();
-  let scheduled = false;
-  let disposed = false;
   let shownPlot = null;
 
-  const schedule = () => {
-    if (scheduled || disposed) return;
-    scheduled = true;
-    queueMicrotask(() => {
-      scheduled = false;
-      if (!disposed) draw();
-    });
-  };
+  const redraw = redrawScheduler(() => draw());
+  const schedule = redraw.schedule;
 
   function loadData() {
     simCache = new Map();
@@ -211,7 +203,7 @@ function createView(model, el) {
   draw();
 
   return () => {
-    disposed = true;
+    redraw.cancel();
     for (const [name, fn] of events) model.off(name, fn);
     resize?.disconnect();
     dom.root.remove();

@@ -50,3 +50,23 @@ export const BASE_CSS = (root) => `
 .${root} .attnwidgets-outliers { margin: 2px 0; padding-left: 18px; color: rgb(214, 39, 40); }
 .${root} [hidden] { display: none !important; }
 `;
+
+/** Batch redraws: `schedule()` queues at most one `draw()` per microtask; `cancel()` stops
+ * every later draw (call it when the view is removed). */
+export function redrawScheduler(draw) {
+  let scheduled = false;
+  let cancelled = false;
+  return {
+    schedule() {
+      if (scheduled || cancelled) return;
+      scheduled = true;
+      queueMicrotask(() => {
+        scheduled = false;
+        if (!cancelled) draw();
+      });
+    },
+    cancel() {
+      cancelled = true;
+    },
+  };
+}
