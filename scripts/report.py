@@ -7,7 +7,8 @@ template turns it into HTML. Stock nbconvert pages load require.js and the widge
 CDNs, so offline they show no widgets. This page carries everything inline instead:
 
 - require.js (npm package ``requirejs``),
-- the widget manager ``@jupyter-widgets/html-manager/dist/embed-amd.js`` (npm),
+- the widget manager ``@jupyter-widgets/html-manager/dist/embed-amd.js`` (npm), with the
+  FontAwesome fonts it links (the Play button's icons) turned into ``data:`` URLs,
 - the AMD bundle of every other widget module the state uses (``anywidget``, ...), read from
   ``share/jupyter/nbextensions/<module>/index.js`` where its wheel installed it, and registered
   under the module's name so that the manager finds it locally and never falls back to a CDN.
@@ -20,6 +21,7 @@ The npm packages are devDependencies of this repository: ``npm ci`` installs the
 from __future__ import annotations
 
 import argparse
+import base64
 import os
 import re
 import sys
@@ -78,6 +80,38 @@ def npm_file(node_modules: Path, key: str) -> str:
             "$ATTNWIDGETS_NODE_MODULES at that node_modules folder."
         )
     return inline_js(path.read_text(encoding="utf-8"), str(path))
+
+
+# A webpack asset reference in the html-manager bundle: ``<public path>+"<hash>.woff2"``.
+WOFF2_ASSET = re.compile(r'\b[A-Za-z_$][\w$]*\.p\+"([0-9a-f]{8,}\.woff2)"')
+
+
+def inline_fonts(source: str, folder: Path) -> str:
+    """Point the bundle's woff2 font assets at ``data:`` URLs, so that the FontAwesome icons
+    (play, pause, stop, repeat) draw without fetching ``<page dir>/<hash>.woff2``.
+
+    Browsers take the first format they can read: woff2, so the other formats (eot, woff, ttf,
+    svg) are never requested and stay as they are.
+
+    Example:
+        >>> import tempfile
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> _ = (folder / "abcdef0123.woff2").write_bytes(b"wOF2")
+        >>> inline_fonts('e.exports=n.p+"abcdef0123.woff2"', folder)
+        'e.exports="data:font/woff2;base64,d09GMg=="'
+    """
+
+    def data_url(match: re.Match[str]) -> str:
+        path = folder / match.group(1)
+        if not path.is_file():
+            raise ReportError(
+                f"{path} is missing (a font of the widget manager: without it the Play button "
+                f"shows empty boxes). Run `npm ci` in {REPO} to reinstall "
+                "@jupyter-widgets/html-manager."
+            )
+        return '"data:font/woff2;base64,' + base64.b64encode(path.read_bytes()).decode() + '"'
+
+    return WOFF2_ASSET.sub(data_url, source)
 
 
 def widget_modules(nb: Any) -> set[str]:
@@ -139,7 +173,10 @@ def offline_resources(nb: Any, node_modules: Path) -> dict[str, Any]:
     return {
         "requirejs": requirejs,
         "modules": modules,
-        "html_manager": npm_file(node_modules, "html_manager"),
+        "html_manager": inline_fonts(
+            npm_file(node_modules, "html_manager"),
+            (node_modules / NPM_FILES["html_manager"]).parent,
+        ),
     }
 
 

@@ -2,17 +2,22 @@
 
 The page is opened from file:// with every other request aborted and recorded; the heatmap must
 draw and the jslinked sliders must redraw it without a kernel (MiniLM's 6 layers are small
-enough to be preloaded in the widget state).
+enough to be preloaded in the widget state). The Play button's FontAwesome icons must draw
+as their shapes (a triangle, a square, two bars), not as missing-glyph boxes: the fonts are
+inlined as ``data:`` URLs, so no request fails, not even one for a file next to the page.
 """
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +48,10 @@ def report(tools: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def offline_page(page: Any) -> tuple[Any, list[str]]:
-    """The page, with every request that would leave the machine aborted and recorded."""
+    """The page, with every request that would leave the machine aborted and recorded, and
+    every request that failed (a missing local file too) recorded as ``failed: <url>``."""
     attempted: list[str] = []
+    page.on("requestfailed", lambda r: attempted.append(f"failed: {r.url[:200]}"))
 
     def route(request_route: Any) -> None:
         url = request_route.request.url
@@ -87,6 +94,46 @@ def test_offline_page_draws_and_sliders_work_without_kernel(
     page.locator(".attnwidgets-explorer").first.screenshot(
         path=str(tools.artifacts / "offline-report.png")
     )
+    assert attempted == [], f"the page tried to reach the network: {sorted(set(attempted))}"
+
+
+def ink_mask(png: bytes) -> np.ndarray:
+    """Dark pixels of an element screenshot (icons are drawn dark on a light button)."""
+    grey = np.asarray(Image.open(io.BytesIO(png)).convert("L"), dtype=np.int16)
+    ink = grey < (int(grey.max()) + int(grey.min())) // 2
+    assert ink.any() and not ink.all(), "the icon drew nothing"
+    rows, cols = np.nonzero(ink)
+    return ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
+
+
+def icon_ink(page: Any, icon: str) -> np.ndarray:
+    """The ink of the first visible ``<i class="fa fa-<icon>">`` under the Play widget."""
+    element = page.locator(f".attnwidgets-play i.fa-{icon}").first
+    element.wait_for(state="visible", timeout=DRAW * 1e3)
+    return ink_mask(element.screenshot())
+
+
+def test_offline_page_play_button_icons_draw(
+    report: Path, offline_page: tuple[Any, list[str]], tools: Any
+) -> None:
+    page, attempted = offline_page
+    page.goto(report.as_uri())
+    tools.wait_for_drawn_canvas(page, DRAW)
+    # A missing glyph is a hollow box, the same on the left and on the right.
+    play = icon_ink(page, "play")  # a triangle pointing right: tall on the left, a tip right
+    heights = play.sum(axis=0)
+    assert heights[0] >= 0.8 * play.shape[0] and heights[-1] <= 0.4 * play.shape[0], heights
+    stop = icon_ink(page, "stop")  # a filled square
+    assert stop.mean() > 0.85, stop.astype(int)
+    assert page.evaluate("() => document.fonts.check('900 16px \"Font Awesome 5 Free\"')")
+
+    page.locator(".attnwidgets-play button").first.click()  # playing: the icon turns to pause
+    pause = icon_ink(page, "pause")  # two filled bars with a gap
+    columns = pause.mean(axis=0)  # (the bars have rounded corners)
+    bars = min(columns[: len(columns) // 3].max(), columns[-(len(columns) // 3) :].max())
+    assert bars > 0.9 and columns[len(columns) // 2] == 0, pause.astype(int)
+    page.locator(".attnwidgets-play button:has(i.fa-pause)").first.click()  # pause again
+    icon_ink(page, "play")
     assert attempted == [], f"the page tried to reach the network: {sorted(set(attempted))}"
 
 
