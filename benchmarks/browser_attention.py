@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from attention_bench_shared import CHROMIUM_ARGS, DRAWN_JS, synthetic, versus_target
 
 from attnwidgets import AttentionView
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "src" / "attnwidgets" / "static" / "attention_view.js"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run"]
 TRAITS = [
     "layer", "head", "n_layers", "n_heads", "layer_names", "query_tokens", "key_tokens",
     "chunk_meta", "value_label", "mode", "show_overview", "show_metrics", "thumbnail_meta",
@@ -44,6 +44,7 @@ BYTES_TRAITS = ["chunk", "tile0"]
 PAGE = """<!doctype html><meta charset="utf-8"><body style="margin:16px">
 <script type="module">
 import widget from "/attention_view.js";
+DRAWN_JS_HERE
 const b64bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
 class BridgeModel {
   constructor(name, state) { this.name = name; this.state = state; this.listeners = new Map(); }
@@ -74,8 +75,7 @@ class BridgeModel {
 const ready = (root, layer, head) => new Promise((resolve, reject) => {
   const fail = () => reject(new Error(`not drawn: ${root.textContent.slice(0, 80)}`));
   setTimeout(fail, 30000);
-  const check = () => root.dataset.state === "ready" && root.dataset.layer == layer &&
-    root.dataset.head == head;
+  const check = () => drawnAs(root, layer, head);
   if (check()) return requestAnimationFrame(() => resolve());
   const obs = new MutationObserver(() => {
     if (!check()) return;
@@ -113,22 +113,7 @@ window.switchTimes = async (steps, pauseMs = 0) => {
   return out;
 };
 window.pageReady = true;
-</script>"""
-
-
-def synthetic(layers: int, heads: int, n: int, seed: int = 0) -> np.ndarray:
-    """Causal softmax of random scores, sharpened per head: ``[layers, heads, n, n]`` float32."""
-    rng = np.random.default_rng(seed)
-    out = np.empty((layers, heads, n, n), np.float32)
-    mask = np.triu(np.ones((n, n), bool), 1)
-    for layer in range(layers):
-        for head in range(heads):
-            scores = rng.standard_normal((n, n), dtype=np.float32) * (1 + head % 4)
-            scores[mask] = -np.inf
-            scores -= scores.max(axis=1, keepdims=True)
-            np.exp(scores, out=scores)
-            out[layer, head] = scores / scores.sum(axis=1, keepdims=True)
-    return out
+</script>""".replace("DRAWN_JS_HERE", DRAWN_JS)
 
 
 class Kernel:
@@ -386,8 +371,8 @@ def main() -> None:
 
 def print_table(rows: list[dict[str, Any]]) -> None:
     print("\n| tool | tokens | bytes for first view | first paint | switch, back to back "
-          "(median) | switch, 150 ms apart (median) |")  # fmt: skip
-    print("|---|---|---|---|---|---|")
+          "(median) | switch, 150 ms apart (median) | against issue 4's targets |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
     for row in rows:
         size = row.get("first_view_bytes", row.get("html_bytes", "-"))
         paint = row.get("first_paint_ms", row.get("error", "-"))
@@ -397,7 +382,20 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         switch = f"{switch} ms" if isinstance(switch, (int, float)) else switch
         paused = row.get("switch_paused_median_ms")
         paused = f"{paused} ms" if isinstance(paused, (int, float)) else "-"
-        print(f"| {row['tool']} | {row['tokens']} | {size} | {paint} | {switch} | {paused} |")
+        print(f"| {row['tool']} | {row['tokens']} | {size} | {paint} | {switch} | {paused} "
+              f"| {against_targets(row)} |")  # fmt: skip
+
+
+def against_targets(row: dict[str, Any]) -> str:
+    """Our 1,024-token and 8,192-token rows as ratios of issue 4's targets."""
+    if not row["tool"].startswith("attnwidgets") or row["tokens"] not in (1024, 8192):
+        return "-"
+    paint = versus_target(row["first_paint_ms"], f"first_paint_{row['tokens']}")
+    if row["tokens"] == 8192:
+        return f"first paint {paint}"
+    switch = versus_target(row["switch_median_ms"], "switch_1024")
+    paused = versus_target(row["switch_paused_median_ms"], "switch_1024")
+    return f"first paint {paint}; switch {switch} (150 ms apart: {paused})"
 
 
 if __name__ == "__main__":
