@@ -6,6 +6,7 @@ that must not reach any other host. Failure screenshots and server logs go to ``
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -291,6 +292,18 @@ def jupyterlab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
     base = tmp_path_factory.mktemp("jupyterlab")
     root = base / "root"
     shutil.copytree(REPO / "notebooks", root, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    try:
+        with running_jupyterlab(base, root) as lab:
+            yield lab
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(base / "jupyterlab.log", ARTIFACTS / "jupyterlab.log")
+
+
+@contextlib.contextmanager
+def running_jupyterlab(base: Path, root: Path) -> Iterator[Lab]:
+    """JupyterLab on a free local port serving ``root``, with its Jupyter folders under
+    ``base`` (also used by benchmarks/jupyterlab_attention.py); stopped on exit."""
     port = free_port()
     token = os.urandom(16).hex()
     env = {**subprocess_env(), **isolated_jupyter_dirs(base)}
@@ -328,5 +341,3 @@ def jupyterlab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]
             yield lab
         finally:
             stop_server(process, lab)
-            ARTIFACTS.mkdir(exist_ok=True)
-            shutil.copy(log, ARTIFACTS / "jupyterlab.log")
