@@ -7,16 +7,25 @@ import { decodeHead, splitChunk, toBytes, valueRange } from "./lib/decode.js";
 import { redrawScheduler } from "./lib/dom.js";
 import { drawAxisLabels, drawColorbar, drawHeatmap, place } from "./lib/heatmap.js";
 import { cellAt, clampIndex, computeLayout, truncateLabel, viewWidth } from "./lib/layout.js";
+import { createLive } from "./lib/live.js";
 import { createPanels } from "./lib/panels.js";
 import { applyScale } from "./lib/scales.js";
+import {
+  fromLocal,
+  hasSentences,
+  sentenceBounds,
+  sentenceLabel,
+  toLocal,
+} from "./lib/sentences.js";
 import { decodeTile, TileStore } from "./lib/tiles.js";
-import { cropValues, fullView, isFull, panView, viewLayout, zoomView } from "./lib/viewport.js";
+import { cropValues, panView, viewLayout, zoomView } from "./lib/viewport.js";
 
 function createView(model, el) {
   const dom = buildDom(el);
 
   let shown = null; // what the canvas holds: {key, values, rows, cols, view, layout, ...}
   let view = null; // region shown: {q0, q1, k0, k1}
+  let bounds = null; // the region the sentence filter allows (every token without one)
   let viewShape = "";
   let drawnWidth = -1;
 
@@ -28,6 +37,7 @@ function createView(model, el) {
   const store = new LayerStore({ send: sendLayer, onChange: schedule });
   const tiles = new TileStore({ send, onChange: schedule });
   const panels = createPanels(model, dom.root, tiles);
+  const live = createLive(model, dom.root, dom.title);
 
   // A new chunk means new data: forget every layer and every request in flight.
   function resetStore() {
@@ -40,6 +50,13 @@ function createView(model, el) {
     shown = null;
   }
   const onChunk = () => {
+    resetStore();
+    schedule();
+  };
+  // New data in place (a new text, a generation step): nothing cached may be drawn again.
+  const onData = () => {
+    tiles.reset();
+    first = null;
     resetStore();
     schedule();
   };
@@ -140,11 +157,21 @@ function createView(model, el) {
     const keyTokens = model.get("key_tokens") ?? [];
     const nQ = queryTokens.length;
     const nK = keyTokens.length;
-    if (viewShape !== `${nQ}x${nK}` || !view) {
-      view = fullView(nQ, nK);
-      viewShape = `${nQ}x${nK}`;
+    const filter = model.get("sentence_filter");
+    const start = model.get("sentence_b_start");
+    bounds = sentenceBounds(filter, start, nQ, nK);
+    const shape = `${nQ}x${nK}:${Object.values(bounds)}`;
+    if (viewShape !== shape || !view) {
+      view = { ...bounds };
+      viewShape = shape;
     }
-    const L = computeLayout({ width: viewWidth(el.clientWidth), queryTokens, keyTokens });
+    updateSentences(nQ, nK);
+    live.update();
+    const L = computeLayout({
+      width: viewWidth(el.clientWidth),
+      queryTokens: queryTokens.slice(bounds.q0, bounds.q1),
+      keyTokens: keyTokens.slice(bounds.k0, bounds.k1),
+    });
     const V = viewLayout(L, view);
     const dpr = globalThis.devicePixelRatio || 1;
     drawnWidth = L.width;
@@ -244,6 +271,12 @@ function createView(model, el) {
     dom.kind.value = kindOf();
   }
 
+  // The sentence select: shown when sentence_b_start splits the tokens.
+  function updateSentences(nQ, nK) {
+    dom.sentence.hidden = !hasSentences(model.get("sentence_b_start"), nQ, nK);
+    dom.sentence.value = model.get("sentence_filter") || "all";
+  }
+
   function setTrait(name, value) {
     model.set(name, value);
     model.save_changes();
@@ -256,10 +289,11 @@ function createView(model, el) {
     }
     const name = model.get("layer_names")?.[layer];
     const headText = head >= 0 ? ` · head ${head}` : "";
-    const zoom = isFull(view, nQ, nK)
-      ? ""
-      : ` · queries ${view.q0}–${view.q1 - 1}, keys ${view.k0}–${view.k1 - 1}`;
-    dom.title.textContent = `layer ${layer}${name ? ` (${name})` : ""}${headText}${zoom}`;
+    const same = ["q0", "q1", "k0", "k1"].every((k) => view[k] === bounds[k]);
+    const zoom = same ? "" : ` · queries ${view.q0}–${view.q1 - 1}, keys ${view.k0}–${view.k1 - 1}`;
+    const pair = sentenceLabel(model.get("sentence_filter"), model.get("sentence_b_start"), nQ, nK);
+    const title = `layer ${layer}${name ? ` (${name})` : ""}${headText}${pair ? ` · ${pair}` : ""}`;
+    dom.title.textContent = `${title}${zoom}`;
   }
 
   function hideHover() {
@@ -307,8 +341,9 @@ function createView(model, el) {
 
   // Zoom (wheel), pan (drag), reset (double click or Escape); the kernel refines tiles.
   let drag = null;
+  // Zoom and pan maths run inside the bounds (the sentence filter's block).
   function dims() {
-    return [(model.get("query_tokens") ?? []).length, (model.get("key_tokens") ?? []).length];
+    return [bounds.q1 - bounds.q0, bounds.k1 - bounds.k0];
   }
   function onWheel(event) {
     if (!shown || !view) return;
@@ -317,7 +352,10 @@ function createView(model, el) {
     const [nQ, nK] = dims();
     const factor = event.deltaY < 0 ? 1.5 : 1 / 1.5;
     const L = shown.layout;
-    view = zoomView(view, nQ, nK, factor, x / L.heatW, y / L.heatH);
+    view = fromLocal(
+      zoomView(toLocal(view, bounds), nQ, nK, factor, x / L.heatW, y / L.heatH),
+      bounds,
+    );
     schedule();
   }
   function onDown(event) {
@@ -337,7 +375,7 @@ function createView(model, el) {
     const [nQ, nK] = dims();
     const dCols = -(event.clientX - drag.x) / drag.layout.cellW;
     const dRows = -(event.clientY - drag.y) / drag.layout.cellH;
-    const next = panView(drag.view, nQ, nK, dRows, dCols);
+    const next = fromLocal(panView(toLocal(drag.view, bounds), nQ, nK, dRows, dCols), bounds);
     if (Math.abs(event.clientX - drag.x) + Math.abs(event.clientY - drag.y) > 3) drag.moved = true;
     if (next.q0 !== view.q0 || next.k0 !== view.k0) {
       view = next;
@@ -353,6 +391,7 @@ function createView(model, el) {
     schedule();
   }
   function onKey(event) {
+    if (["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(event.target?.tagName)) return;
     const steps = { ArrowLeft: ["head", -1], ArrowRight: ["head", 1], ArrowUp: ["layer", -1] };
     steps.ArrowDown = ["layer", 1];
     if (event.key === "Escape") {
@@ -374,11 +413,13 @@ function createView(model, el) {
   const events = [
     ["change:chunk", onChunk],
     ["change:chunk_meta", onChunk],
+    ["change:data_version", onData],
     ["msg:custom", onMessage],
   ];
   const redrawOn = ["layer", "head", "n_layers", "n_heads", "layer_names", "value_label"];
   redrawOn.push("query_tokens", "key_tokens", "mode", "color_scale", "focus_token");
   redrawOn.push("tile0", "tile0_meta", "value_kind", "available_kinds");
+  redrawOn.push("sentence_b_start", "sentence_filter", "live_answered", ...live.traits);
   redrawOn.push(...panels.traits);
   for (const name of redrawOn) events.push([`change:${name}`, schedule]);
   for (const [name, fn] of events) model.on(name, fn);
@@ -391,6 +432,7 @@ function createView(model, el) {
     [dom.root, "keydown", onKey],
     [dom.scale, "change", () => setTrait("color_scale", dom.scale.value)],
     [dom.kind, "change", () => setTrait("value_kind", dom.kind.value)],
+    [dom.sentence, "change", () => setTrait("sentence_filter", dom.sentence.value)],
     [globalThis, "mouseup", onUp],
   ];
   for (const [target, name, fn] of listeners) target.addEventListener(name, fn);
@@ -408,6 +450,7 @@ function createView(model, el) {
     resize?.disconnect();
     store.dispose();
     tiles.dispose();
+    live.dispose();
     dom.root.remove();
   };
 }

@@ -1,6 +1,7 @@
 // The view's stylesheet and DOM skeleton (class names are the contract tests select by).
 
 import { injectStyle as injectStyleOnce, node } from "./dom.js";
+import { SENTENCE_FILTERS } from "./sentences.js";
 
 export const ROOT = "attnwidgets-attention";
 const STYLE_ID = "attnwidgets-attention-style";
@@ -54,6 +55,13 @@ const CSS = `
 .${ROOT} .attnwidgets-compare-canvas { display: block; cursor: pointer; image-rendering: pixelated; }
 .${ROOT} .attnwidgets-focus-title { font-weight: 600; margin-top: 8px; }
 .${ROOT} .attnwidgets-focus-label { font-size: 11px; color: #555; }
+.${ROOT} .attnwidgets-live { display: flex; flex-wrap: wrap; align-items: center; gap: 6px;
+  margin-bottom: 6px; }
+.${ROOT} .attnwidgets-text { flex: 1 1 240px; min-width: 120px; font: inherit; padding: 2px 4px; }
+.${ROOT} .attnwidgets-new-tokens { width: 4.5em; font: inherit; }
+.${ROOT} .attnwidgets-live-status { color: var(--jp-ui-font-color2, #555); }
+.${ROOT} .attnwidgets-live[data-state="error"] .attnwidgets-live-status {
+  color: var(--jp-error-color1, #d32f2f); }
 .${ROOT} [hidden] { display: none !important; }
 `;
 
@@ -97,6 +105,12 @@ export function buildDom(el) {
   dom.kind = node("select", "attnwidgets-kind", legend);
   dom.kind.title = "values shown";
   dom.kind.hidden = true;
+  // bertviz's sentence pair filter: shown when sentence_b_start splits the tokens.
+  dom.sentence = node("select", "attnwidgets-sentence", legend);
+  dom.sentence.title = "sentence pair shown (queries → keys)";
+  dom.sentence.hidden = true;
+  for (const [value, label] of SENTENCE_FILTERS)
+    node("option", null, dom.sentence, label).value = value;
   dom.focusText = node("div", "attnwidgets-focus-text", root);
   return dom;
 }

@@ -98,6 +98,14 @@ export class TileStore {
     return true;
   }
 
+  /** Forget every tile and request (new data): late replies are then ignored. */
+  reset() {
+    this.dispose();
+    this.pending.clear();
+    this.tiles.clear();
+    this.errors.clear();
+  }
+
   /** Stop the timers (the view is gone). */
   dispose() {
     for (const { timer } of this.pending.values()) clearTimeout(timer);

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +13,7 @@ from .capture import Capture, capture
 from .norm_records import NormRecord
 from .positions import PositionScheme
 from .records import AttentionRecord
+from .streaming import StepStreamer, check_length, step_callbacks
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -34,6 +35,13 @@ class Run:
     scores: dict[str, AttentionRecord] = field(default_factory=dict, repr=False)
     """Pre-softmax records by kind (``scores``, ``scaled``, ``masked``) when the lens
     captured them (``aw.wrap(model, tok, scores=True)``); AttentionView offers a toggle."""
+    lens: Lens | None = field(default=None, repr=False)
+    """The lens that made this run: with a tokenizer, the explorer gets a text box."""
+    text: str | None = None
+    """The text the run was made from (after generation: the prompt and what was generated)."""
+    generated: list[str] = field(default_factory=list)
+    """After ``lens.generate``: the new tokens, the last one included (it was never fed, so
+    it has no attention row)."""
 
     def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
         """Tabs: the attention heatmap with layer and head sliders, the norm statistics when
@@ -100,6 +108,7 @@ class Lens:
 
     def __call__(self, text: str | None = None, **inputs: Any) -> Run:
         inputs = self._inputs(text, inputs)
+        check_length(self.model, inputs)
         with self._capturing() as cap:
             outputs = self.model(**inputs)
         return Run(
@@ -110,23 +119,86 @@ class Lens:
             self.model,
             self._norms(cap),
             self._scores(cap),
+            lens=self,
+            text=text if text is not None else self._decode(inputs.get("input_ids")),
         )
 
-    def generate(self, text: str | None = None, *, max_new_tokens: int = 20, **inputs: Any) -> Run:
+    def can_generate(self) -> bool:
+        """Whether the model has a language-model head (``generate`` works)."""
+        check = getattr(self.model, "can_generate", None)
+        return bool(check()) if callable(check) else False
+
+    def generate(
+        self,
+        text: str | None = None,
+        *,
+        max_new_tokens: int = 20,
+        view: Any = None,
+        stream: bool = False,
+        on_step: Callable[[Run, int], None] | None = None,
+        **inputs: Any,
+    ) -> Run:
         """Greedy generation with the KV cache; the Run holds the attention of the whole
-        sequence (one row per fed token) and ``outputs`` the generated ids.
+        sequence (one row per fed token), ``generated`` the new tokens and ``outputs`` the ids.
+
+        Streaming: ``view=`` (an AttentionView, or the widget of ``run.widget()``) shows each
+        step as it is produced; ``stream=True`` displays a new explorer and fills it;
+        ``on_step(run_so_far, new_tokens)`` is called after each new token.
 
         Example:
             >>> run = lens.generate("Once upon a time", max_new_tokens=10)  # doctest: +SKIP
+            >>> run = lens.generate("Once", max_new_tokens=10, stream=True)  # doctest: +SKIP
         """
+
         inputs = self._inputs(text, inputs)
+        check_length(self.model, inputs, max_new_tokens)
+        callbacks = step_callbacks(view, stream, on_step, max_new_tokens)
         with self._capturing() as cap:
+            streamer = StepStreamer(lambda ids: callbacks(*self._step(cap, ids, inputs, text)))
             sequences = self.model.generate(  # type: ignore[operator]
-                **inputs, max_new_tokens=max_new_tokens, do_sample=False
+                **inputs,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                streamer=streamer if callbacks else None,
             )
+            run = self._generation_run(cap, sequences, inputs, text)
+        callbacks.finish(run)
+        return run
+
+    def _step(
+        self, cap: Capture, sequence: torch.Tensor, inputs: dict[str, Any], text: str | None
+    ) -> tuple[Run, int]:
+        """After each new token: the Run of what was fed so far, and how many tokens are new."""
+        run = self._generation_run(cap, sequence, inputs, text)
+        return run, len(run.generated)
+
+    def _generation_run(
+        self, cap: Capture, sequences: torch.Tensor, inputs: dict[str, Any], text: str | None
+    ) -> Run:
         record = cap.attention
+        prompt = inputs["input_ids"].shape[-1] if "input_ids" in inputs else 0
         fed = {"input_ids": sequences[:, : record.shape[2]]}
-        return Run(self._labels(fed), record, inputs, sequences, self.model)
+        generated = self._labels({"input_ids": sequences[:, prompt:]})
+        full = self._decode(sequences) if text is not None else None
+        return Run(
+            self._labels(fed),
+            record,
+            inputs,
+            sequences,
+            self.model,
+            scores=self._scores(cap),
+            lens=self,
+            text=full,
+            generated=generated,
+        )
+
+    def _decode(self, ids: Any) -> str | None:
+        """The text of ``ids`` ``[1, n]`` without special tokens, or None without a tokenizer."""
+        tokenizer = getattr(self.tokenizer, "tokenizer", self.tokenizer)
+        if ids is None or tokenizer is None or not hasattr(tokenizer, "decode"):
+            return None
+        row = ids[0].tolist() if ids.dim() == 2 else ids.tolist()
+        return str(tokenizer.decode(row, skip_special_tokens=True))
 
     def _scores(self, cap: Capture) -> dict[str, AttentionRecord]:
         """The pre-softmax records captured, by kind (empty unless ``scores=`` was given)."""

@@ -13,7 +13,6 @@ Also accepted: a TransformerLens ``ActivationCache`` (or any mapping holding
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,6 +82,7 @@ def _explorer(
     head: int,
     include_layers: Sequence[int] | None,
     overview: bool,
+    sentence_b_start: int | None = None,
 ) -> ipywidgets.VBox:
     record = attention_input(attention)
     if include_layers is not None:
@@ -103,6 +103,7 @@ def _explorer(
         head=head,
         show_overview=overview,
         show_metrics=False,
+        sentence_b_start=sentence_b_start,
     )
     return attention_explorer(view)
 
@@ -118,14 +119,6 @@ def _build(
     overview: bool,
     encoder_decoder: dict[str, Any],
 ) -> ipywidgets.Widget:
-    if sentence_b_start is not None:
-        from . import AttnWidgetsWarning
-
-        warnings.warn(
-            "sentence_b_start is not supported yet: attnwidgets shows every token pair",
-            AttnWidgetsWarning,
-            stacklevel=3,
-        )
     options: dict[str, Any] = {
         "pretty": prettify_tokens,
         "layer": layer,
@@ -134,7 +127,12 @@ def _build(
         "overview": overview,
     }
     if attention is not None:
-        return _explorer(attention, tokens, **options)
+        return _explorer(attention, tokens, **options, sentence_b_start=sentence_b_start)
+    if sentence_b_start is not None:
+        raise ValueError(
+            "sentence_b_start splits the self-attention of a sentence pair: pass it with "
+            "`attention`, not with encoder_attention / decoder_attention / cross_attention"
+        )
     enc_tokens = encoder_decoder.get("encoder_tokens")
     dec_tokens = encoder_decoder.get("decoder_tokens")
     parts = [
@@ -185,7 +183,9 @@ def head_view(
 
     ``attention`` is the tuple of ``[1, heads, query, key]`` tensors transformers returns (or
     a TransformerLens cache, a record, an array). Shown below the cell (``html_action="view"``)
-    or returned as a widget (``html_action="return"``).
+    or returned as a widget (``html_action="return"``). ``sentence_b_start`` (the index of
+    the first token of sentence B) adds bertviz's selector: All, Sentence A -> Sentence A,
+    B -> B, A -> B, B -> A (queries of the first, keys of the second).
 
     Example:
         >>> import numpy as np

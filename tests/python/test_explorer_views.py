@@ -7,7 +7,6 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-import attnwidgets
 from attnwidgets.views import attention_input, head_view, model_view
 
 
@@ -78,5 +77,5 @@ def test_view_displays_and_bad_input_is_explained(monkeypatch):
         model_view(html_action="return")
     with pytest.raises(ValueError, match="html_action"):
         head_view(np.full((1, 1, 2, 2), 0.5), html_action="html")
-    with pytest.warns(attnwidgets.AttnWidgetsWarning, match="sentence_b_start"):
-        head_view(np.full((1, 1, 2, 2), 0.5), sentence_b_start=1, html_action="return")
+    with pytest.raises(ValueError, match=r"sentence_b_start must be a token index in 1\.\.1"):
+        head_view(np.full((1, 1, 2, 2), 0.5), sentence_b_start=2, html_action="return")

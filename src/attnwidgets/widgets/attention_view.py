@@ -7,20 +7,25 @@ from pathlib import Path
 from typing import Any
 
 import anywidget
-import numpy as np
 import traitlets
 
-from ..metrics import head_metrics
 from ..records import AttentionRecord
-from .inputs import as_attention_record, token_labels
-from .tiles import TileRequest, make_tile, thumbnails, token_focus
-from .transport import MASKED_BYTE, encode_block
+from .live import LiveRunner, live_source, live_traits
+from .sentences import SENTENCE_FILTERS, check_sentence_b_start, sentence_region
+from .tiles import TileRequest, make_tile, token_focus
+from .transport import encode_block
+from .view_data import (
+    ViewData,
+    chunk_traits,
+    first_tile_traits,
+    load_view_data,
+    metrics_traits,
+    overview_traits,
+    pick_mode,
+    preloaded_layers,
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
-PRELOAD_BUDGET = 256 * 1024  # bytes of uint8 data sent up front when preload="auto"
-LAYER_BUDGET = 1024 * 1024  # above this many cells per layer, the browser asks for tiles
-THUMBNAIL_SIDE = 32
-FIRST_TILE_SIDE = 512  # cells per side of the first view sent with the state in tiles mode
 
 
 def bundle(name: str) -> Path | str:
@@ -55,12 +60,19 @@ class AttentionView(anywidget.AnyWidget):
     (``"scores"``, ``"scaled"``, ``"masked"``) to a record of the same shape; ``value_kind``
     picks the one drawn (a select in the view when there is more than one). Masked cells
     (``-inf``) are drawn grey.
+    ``sentence_b_start`` (bertviz's) splits the tokens into sentences A and B; a select then
+    restricts the view (``sentence_filter``: ``"A->B"`` = queries of A, keys of B).
+    A Run from a lens with a tokenizer gets a text box (``live``): edit, press Enter, and the
+    model runs again in the kernel; ``set_data`` replaces what is shown in place.
 
     Example:
         >>> import numpy as np
         >>> view = AttentionView(np.ones((2, 3, 4, 4)) / 4, ["a", "b", "c", "d"], layer=1, head=2)
         >>> view.n_layers, view.n_heads, view.chunk_meta["layers"]
         (2, 3, [0, 1])
+        >>> view.set_data(np.ones((2, 3, 5, 5)) / 5, list("vwxyz"))
+        >>> view.query_tokens, view.layer, view.head, view.data_version
+        (['v', 'w', 'x', 'y', 'z'], 1, 2, 1)
     """
 
     _esm = bundle("attention_view.js")
@@ -90,6 +102,16 @@ class AttentionView(anywidget.AnyWidget):
     thumbnail_meta = traitlets.Dict().tag(sync=True)
     metrics = traitlets.Bytes(b"").tag(sync=True)
     metrics_meta = traitlets.Dict().tag(sync=True)
+    data_version = traitlets.Int(0).tag(sync=True)  # +1 each time set_data replaces the data
+    sentence_b_start = traitlets.Int(-1).tag(sync=True)  # first token of sentence B, -1: none
+    sentence_filter = traitlets.Enum(SENTENCE_FILTERS, "all").tag(sync=True)
+    live = traitlets.Bool(False).tag(sync=True)  # a text box that re-runs the model
+    can_generate = traitlets.Bool(False).tag(sync=True)
+    text = traitlets.Unicode("").tag(sync=True)  # the text of the run shown
+    live_state = traitlets.Enum(["idle", "running", "generating", "error"], "idle").tag(sync=True)
+    live_message = traitlets.Unicode("").tag(sync=True)
+    max_new_tokens = traitlets.Int(20).tag(sync=True)
+    live_answered = traitlets.Int(0).tag(sync=True)  # id of the last run/generate request done
 
     def __init__(
         self,
@@ -105,180 +127,221 @@ class AttentionView(anywidget.AnyWidget):
         show_metrics: bool = False,
         scores: dict[str, AttentionRecord] | None = None,
         value_kind: str | None = None,
+        sentence_b_start: int | None = None,
+        live: Any = "auto",
         **kwargs: Any,
     ) -> None:
         require_bundle("attention_view.js")
-        record = as_attention_record(data)
-        if scores is None:
-            scores = getattr(data, "scores", None) or {}
-        records: dict[str, AttentionRecord] = {record.kind: record}
-        for name, other in scores.items():
-            other = as_attention_record(other)
-            if other.shape != record.shape:
-                raise ValueError(
-                    f"scores[{name!r}] has shape {other.shape}, the attention {record.shape}"
-                )
-            records.setdefault(name, other)
-        kind = record.kind if value_kind is None else value_kind
-        if kind not in records:
-            raise ValueError(f"value_kind {kind!r} is not one of {list(records)}")
-        self._records = records
-        shown = records[kind]
-        if tokens is None:
-            tokens = getattr(data, "tokens", None)
-        n_layers, n_heads, n_queries, n_keys = record.shape
-        record.head(layer, head)  # IndexError with the valid range
-        queries = token_labels(tokens, n_queries, "query")
-        keys = token_labels(key_tokens, n_keys, "key") if key_tokens else None
-        if keys is None:
-            keys = queries if n_keys == n_queries else token_labels(None, n_keys, "key")
-        self._record = record
-        self._tokens = queries
-        if mode == "auto":
-            mode = "tiles" if n_heads * n_queries * n_keys > LAYER_BUDGET else "layers"
-        if mode not in ("layers", "tiles"):
-            raise ValueError(f"mode must be 'auto', 'layers' or 'tiles', not {mode!r}")
-        layers = self._preloaded_layers(preload, layer) if mode == "layers" else []
-        if mode == "tiles":  # first paint without a round trip, and a picture in exported pages
-            request = TileRequest(layer % n_layers, head % n_heads, (0, n_queries), (0, n_keys),
-                                  FIRST_TILE_SIDE, FIRST_TILE_SIDE)  # fmt: skip
-            meta, data = make_tile(shown.head(request.layer, request.head), request, kind)
-            kwargs.update(tile0=data, tile0_meta=meta)
-        if show_overview:
-            kwargs.update(self._overview_traits())
-        if show_metrics:
-            kwargs.update(self._metrics_traits())
+        loaded = load_view_data(data, tokens, key_tokens, scores)
+        kind = loaded.record.kind if value_kind is None else value_kind
+        if kind not in loaded.records:
+            raise ValueError(f"value_kind {kind!r} is not one of {list(loaded.records)}")
+        n_layers, n_heads, n_queries, n_keys = loaded.record.shape
+        loaded.record.head(layer, head)  # IndexError with the valid range
+        pick_mode(mode, loaded.record.shape)  # ValueError naming the modes
+        preloaded_layers(loaded.record, preload, layer)  # ValueError naming the policies
+        start = -1
+        if sentence_b_start is not None:
+            start = check_sentence_b_start(sentence_b_start, n_queries, n_keys)
+        self._preload, self._mode_option, self._data = preload, mode, loaded
+        self._loading = False
+        source = live_source(data) if isinstance(live, str) and live == "auto" else live
+        layer, head = layer % n_layers, head % n_heads
+        traits = self._data_traits(loaded, kind, layer, head, show_overview, show_metrics, None)
         super().__init__(
-            layer=layer % n_layers,
-            head=head % n_heads,
-            n_layers=n_layers,
-            n_heads=n_heads,
-            layer_names=record.layer_names,
-            query_tokens=queries,
-            key_tokens=keys,
-            **self._chunk_traits(shown, layers),
-            value_label=kind,
+            layer=layer,
+            head=head,
+            **traits,
             value_kind=kind,
-            available_kinds=list(records),
-            mode=mode,
             show_overview=show_overview,
             show_metrics=show_metrics,
+            sentence_b_start=start,
+            **live_traits(source, data),
             **kwargs,
         )
+        self._live = LiveRunner(self, source) if source is not None else None
         self.on_msg(self._on_message)
         self.observe(self._fill_panels, names=["show_overview", "show_metrics"])
         self.observe(self._on_kind, names=["value_kind"])
+        self.observe(self._on_sentences, names=["sentence_filter", "sentence_b_start"])
 
-    @staticmethod
-    def _chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
-        """``chunk`` + ``chunk_meta`` for ``layers`` of ``record`` (byte 0 = masked when any
-        of them holds -inf)."""
-        masked = any(bool(np.isneginf(record[i]).any()) for i in layers)
-        blocks = [encode_block(record[i], masked=masked) for i in layers]
-        meta: dict[str, Any] = {
-            "layers": layers,
-            "dtype": "uint8",
-            "shape": list(record.shape[1:]),
-            "offset": [block.offset for block in blocks],
-            "scale": [block.scale for block in blocks],
-            "kind": record.kind,
+    def _data_traits(
+        self,
+        loaded: ViewData,
+        kind: str,
+        layer: int,
+        head: int,
+        overview: bool,
+        metrics: bool,
+        region: Sequence[int] | None,
+    ) -> dict[str, Any]:
+        """Every trait that carries data (empty where a panel or mode does not need it)."""
+        record, shown = loaded.record, loaded.records[kind]
+        mode = pick_mode(self._mode_option, record.shape)
+        layers = preloaded_layers(record, self._preload, layer) if mode == "layers" else []
+        traits: dict[str, Any] = {
+            "n_layers": record.shape[0],
+            "n_heads": record.shape[1],
+            "layer_names": record.layer_names,
+            "query_tokens": loaded.queries,
+            "key_tokens": loaded.keys,
+            **chunk_traits(shown, layers),
+            "value_label": kind,
+            "available_kinds": list(loaded.records),
+            "mode": mode,
+            "tile0": b"",
+            "tile0_meta": {},
+            "thumbnails": b"",
+            "thumbnail_meta": {},
+            "metrics": b"",
+            "metrics_meta": {},
         }
-        if masked:
-            meta["masked_byte"] = MASKED_BYTE
-        return {"chunk": b"".join(block.data for block in blocks), "chunk_meta": meta}
+        if mode == "tiles":  # first paint without a round trip, and a picture in exported pages
+            traits.update(first_tile_traits(shown, kind, layer, head))
+        if overview:
+            traits.update(overview_traits(record, region))
+        if metrics:
+            traits.update(metrics_traits(record, loaded.queries))
+        return traits
+
+    def set_data(
+        self,
+        data: Any,
+        tokens: Sequence[str] | None = None,
+        *,
+        key_tokens: Sequence[str] | None = None,
+        scores: dict[str, AttentionRecord] | None = None,
+    ) -> None:
+        """Show new data in place (a new text, a generation step): one update to the browser.
+
+        Layer and head are kept (clamped), the kind when the new data has it, the locked row
+        and the compared heads when still in range, the sentence split when it still fits.
+        """
+        loaded = load_view_data(data, tokens, key_tokens, scores)
+        n_layers, n_heads, n_queries, n_keys = loaded.record.shape
+        if n_layers == 0 or n_heads == 0:
+            raise ValueError(f"no attention to show: the new data has shape {loaded.record.shape}")
+        layer, head = min(self.layer, n_layers - 1), min(self.head, n_heads - 1)
+        kind = self.value_kind if self.value_kind in loaded.records else loaded.record.kind
+        start = self.sentence_b_start
+        if n_queries != n_keys or not 0 < start < n_queries:
+            start = -1
+        region = sentence_region(self.sentence_filter, start, n_queries, n_keys)
+        traits = self._data_traits(
+            loaded, kind, layer, head, self.show_overview, self.show_metrics, region
+        )
+        traits.update(
+            layer=layer,
+            head=head,
+            value_kind=kind,
+            focus_token=self.focus_token if self.focus_token < n_queries else -1,
+            compare_heads=[[i, h] for i, h in self.compare_heads if i < n_layers and h < n_heads],
+            sentence_b_start=start,
+            sentence_filter=self.sentence_filter if start >= 0 else "all",
+            data_version=self.data_version + 1,
+        )
+        self._loading = True
+        try:
+            with self.hold_sync():
+                self._data = loaded
+                for name, value in traits.items():
+                    self.set_trait(name, value)
+        finally:
+            self._loading = False
 
     @property
     def kinds(self) -> dict[str, AttentionRecord]:
         """Every record this view can show, by kind (``value_kind`` picks one)."""
-        return dict(self._records)
-
-    def _shown(self, kind: Any = None) -> tuple[str, AttentionRecord]:
-        name = kind if isinstance(kind, str) and kind in self._records else self.value_kind
-        if name not in self._records:
-            name = self._record.kind
-        return name, self._records[name]
-
-    def _on_kind(self, change: dict[str, Any]) -> None:
-        """Re-send what is shown for the new kind (chunk, or the first tile) and its label."""
-        kind = change["new"]
-        if kind not in self._records:
-            self.set_trait("value_kind", change["old"])
-            raise traitlets.TraitError(f"value_kind {kind!r} is not one of {list(self._records)}")
-        record = self._records[kind]
-        with self.hold_sync():
-            self.value_label = kind
-            if self.mode == "layers":
-                for name, value in self._chunk_traits(record, self.chunk_meta["layers"]).items():
-                    self.set_trait(name, value)
-            else:
-                n_q, n_k = record.shape[2:]
-                request = TileRequest(self.layer, self.head, (0, n_q), (0, n_k),
-                                      FIRST_TILE_SIDE, FIRST_TILE_SIDE)  # fmt: skip
-                meta, data = make_tile(record.head(self.layer, self.head), request, kind)
-                self.set_trait("tile0", data)
-                self.set_trait("tile0_meta", meta)
+        return dict(self._data.records)
 
     @property
     def record(self) -> AttentionRecord:
         """The full record this view draws from (kept in the kernel)."""
-        return self._record
+        return self._data.record
 
-    def _preloaded_layers(self, preload: str, layer: int) -> list[int]:
-        count = len(self._record)
-        if preload == "all":
-            return list(range(count))
-        if preload == "layer":
-            return [layer % count]
-        if preload == "auto":
-            total = sum(block.size for block in self._record)
-            return list(range(count)) if total <= PRELOAD_BUDGET else [layer % count]
-        raise ValueError(f"preload must be 'auto', 'all' or 'layer', not {preload!r}")
+    def _shown(self, kind: Any = None) -> tuple[str, AttentionRecord]:
+        records = self._data.records
+        name = kind if isinstance(kind, str) and kind in records else self.value_kind
+        if name not in records:
+            name = self._data.record.kind
+        return name, records[name]
 
-    def _overview_traits(self) -> dict[str, Any]:
-        data, meta = thumbnails(self._record, THUMBNAIL_SIDE)
-        return {"thumbnails": data, "thumbnail_meta": meta}
+    def _region(self) -> tuple[int, int, int, int] | None:
+        n_queries, n_keys = self._data.record.shape[2:]
+        return sentence_region(self.sentence_filter, self.sentence_b_start, n_queries, n_keys)
 
-    def _metrics_traits(self) -> dict[str, Any]:
-        computed = head_metrics(self._record, self._tokens)
-        shape = list(computed.values.shape)
-        meta = {"dtype": "float32", "shape": shape, "names": list(computed.names)}
-        return {"metrics": computed.values.astype("<f4").tobytes(), "metrics_meta": meta}
+    def _on_kind(self, change: dict[str, Any]) -> None:
+        """Re-send what is shown for the new kind (chunk, or the first tile) and its label."""
+        if self._loading:
+            return
+        kind = change["new"]
+        if kind not in self._data.records:
+            self.set_trait("value_kind", change["old"])
+            raise traitlets.TraitError(
+                f"value_kind {kind!r} is not one of {list(self._data.records)}"
+            )
+        record = self._data.records[kind]
+        with self.hold_sync():
+            self.value_label = kind
+            if self.mode == "layers":
+                for name, value in chunk_traits(record, self.chunk_meta["layers"]).items():
+                    self.set_trait(name, value)
+            else:
+                for name, value in first_tile_traits(record, kind, self.layer, self.head).items():
+                    self.set_trait(name, value)
+
+    def _on_sentences(self, change: dict[str, Any]) -> None:
+        """Thumbnails follow the sentence filter (they are recomputed for the block shown)."""
+        if self._loading or not self.thumbnails:
+            return
+        for name, value in overview_traits(self._data.record, self._region()).items():
+            self.set_trait(name, value)
 
     def _fill_panels(self, change: dict[str, Any]) -> None:
         """Compute thumbnails / metrics the first time their panel is switched on."""
+        if self._loading:
+            return
         if change["new"] and change["name"] == "show_overview" and not self.thumbnails:
             self.set_trait("thumbnail_meta", {})  # JS waits for the meta that follows the data
-            for name, value in self._overview_traits().items():
+            for name, value in overview_traits(self._data.record, self._region()).items():
                 self.set_trait(name, value)
         if change["new"] and change["name"] == "show_metrics" and not self.metrics:
-            for name, value in self._metrics_traits().items():
+            for name, value in metrics_traits(self._data.record, self._data.queries).items():
                 self.set_trait(name, value)
 
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
         if not isinstance(content, dict):
             return
-        if content.get("type") == "request_tile":
+        kind = content.get("type")
+        if kind == "request_tile":
             self._send_tile(content)
-            return
-        if content.get("type") == "request_focus":
+        elif kind == "request_focus":
             self._send_focus(content)
-            return
-        if content.get("type") != "request_layer":
-            return
+        elif kind == "request_layer":
+            self._send_layer(content)
+        elif kind in ("run_text", "generate"):
+            if self._live is None:
+                message = "this view has no model to run (it was not made from aw.wrap(model, tok))"
+                self.send({"type": "error", "id": content.get("id"), "message": message})
+            else:
+                self._live.handle(content)
+
+    def _send_layer(self, content: dict[str, Any]) -> None:
         request_id = content.get("id")
         layer = content.get("layer")
-        if not isinstance(layer, int) or not 0 <= layer < len(self._record):
-            message = f"layer {layer!r} out of range 0..{len(self._record) - 1}"
+        record = self._data.record
+        if not isinstance(layer, int) or not 0 <= layer < len(record):
+            message = f"layer {layer!r} out of range 0..{len(record) - 1}"
             self.send({"type": "error", "id": request_id, "message": message})
             return
-        kind, record = self._shown(content.get("kind"))
-        block = encode_block(record[layer])
+        kind, shown = self._shown(content.get("kind"))
+        block = encode_block(shown[layer])
         reply = {"type": "layer", "id": request_id, "layer": layer, "kind": kind, **block.meta()}
         self.send(reply, buffers=[block.data])
 
     def _send_tile(self, content: dict[str, Any]) -> None:
         try:
-            request = TileRequest.parse(content, self._record.shape)
+            request = TileRequest.parse(content, self._data.record.shape)
         except ValueError as error:
             self.send({"type": "error", "id": content.get("id"), "message": str(error)})
             return
@@ -295,5 +358,5 @@ class AttentionView(anywidget.AnyWidget):
             return
         if not isinstance(width, int) or width < 1:
             width = n_queries
-        meta, data = token_focus(self._record, token, min(width, 4096))
+        meta, data = token_focus(self._data.record, token, min(width, 4096))
         self.send({**meta, "id": content.get("id")}, buffers=[data])

@@ -34,8 +34,16 @@ def attention_explorer(view: AttentionView) -> ipywidgets.VBox:
     )
     play.add_class("attnwidgets-play")
     ipywidgets.jslink((play, "value"), (layer, "value"))
+    # New data in place (a new text, a generation step) may change the counts.
+    view.observe(lambda change: _set_max((layer, play), change["new"]), names="n_layers")
+    view.observe(lambda change: _set_max((head,), change["new"]), names="n_heads")
     play_row = ipywidgets.HBox([play], layout=ipywidgets.Layout(order="1"))
     view.layout.order = "2"  # shown under the play row; children stay [sliders, view, play]
     box = ipywidgets.VBox([ipywidgets.HBox([layer, head]), view, play_row])
     box.add_class("attnwidgets-explorer")
     return box
+
+
+def _set_max(controls: tuple[ipywidgets.IntSlider | ipywidgets.Play, ...], count: int) -> None:
+    for control in controls:
+        control.max = max(0, count - 1)

@@ -1,0 +1,97 @@
+// The live text box (docs/architecture.md, "Live"): edit the text and press Enter, and the
+// kernel runs the model again; "generate" asks for new tokens, shown step by step as they come.
+// Requests: {type: "run_text", id, text} and {type: "generate", id, text, max_new_tokens}.
+// The kernel answers through traits: the data, `text`, `live_state`, `live_message`, and
+// `live_answered` = the id of the last request it finished (so the box knows it is done).
+
+import { node } from "./dom.js";
+
+export const LIVE_TIMEOUT_MS = 120000; // a long generation still answers within this
+
+export function createLive(model, root, before) {
+  const box = node("div", "attnwidgets-live");
+  root.insertBefore(box, before);
+  const input = node("input", "attnwidgets-text", box);
+  input.type = "text";
+  input.spellcheck = false;
+  input.placeholder = "type text, press Enter to run the model";
+  input.setAttribute("aria-label", "text: edit and press Enter to run the model again");
+  const generate = node("button", "attnwidgets-generate", box, "generate");
+  generate.type = "button";
+  generate.title = "generate new tokens after the text (greedy), shown as they come";
+  const count = node("input", "attnwidgets-new-tokens", box);
+  count.type = "number";
+  count.min = "1";
+  count.max = "1000";
+  count.title = "new tokens to generate";
+  count.setAttribute("aria-label", "new tokens to generate");
+  const status = node("span", "attnwidgets-live-status", box);
+  status.setAttribute("role", "status");
+
+  let pending = null; // {id, what, timer}: sent, not answered yet
+  let shownText = null;
+
+  function submit(type) {
+    const id = Math.max(Number(model.get("live_answered")) || 0, pending?.id ?? 0) + 1;
+    const content = { type, id, text: input.value };
+    if (type === "generate") content.max_new_tokens = Math.trunc(Number(count.value));
+    if (pending) clearTimeout(pending.timer);
+    const timer = setTimeout(() => {
+      pending = null;
+      status.textContent = "no reply from the kernel (is it running?)";
+      box.dataset.state = "error";
+    }, LIVE_TIMEOUT_MS);
+    pending = { id, what: type === "generate" ? "generating…" : "running the model…", timer };
+    model.send(content);
+    update();
+  }
+  function onKey(event) {
+    event.stopPropagation(); // arrow keys move the caret here, not the layer or head
+    if (event.key === "Enter" && !event.shiftKey) {
+      event.preventDefault();
+      submit("run_text");
+    }
+  }
+  const onGenerate = () => submit("generate");
+  input.addEventListener("keydown", onKey);
+  count.addEventListener("keydown", (event) => event.stopPropagation());
+  generate.addEventListener("click", onGenerate);
+
+  function update() {
+    const live = Boolean(model.get("live"));
+    box.hidden = !live;
+    if (!live) return;
+    const text = model.get("text") ?? "";
+    if (text !== shownText) {
+      shownText = text; // a new run: its text (what the user typed stays on errors)
+      input.value = text;
+    }
+    const canGenerate = Boolean(model.get("can_generate"));
+    generate.hidden = !canGenerate;
+    count.hidden = !canGenerate;
+    if (count.ownerDocument.activeElement !== count) {
+      count.value = String(model.get("max_new_tokens") ?? 20);
+    }
+    if (pending && Number(model.get("live_answered")) >= pending.id) {
+      clearTimeout(pending.timer);
+      pending = null;
+    }
+    const state = model.get("live_state") || "idle";
+    const busy = state === "running" || state === "generating";
+    // While the kernel streams a generation, its own progress message is the better one.
+    const local = pending && !busy;
+    box.dataset.state = local ? "running" : state;
+    status.textContent = local ? pending.what : (model.get("live_message") ?? "");
+    generate.disabled = busy || Boolean(pending);
+  }
+
+  return {
+    update,
+    traits: ["live", "text", "can_generate", "max_new_tokens", "live_state", "live_message"],
+    dispose() {
+      if (pending) clearTimeout(pending.timer);
+      input.removeEventListener("keydown", onKey);
+      generate.removeEventListener("click", onGenerate);
+    },
+  };
+}

@@ -1,0 +1,171 @@
+"""What an AttentionView draws from, and the synced traits that carry it (numpy only).
+
+``load_view_data`` normalises what a user passes (a Run, a record, arrays, scores) into one
+``ViewData``; the other functions turn it into trait values. ``AttentionView`` uses them when it
+is built and again when its data is replaced in place (``set_data``: a new text, a generation
+step).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..metrics import head_metrics
+from ..records import AttentionRecord
+from .inputs import as_attention_record, token_labels
+from .tiles import TileRequest, make_tile, thumbnails
+from .transport import MASKED_BYTE, encode_block
+
+PRELOAD_BUDGET = 256 * 1024  # bytes of uint8 data sent up front when preload="auto"
+LAYER_BUDGET = 1024 * 1024  # above this many cells per layer, the browser asks for tiles
+THUMBNAIL_SIDE = 32
+FIRST_TILE_SIDE = 512  # cells per side of the first view sent with the state in tiles mode
+
+
+@dataclass(frozen=True)
+class ViewData:
+    """The records a view can show (by kind, the attention's own kind first) and the labels."""
+
+    records: dict[str, AttentionRecord]
+    queries: list[str]
+    keys: list[str]
+
+    @property
+    def record(self) -> AttentionRecord:
+        """The attention record itself (thumbnails, metrics and token focus read it)."""
+        return next(iter(self.records.values()))
+
+
+def load_view_data(
+    data: Any,
+    tokens: Sequence[Any] | None = None,
+    key_tokens: Sequence[Any] | None = None,
+    scores: dict[str, Any] | None = None,
+) -> ViewData:
+    """Records by kind and token labels from what a user passes (see ``AttentionView``).
+
+    Example:
+        >>> vd = load_view_data(np.ones((1, 2, 3, 3)) / 3, ["a", "b", "c"])
+        >>> list(vd.records), vd.record.shape, vd.keys
+        (['probability'], (1, 2, 3, 3), ['a', 'b', 'c'])
+    """
+    record = as_attention_record(data)
+    if scores is None:
+        scores = getattr(data, "scores", None) or {}
+    records: dict[str, AttentionRecord] = {record.kind: record}
+    for name, other in scores.items():
+        other = as_attention_record(other)
+        if other.shape != record.shape:
+            raise ValueError(
+                f"scores[{name!r}] has shape {other.shape}, the attention {record.shape}"
+            )
+        records.setdefault(name, other)
+    if tokens is None:
+        tokens = getattr(data, "tokens", None)
+    n_queries, n_keys = record.shape[2:]
+    queries = token_labels(tokens, n_queries, "query")
+    keys = token_labels(key_tokens, n_keys, "key") if key_tokens else None
+    if keys is None:
+        keys = queries if n_keys == n_queries else token_labels(None, n_keys, "key")
+    return ViewData(records, queries, keys)
+
+
+def pick_mode(mode: str, shape: tuple[int, int, int, int]) -> str:
+    """``"layers"`` or ``"tiles"``: ``"auto"`` picks tiles above ``LAYER_BUDGET`` cells a layer.
+
+    Example:
+        >>> pick_mode("auto", (12, 12, 256, 256)), pick_mode("auto", (1, 12, 512, 512))
+        ('layers', 'tiles')
+    """
+    if mode == "auto":
+        _, n_heads, n_queries, n_keys = shape
+        return "tiles" if n_heads * n_queries * n_keys > LAYER_BUDGET else "layers"
+    if mode not in ("layers", "tiles"):
+        raise ValueError(f"mode must be 'auto', 'layers' or 'tiles', not {mode!r}")
+    return mode
+
+
+def preloaded_layers(record: AttentionRecord, preload: str, layer: int) -> list[int]:
+    """The layers sent with the state: ``"all"``, ``"layer"`` (the shown one) or ``"auto"``
+    (all when they fit in ``PRELOAD_BUDGET`` bytes, else the shown one).
+
+    Example:
+        >>> preloaded_layers(AttentionRecord.from_array(np.zeros((3, 1, 2, 2))), "auto", 1)
+        [0, 1, 2]
+    """
+    count = len(record)
+    if preload == "all":
+        return list(range(count))
+    if preload == "layer":
+        return [layer % count]
+    if preload == "auto":
+        total = sum(block.size for block in record)
+        return list(range(count)) if total <= PRELOAD_BUDGET else [layer % count]
+    raise ValueError(f"preload must be 'auto', 'all' or 'layer', not {preload!r}")
+
+
+def chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
+    """``chunk`` + ``chunk_meta`` for ``layers`` of ``record`` (byte 0 = masked when any of
+    them holds -inf).
+
+    Example:
+        >>> traits = chunk_traits(AttentionRecord.from_array(np.eye(2)[None, None]), [0])
+        >>> list(traits["chunk"]), traits["chunk_meta"]["shape"]
+        ([255, 0, 0, 255], [1, 2, 2])
+    """
+    masked = any(bool(np.isneginf(record[i]).any()) for i in layers)
+    blocks = [encode_block(record[i], masked=masked) for i in layers]
+    meta: dict[str, Any] = {
+        "layers": layers,
+        "dtype": "uint8",
+        "shape": list(record.shape[1:]),
+        "offset": [block.offset for block in blocks],
+        "scale": [block.scale for block in blocks],
+        "kind": record.kind,
+    }
+    if masked:
+        meta["masked_byte"] = MASKED_BYTE
+    return {"chunk": b"".join(block.data for block in blocks), "chunk_meta": meta}
+
+
+def first_tile_traits(record: AttentionRecord, kind: str, layer: int, head: int) -> dict[str, Any]:
+    """``tile0`` + ``tile0_meta``: the whole head pooled to ``FIRST_TILE_SIDE`` (tiles mode)."""
+    n_queries, n_keys = record.shape[2:]
+    side = FIRST_TILE_SIDE
+    request = TileRequest(layer, head, (0, n_queries), (0, n_keys), side, side)
+    meta, data = make_tile(record.head(layer, head), request, kind)
+    return {"tile0": data, "tile0_meta": meta}
+
+
+def region_layers(record: AttentionRecord, region: Sequence[int] | None) -> list[Any]:
+    """Each layer cut to ``region = (q0, q1, k0, k1)`` (all of it when None)."""
+    if region is None:
+        return list(record)
+    q0, q1, k0, k1 = region
+    return [layer[:, q0:q1, k0:k1] for layer in record]
+
+
+def overview_traits(record: AttentionRecord, region: Sequence[int] | None = None) -> dict[str, Any]:
+    """``thumbnails`` + ``thumbnail_meta`` of every layer x head (of ``region`` when given).
+
+    Example:
+        >>> rec = AttentionRecord.from_array(np.ones((2, 3, 4, 4)) / 4)
+        >>> overview_traits(rec, (0, 2, 0, 4))["thumbnail_meta"]["shape"]
+        [2, 3, 2, 4]
+    """
+    data, meta = thumbnails(region_layers(record, region), THUMBNAIL_SIDE)
+    if region is not None:
+        meta["region"] = [int(v) for v in region]
+    return {"thumbnails": data, "thumbnail_meta": meta}
+
+
+def metrics_traits(record: AttentionRecord, tokens: Sequence[str]) -> dict[str, Any]:
+    """``metrics`` + ``metrics_meta``: ``[layers, heads, metrics]`` little-endian float32."""
+    computed = head_metrics(record, tokens)
+    shape = list(computed.values.shape)
+    meta = {"dtype": "float32", "shape": shape, "names": list(computed.names)}
+    return {"metrics": computed.values.astype("<f4").tobytes(), "metrics_meta": meta}
