@@ -1,10 +1,16 @@
-"""Generation with a KV cache: one record for the whole sequence, rows appended per step.
+"""Generation: one record for the whole sequence, rows appended per step.
 
 Each top-level forward of ``model.generate`` is one step. Step 0 (the prompt) gives every
-attention module ``[batch, heads, P, P]``; each later step gives ``[batch, heads, 1, P + s]``.
-We stack the rows of each module into ``[batch, heads, P + S - 1, P + S - 1]`` (keys a row did
-not see yet are 0 for probabilities, ``-inf`` for scores) and keep each step as a view into it,
-so nothing is held twice.
+attention module ``[batch, heads, P, P]``; with a KV cache each later step gives
+``[batch, heads, 1, P + s]``. We stack the rows of each module into
+``[batch, heads, P + S - 1, P + S - 1]`` (keys a row did not see yet are 0 for probabilities,
+``-inf`` for scores) and keep each step as a view into it, so nothing is held twice.
+
+Without a cache (``use_cache=False``) every step recomputes the whole sequence: step ``s`` gives
+``[batch, heads, P + s, P + s]``. ``RecomputedRows`` keeps only the rows a step adds, once the
+rows it shares with the module's previous call are checked to be the same (a causal model never
+changes them), so such a step is kept exactly like a cached one and memory stays that of one
+sequence, not one per step.
 """
 
 from __future__ import annotations
@@ -74,3 +80,71 @@ def merge_steps(calls: list[AttentionCall]) -> list[AttentionCall]:
             kept[kind] = whole
         merged.append(AttentionCall(name, parts[0].step, kept, parts[0].source))
     return merged
+
+
+class RecomputedRows:
+    """Keeps only the new rows of a call that recomputes its module's previous rows.
+
+    Example (a causal module called on 2 tokens, then on 3: the first 2 rows come again):
+        >>> import torch
+        >>> future = torch.ones(3, 3, dtype=torch.bool).triu(1)
+        >>> scores = torch.randn(1, 1, 3, 3).masked_fill(future, float("-inf"))
+        >>> rows = RecomputedRows()
+        >>> first = rows.new_rows("attn", {"probability": scores[..., :2, :2].softmax(-1)})
+        >>> first["probability"].shape
+        torch.Size([1, 1, 2, 2])
+        >>> kept = rows.new_rows("attn", {"probability": scores.softmax(-1)})["probability"]
+        >>> kept.shape, torch.equal(kept, scores.softmax(-1)[..., 2:, :])
+        (torch.Size([1, 1, 1, 3]), True)
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[int, dict[str, torch.Tensor]]] = {}  # name: (rows before, kept)
+
+    def new_rows(self, name: str, kept: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """``kept`` (one call of module ``name``), or only its new rows when it recomputes."""
+        last = self._last.get(name)
+        trimmed = kept
+        if last is not None:
+            before, previous = last
+            shape = next(iter(previous.values())).shape
+            done = before + shape[-2]  # rows of this module recorded so far
+            if _recomputes(previous, kept, before, done):
+                # a copy, so the recomputed rows are freed
+                trimmed = {kind: tensor[..., done:, :].clone() for kind, tensor in kept.items()}
+                self._last[name] = (done, trimmed)
+                return trimmed
+        self._last[name] = (0, kept)
+        return trimmed
+
+
+def _recomputes(
+    previous: dict[str, torch.Tensor], kept: dict[str, torch.Tensor], before: int, done: int
+) -> bool:
+    """True when ``kept`` holds rows ``[before, done)`` again, as ``previous`` held them (no new
+    key gets probability), plus at least one new row."""
+    if kept.keys() != previous.keys():
+        return False
+    for kind, tensor in kept.items():
+        old = previous[kind]
+        if tensor.shape[:-2] != old.shape[:-2] or tensor.shape[-2] <= done:
+            return False
+        if tensor.shape[-1] < old.shape[-1]:
+            return False
+        rows = tensor[..., before:done, :]
+        again, future = rows[..., : old.shape[-1]], rows[..., old.shape[-1] :]
+        if kind == "probability":
+            # a fully masked row (padding) is uniform over every key, however many there are
+            padding = (_uniform(old) & _uniform(rows)).unsqueeze(-1)
+            again = torch.where(padding, old, again)
+            future = future.masked_fill(padding, 0.0)
+            if future.abs().gt(1e-6).any():
+                return False  # an old row now attends to a new key: not a causal continuation
+        if not torch.allclose(again, old, rtol=1e-4, atol=1e-6, equal_nan=True):
+            return False
+    return True
+
+
+def _uniform(rows: torch.Tensor) -> torch.Tensor:
+    """True for each row that spreads its probability evenly over all its keys."""
+    return (rows - 1.0 / rows.shape[-1]).abs().le(1e-6).all(dim=-1)

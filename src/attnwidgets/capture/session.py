@@ -12,7 +12,7 @@ import torch
 from ..records import AttentionRecord
 from . import hf_interface
 from .aliases import LayerSelection, is_attention_module, resolve
-from .generation import AttentionCall, is_generation, merge_steps
+from .generation import AttentionCall, RecomputedRows, is_generation, merge_steps
 from .residual import ResidualRecorder
 from .sdpa_mode import ModulePathStack, RecordingMode
 from .weights import KINDS
@@ -30,8 +30,9 @@ class Capture:
 
     ``attention`` is the record of a single sequence; ``attentions`` has one record per batch
     item. Each layer is ``[heads, query, key]``, in call order, named by module path. After
-    ``model.generate`` (KV cache) each layer holds the whole generated sequence, rows appended
-    per step; ``step_attentions()`` gives each step alone. ``record(kind)`` gives the scores.
+    ``model.generate`` (with or without a KV cache) each layer holds the whole generated
+    sequence, rows appended per step; ``step_attentions()`` gives each step alone.
+    ``record(kind)`` gives the scores.
     ``cap["transformer.h.3.attn"]`` or ``cap["blocks.3.attn.hook_pattern"]`` give the kept
     tensor; ``norms`` and the residual names (``cap["blocks.3.hook_resid_post"]``) what
     ``norms=True`` / ``residual=True`` recorded; ``nonfinite`` flags layers holding NaN/Inf.
@@ -54,6 +55,7 @@ class Capture:
         self._names = {module: path for path, module in model.named_modules()}
         self._calls: list[AttentionCall] = []
         self._merged: tuple[int, list[AttentionCall]] | None = None
+        self._recomputed = RecomputedRows()  # generate(use_cache=False): keep new rows only
         self.forwards = ModulePathStack(model)
         self.used_interface = False
         self.calls_seen = 0
@@ -76,6 +78,7 @@ class Capture:
             kept[kind] = tensor.unsqueeze(0) if tensor.dim() == 3 else tensor
         if kept:
             name = self._names[module]
+            kept = self._recomputed.new_rows(name, kept)
             self._calls.append(AttentionCall(name, self.forwards.forward_count, kept, source))
 
     # -- reading ---------------------------------------------------------------------------
