@@ -98,18 +98,20 @@ class StreamSteps:
         return bool(self.callbacks) or self.stream
 
     def __call__(self, run: Run, step: int) -> None:
-        if self.stream:  # the first step opens a new explorer below the cell
-            self._open(run)
         for callback in self.callbacks:
             callback(run, step)
+        if self.stream:  # the first step opens a new explorer below the cell
+            self._open(run, step)
 
-    def _open(self, run: Run) -> None:
+    def _open(self, run: Run, step: int) -> None:
         from IPython.display import display
 
         from .widgets import AttentionView, attention_explorer
         from .widgets.live import follow_generation
 
         view = AttentionView(run)
+        view.live_state = "generating"
+        view.live_message = f"generating: {step} of {self.total} new tokens"
         display(attention_explorer(view))  # type: ignore[no-untyped-call]
         self.stream = False
         self.views.append(view)
