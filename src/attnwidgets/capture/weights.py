@@ -72,7 +72,7 @@ def attention_steps(
         query = query.float()
         if "scores" not in kinds:
             query, scale = query * scale, 1.0
-        square = query.shape[-2] == key.shape[-2] >= 2 * _CAUSAL_BLOCK
+        square = query.shape[-2] == key.shape[-2] and query.shape[:-2] == key.shape[:-2]
         only_causal = is_causal and attn_mask is None and bias is None
         if set(kinds) == {"probability"} and only_causal and square and query.is_cpu:
             return {"probability": _causal_probabilities(query, key.float(), softcap)}
@@ -122,26 +122,40 @@ def weighted_values(probability: torch.Tensor, value: torch.Tensor) -> torch.Ten
     return torch.matmul(probability, value[..., : probability.shape[-1], :])
 
 
-_CAUSAL_BLOCK = 128
+_CAUSAL_BLOCK = 64
+"""Query rows per block: small enough for a block's scores to stay in the L2 cache."""
 
 
 def _causal_probabilities(
     query: torch.Tensor, key: torch.Tensor, softcap: float | None
 ) -> torch.Tensor:
-    """Causal softmax(Q K^T) by blocks of query rows, each against the keys it may see only:
-    about 40% less work than the full square at 512 tokens; the same numbers, zeros above the
-    diagonal. ``query`` is already scaled."""
-    out = torch.empty(*query.shape[:-1], key.shape[-2], dtype=torch.float32)
+    """Causal softmax(Q K^T) by blocks of query rows, each against the keys it may see only.
+
+    Each block's scores go to one reused scratch buffer (no allocation per block, in cache),
+    softmax runs there in place and the rows are copied once into the result; the keys a block
+    may not see are zeroed, never computed (about 45% less work than the full square at 512
+    tokens). The same numbers as the full computation. ``query`` is already scaled.
+    """
+    *lead, tokens, dim = query.shape
+    queries = query.reshape(-1, tokens, dim)
+    keys_t = key.reshape(-1, tokens, dim).transpose(1, 2)
+    heads = queries.shape[0]
+    out = torch.empty(*lead, tokens, tokens, dtype=torch.float32, device=query.device)
+    rows_out = out.view(heads, tokens, tokens)
+    block = min(_CAUSAL_BLOCK, tokens)
+    scratch = torch.empty(heads * block * tokens, dtype=torch.float32, device=query.device)
     lowest = torch.finfo(torch.float32).min
-    for start in range(0, query.shape[-2], _CAUSAL_BLOCK):
-        stop = min(start + _CAUSAL_BLOCK, query.shape[-2])
-        block = torch.matmul(query[..., start:stop, :], key[..., :stop, :].transpose(-1, -2))
+    for start in range(0, tokens, block):
+        stop = min(start + block, tokens)
+        scores = scratch[: heads * (stop - start) * stop].view(heads, stop - start, stop)
+        torch.bmm(queries[:, start:stop], keys_t[:, :, :stop], out=scores)
         if softcap:
-            block.div_(softcap).tanh_().mul_(softcap)
-        diagonal = _upper_triangle(stop - start, stop - start, block.device)
-        block[..., start:stop].masked_fill_(diagonal, lowest)
-        out[..., start:stop, :stop] = torch.softmax(block, dim=-1, out=block)
-        out[..., start:stop, stop:] = 0.0
+            scores.div_(softcap).tanh_().mul_(softcap)
+        diagonal = _upper_triangle(stop - start, stop - start, scores.device)
+        scores[..., start:stop].masked_fill_(diagonal, lowest)  # NaN-safe, unlike adding -inf
+        torch.softmax(scores, dim=-1, out=scores)
+        rows_out[:, start:stop, :stop].copy_(scores)
+        rows_out[:, start:stop, stop:].zero_()
     return out
 
 

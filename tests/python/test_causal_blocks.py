@@ -1,0 +1,79 @@
+"""The blocked causal recompute (weights._causal_probabilities) against a hand computation and
+against eager attention, across block edges, batches, soft-capping and NaN keys."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from transformers import GPT2Config, GPT2Model
+
+import attnwidgets as aw
+from attnwidgets.capture.weights import _CAUSAL_BLOCK, attention_steps
+
+
+def reference_causal(query: torch.Tensor, key: torch.Tensor, softcap: float | None = None):
+    """softmax(Q K^T / sqrt(d)) with future keys masked, written out in float64."""
+    q, k = query.double(), key.double()
+    scores = q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5
+    if softcap:
+        scores = torch.tanh(scores / softcap) * softcap
+    future = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).triu(1)
+    return torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1).float()
+
+
+@pytest.mark.parametrize(
+    "tokens", [1, 2, _CAUSAL_BLOCK - 1, _CAUSAL_BLOCK, _CAUSAL_BLOCK + 1, 3 * _CAUSAL_BLOCK + 5]
+)
+def test_blocked_causal_probabilities_equal_the_full_computation(tokens: int) -> None:
+    generator = torch.Generator().manual_seed(tokens)
+    query = torch.randn(2, 3, tokens, 8, generator=generator)
+    key = torch.randn(2, 3, tokens, 8, generator=generator)
+    got = attention_steps(query, key, is_causal=True)["probability"]
+    assert got.shape == (2, 3, tokens, tokens) and got.is_contiguous()
+    torch.testing.assert_close(got, reference_causal(query, key), rtol=0, atol=1e-6)
+    assert torch.count_nonzero(got.triu(1)) == 0  # nothing above the diagonal
+    # the rows sum to one and are the same whichever path computes them
+    full = attention_steps(query, key, is_causal=True, kinds=("probability", "masked"))
+    torch.testing.assert_close(got, full["probability"], rtol=0, atol=1e-6)
+
+
+def test_blocked_path_with_softcap_and_grouped_keys() -> None:
+    generator = torch.Generator().manual_seed(1)
+    query = torch.randn(1, 4, 150, 8, generator=generator) * 3
+    key = torch.randn(1, 2, 150, 8, generator=generator)  # two KV heads for four query heads
+    got = attention_steps(query, key, is_causal=True, softcap=5.0)["probability"]
+    want = reference_causal(query, key.repeat_interleave(2, dim=1), softcap=5.0)
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-6)
+
+
+def test_nan_in_a_later_key_leaves_earlier_rows_as_the_model_sees_them() -> None:
+    generator = torch.Generator().manual_seed(2)
+    query = torch.randn(1, 2, 100, 8, generator=generator)
+    key = torch.randn(1, 2, 100, 8, generator=generator)
+    key[0, :, 70] = float("nan")  # inside a diagonal block: rows before 70 must stay finite
+    got = attention_steps(query, key, is_causal=True)["probability"]
+    assert torch.isfinite(got[:, :, :70]).all()
+    assert torch.isnan(got[:, :, 70:]).any(dim=-1).all()
+    want = reference_causal(query[:, :, :70], key[:, :, :70])
+    torch.testing.assert_close(got[:, :, :70, :70], want, rtol=0, atol=1e-6)
+
+
+def test_long_gpt2_sequence_matches_eager_and_keeps_outputs_bit_identical() -> None:
+    torch.manual_seed(0)
+    config = GPT2Config(n_layer=2, n_head=4, n_embd=32, vocab_size=64, n_positions=256)
+    model = GPT2Model(config).eval()
+    ids = torch.randint(0, 64, (1, 3 * _CAUSAL_BLOCK + 7))
+    reference = copy.deepcopy(model)
+    reference.set_attn_implementation("eager")
+    with torch.no_grad():
+        plain = model(input_ids=ids).last_hidden_state
+        eager = reference(input_ids=ids, output_attentions=True).attentions
+        with aw.capture(model) as cap:
+            captured = model(input_ids=ids).last_hidden_state
+    assert torch.equal(captured, plain)
+    for layer, want in enumerate(eager):
+        torch.testing.assert_close(
+            torch.from_numpy(cap.attention[layer]), want[0], rtol=0, atol=1e-5
+        )
