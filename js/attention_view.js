@@ -6,19 +6,14 @@ import { LayerStore } from "./lib/cache.js";
 import { decodeHead, splitChunk, toBytes, valueRange } from "./lib/decode.js";
 import { redrawScheduler } from "./lib/dom.js";
 import { drawAxisLabels, drawColorbar, drawHeatmap, place } from "./lib/heatmap.js";
-import { cellAt, clampIndex, computeLayout, truncateLabel, viewWidth } from "./lib/layout.js";
+import { clampIndex, computeLayout, truncateLabel, viewWidth } from "./lib/layout.js";
 import { createLive } from "./lib/live.js";
 import { createPanels } from "./lib/panels.js";
+import { createPointer } from "./lib/pointer.js";
 import { applyScale } from "./lib/scales.js";
-import {
-  fromLocal,
-  hasSentences,
-  sentenceBounds,
-  sentenceLabel,
-  toLocal,
-} from "./lib/sentences.js";
+import { hasSentences, sentenceBounds, sentenceLabel } from "./lib/sentences.js";
 import { decodeTile, TileStore } from "./lib/tiles.js";
-import { cropValues, panView, viewLayout, zoomView } from "./lib/viewport.js";
+import { cropValues, viewLayout } from "./lib/viewport.js";
 
 function createView(model, el) {
   const dom = buildDom(el);
@@ -296,116 +291,27 @@ function createView(model, el) {
     dom.title.textContent = `${title}${zoom}`;
   }
 
-  function hideHover() {
-    dom.tooltip.hidden = true;
-    dom.cursor.hidden = true;
-  }
-
-  function pointer(event) {
-    const rect = dom.canvas.getBoundingClientRect();
-    return { x: event.clientX - rect.left, y: event.clientY - rect.top };
-  }
-
-  function onMove(event) {
-    if (drag) return onDrag(event);
-    if (!shown) return hideHover();
-    const { x, y } = pointer(event);
-    const { layout: V, view: v, queryTokens, keyTokens, values, rows, cols } = shown;
-    const cell = cellAt(V, x, y, v.q1 - v.q0, v.k1 - v.k0);
-    if (!cell) return hideHover();
-    // The stored picture may be pooled: find the value bin under the pointer.
-    const r = Math.min(rows - 1, Math.floor((y / V.heatH) * rows));
-    const c = Math.min(cols - 1, Math.floor((x / V.heatW) * cols));
-    const value = values[r * cols + c];
-    const pooled = rows < v.q1 - v.q0 || cols < v.k1 - v.k0;
-    const label = `${pooled ? "max " : ""}${model.get("value_label") || "value"}`;
-    const q = truncateLabel(queryTokens[v.q0 + cell.row], 40);
-    const k = truncateLabel(keyTokens[v.k0 + cell.col], 40);
-    const text = value === Number.NEGATIVE_INFINITY ? "masked" : `${label}: ${value.toFixed(3)}`;
-    dom.tooltip.textContent = `query: ${q} → key: ${k}\n${text}`;
-    dom.tooltip.hidden = false;
-    const tipW = dom.tooltip.offsetWidth;
-    let left = V.marginLeft + x + 14;
-    if (left + tipW > V.width) left = Math.max(0, V.marginLeft + x - tipW - 14);
-    dom.tooltip.style.left = `${left}px`;
-    dom.tooltip.style.top = `${V.marginTop + y + 14}px`;
-    place(
-      dom.cursor,
-      V.marginLeft + cell.col * V.cellW,
-      V.marginTop + cell.row * V.cellH,
-      V.cellW,
-      V.cellH,
-    );
-    dom.cursor.hidden = V.cellW < 4 || V.cellH < 4;
-  }
-
-  // Zoom (wheel), pan (drag), reset (double click or Escape); the kernel refines tiles.
-  let drag = null;
-  // Zoom and pan maths run inside the bounds (the sentence filter's block).
-  function dims() {
-    return [bounds.q1 - bounds.q0, bounds.k1 - bounds.k0];
-  }
-  function onWheel(event) {
-    if (!shown || !view) return;
-    event.preventDefault();
-    const { x, y } = pointer(event);
-    const [nQ, nK] = dims();
-    const factor = event.deltaY < 0 ? 1.5 : 1 / 1.5;
-    const L = shown.layout;
-    view = fromLocal(
-      zoomView(toLocal(view, bounds), nQ, nK, factor, x / L.heatW, y / L.heatH),
-      bounds,
-    );
-    schedule();
-  }
-  function onDown(event) {
-    if (event.button !== 0 || !shown) return;
-    drag = { x: event.clientX, y: event.clientY, view: { ...view }, layout: shown.layout };
-    drag.moved = false;
-  }
-  function onClick(event) {
-    if (!shown || drag?.moved) return;
-    const { y } = pointer(event);
-    const v = shown.view;
-    const row = v.q0 + Math.floor(y / shown.layout.cellH);
-    if (row < v.q0 || row >= v.q1) return;
-    setTrait("focus_token", Number(model.get("focus_token")) === row ? -1 : row);
-  }
-  function onDrag(event) {
-    const [nQ, nK] = dims();
-    const dCols = -(event.clientX - drag.x) / drag.layout.cellW;
-    const dRows = -(event.clientY - drag.y) / drag.layout.cellH;
-    const next = fromLocal(panView(toLocal(drag.view, bounds), nQ, nK, dRows, dCols), bounds);
-    if (Math.abs(event.clientX - drag.x) + Math.abs(event.clientY - drag.y) > 3) drag.moved = true;
-    if (next.q0 !== view.q0 || next.k0 !== view.k0) {
-      view = next;
-      schedule();
-    }
-  }
-  const onUp = (event) => {
-    if (drag && event.target === dom.canvas) onClick(event);
-    drag = null;
-  };
-  function resetView() {
-    view = null;
-    schedule();
-  }
-  function onKey(event) {
-    if (["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(event.target?.tagName)) return;
-    const steps = { ArrowLeft: ["head", -1], ArrowRight: ["head", 1], ArrowUp: ["layer", -1] };
-    steps.ArrowDown = ["layer", 1];
-    if (event.key === "Escape") {
-      if (Number(model.get("focus_token")) >= 0) setTrait("focus_token", -1);
-      return resetView();
-    }
-    const step = steps[event.key];
-    if (!step) return;
-    event.preventDefault();
-    const [name, delta] = step;
-    const count = Number(model.get(`n_${name}s`)) || 0;
-    const next = clampIndex(Number(model.get(name)) + delta, count);
-    if (next >= 0 && next !== model.get(name)) setTrait(name, next);
-  }
+  const pointer = createPointer({
+    dom,
+    model,
+    schedule,
+    setTrait,
+    state: {
+      get shown() {
+        return shown;
+      },
+      get view() {
+        return view;
+      },
+      set view(next) {
+        view = next;
+      },
+      get bounds() {
+        return bounds;
+      },
+    },
+  });
+  const hideHover = pointer.hideHover;
 
   const onMessage = (msg, buffers) => {
     if (!tiles.handleMessage(msg, buffers)) store.handleMessage(msg, buffers);
@@ -424,16 +330,10 @@ function createView(model, el) {
   for (const name of redrawOn) events.push([`change:${name}`, schedule]);
   for (const [name, fn] of events) model.on(name, fn);
   const listeners = [
-    [dom.canvas, "mousemove", onMove],
-    [dom.canvas, "mouseleave", hideHover],
-    [dom.canvas, "wheel", onWheel],
-    [dom.canvas, "mousedown", onDown],
-    [dom.canvas, "dblclick", resetView],
-    [dom.root, "keydown", onKey],
+    ...pointer.listeners,
     [dom.scale, "change", () => setTrait("color_scale", dom.scale.value)],
     [dom.kind, "change", () => setTrait("value_kind", dom.kind.value)],
     [dom.sentence, "change", () => setTrait("sentence_filter", dom.sentence.value)],
-    [globalThis, "mouseup", onUp],
   ];
   for (const [target, name, fn] of listeners) target.addEventListener(name, fn);
   const resize = globalThis.ResizeObserver ? new ResizeObserver(onResize) : null;
