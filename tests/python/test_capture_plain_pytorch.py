@@ -73,14 +73,15 @@ def test_transformer_encoder_fast_path_with_padding():
     assert torch.equal(after, plain)  # the fast path is back after the capture
 
 
-def test_mha_scores_are_refused_with_the_reason():
+def test_mha_scaled_scores_are_recorded_beside_the_weights():
+    """Hand computations for every mask and layout are in test_mha_scores.py."""
     mha = torch.nn.MultiheadAttention(8, 2).eval()
     x = torch.randn(3, 1, 8)  # sequence first
     with torch.no_grad(), aw.capture(mha, scores="scaled") as cap:
         mha(x, x, x)
-    assert cap.attention.shape == (1, 2, 3, 3)
-    with pytest.raises(aw.CaptureError, match=r"scaled is not available.*\(mha\)"):
-        cap.record("scaled")
+    assert cap.attention.shape == cap.record("scaled").shape == (1, 2, 3, 3)
+    softmax = torch.from_numpy(cap.record("scaled")[0]).softmax(-1).numpy()
+    assert np.abs(softmax - cap.attention[0]).max() <= 1e-6
 
 
 def test_nanogpt_manual_softmax_attention_is_recorded():

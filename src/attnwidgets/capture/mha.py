@@ -10,6 +10,11 @@ Trade-off: with ``need_weights=True`` PyTorch computes the output with an explic
 matmul instead of its fused kernel, so outputs differ from an uncaptured run by float rounding
 (about 1e-7), and an encoder given ``src_key_padding_mask`` returns its padded positions computed
 instead of zeroed (the nested-tensor fast path is off).
+
+The steps before the softmax (``scores`` = Q K^T, ``scaled``, ``masked``) are recomputed from the
+same call's arguments by PyTorch's rules: the packed ``in_proj_weight`` or the separate
+``q/k_proj_weight`` (``kdim``/``vdim``), ``bias_k`` and ``add_zero_attn`` key columns, and
+``attn_mask`` / ``key_padding_mask`` (bool: True hides a key; float: added), merged.
 """
 
 from __future__ import annotations
@@ -21,16 +26,22 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .weights import attention_steps
+
 _PARAMETERS = list(inspect.signature(F.multi_head_attention_forward).parameters)
 
 
 def call_with_head_weights(
-    func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> tuple[Any, torch.Tensor | None]:
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    kinds: frozenset[str] = frozenset({"probability"}),
+) -> tuple[Any, dict[str, torch.Tensor]]:
     """Run ``F.multi_head_attention_forward`` keeping per-head weights.
 
-    Returns what the caller asked for, and the weights ``[batch, heads, query, key]`` (or
-    ``[heads, query, key]`` for unbatched input).
+    Returns what the caller asked for, and the steps of ``kinds``: ``probability`` (PyTorch's
+    own weights), ``scores``, ``scaled``, ``masked``; each ``[batch, heads, query, key]`` (the
+    weights of unbatched input are ``[heads, query, key]``).
     """
     bound = dict(zip(_PARAMETERS, args, strict=False))
     bound.update(kwargs)
@@ -39,10 +50,97 @@ def call_with_head_weights(
     bound["need_weights"] = True
     bound["average_attn_weights"] = False
     output, weights = func(**bound)
+    steps: dict[str, torch.Tensor] = {}
+    if kinds - {"probability"}:
+        steps = head_steps(bound, kinds - {"probability"})
     if weights is None:
-        return (output, None), None
+        return (output, None), steps
+    if "probability" in kinds:
+        steps["probability"] = weights.detach()
     heads_dim = 1 if weights.dim() == 4 else 0
     given = None
     if asked_weights:
         given = weights.mean(dim=heads_dim) if asked_average else weights
-    return (output, given), weights.detach()
+    return (output, given), steps
+
+
+def head_steps(bound: dict[str, Any], kinds: frozenset[str]) -> dict[str, torch.Tensor]:
+    """Q K^T, scaled and masked scores ``[batch, heads, query, key]`` of one call of
+    ``F.multi_head_attention_forward``, by its rules (sequence-first inputs, as it gets them).
+
+    Example:
+        >>> mha = torch.nn.MultiheadAttention(4, 2, bias=False)
+        >>> x = torch.randn(3, 1, 4)  # [seq, batch, embed]
+        >>> padding = torch.tensor([[False, False, True]])
+        >>> bound = dict(query=x, key=x, value=x, num_heads=2, key_padding_mask=padding,
+        ...              in_proj_weight=mha.in_proj_weight)
+        >>> steps = head_steps(bound, frozenset({"scores", "masked"}))
+        >>> q, k = (x[:, 0] @ w.T for w in mha.in_proj_weight[:8].chunk(2))
+        >>> torch.allclose(steps["scores"][0, 0], q[:, :2] @ k[:, :2].T, atol=1e-6)
+        True
+        >>> steps["masked"][0, 0, :, 2].tolist()
+        [-inf, -inf, -inf]
+    """
+    query, key = bound["query"], bound["key"]
+    heads = int(bound["num_heads"])
+    batched = query.dim() == 3
+    if not batched:
+        query, key = query.unsqueeze(1), key.unsqueeze(1)
+    targets, batch, embed = query.shape
+    head_dim = embed // heads
+    with torch.no_grad():
+        q, k = _project(bound, query, key)
+        bias_k = bound.get("bias_k")
+        if bias_k is not None:
+            k = torch.cat([k, bias_k.repeat(1, batch, 1)])
+        q = q.reshape(targets, batch, heads, head_dim).permute(1, 2, 0, 3)
+        static_k = bound.get("static_k")
+        if static_k is not None:
+            k = static_k.reshape(batch, heads, -1, head_dim)
+        else:
+            k = k.reshape(k.shape[0], batch, heads, head_dim).permute(1, 2, 0, 3)
+        if bound.get("add_zero_attn"):
+            k = torch.cat([k, k.new_zeros(batch, heads, 1, head_dim)], dim=2)
+        mask = _merged_mask(bound, batched, batch, heads, targets, k.shape[2])
+        return attention_steps(q, k, kinds=kinds, attn_mask=mask)
+
+
+def _project(
+    bound: dict[str, Any], query: torch.Tensor, key: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The query and key in-projections (packed ``in_proj_weight`` or separate weights)."""
+    bias = bound.get("in_proj_bias")
+    b_q, b_k = (None, None) if bias is None else bias.chunk(3)[:2]
+    if bound.get("use_separate_proj_weight"):
+        w_q, w_k = bound["q_proj_weight"], bound["k_proj_weight"]
+    else:
+        w_q, w_k, _ = bound["in_proj_weight"].chunk(3)
+    return F.linear(query, w_q, b_q), F.linear(key, w_k, b_k)
+
+
+def _merged_mask(
+    bound: dict[str, Any], batched: bool, batch: int, heads: int, targets: int, sources: int
+) -> torch.Tensor | None:
+    """``attn_mask`` and ``key_padding_mask`` as one additive float mask, 0 on added keys."""
+    merged: torch.Tensor | None = None
+    attn_mask = bound.get("attn_mask")
+    if attn_mask is not None:
+        additive = _additive(attn_mask)
+        if additive.dim() == 3:  # [batch * heads, query, key]
+            additive = additive.reshape(batch, heads, targets, -1)
+        merged = additive
+    padding = bound.get("key_padding_mask")
+    if padding is not None:
+        padding = _additive(padding if batched else padding.unsqueeze(0))
+        padding = padding.reshape(batch, 1, 1, -1)
+        merged = padding if merged is None else merged + padding
+    if merged is not None and merged.shape[-1] < sources:  # bias_k / zero-attention columns
+        merged = F.pad(merged, (0, sources - merged.shape[-1]))
+    return merged
+
+
+def _additive(mask: torch.Tensor) -> torch.Tensor:
+    """PyTorch's mask convention: a bool mask is True where a key is hidden."""
+    if mask.dtype == torch.bool:
+        return torch.zeros(mask.shape).masked_fill(mask, float("-inf"))
+    return mask.float()

@@ -88,9 +88,9 @@ class RecordingMode(TorchFunctionMode):
             self.calls_seen += 1
             kinds = self.sink.kinds_for(module)
             if kinds:
-                result, weights = call_with_head_weights(func, args, kwargs)
-                if weights is not None:
-                    self.sink.record_attention(module, {"probability": weights}, "mha")
+                result, steps = call_with_head_weights(func, args, kwargs, kinds)
+                if steps:
+                    self.sink.record_attention(module, steps, "mha")
                 return result
         elif func in _SOFTMAX_FUNCTIONS:
             return self._softmax(module, func, args, kwargs)

@@ -191,9 +191,8 @@ class Capture:
         missing = [f"{c.name} ({c.source})" for c in calls if kind not in c.kept]
         if missing:
             raise CaptureError(
-                f"{kind} is not available for {', '.join(missing)}: nn.MultiheadAttention "
-                "gives probabilities only, hand-written softmax attention gives probability "
-                "and masked"
+                f"{kind} is not available for {', '.join(missing)}: hand-written softmax "
+                "attention gives probability and masked only (the softmax sees no Q or K)"
             )
         return calls
 
