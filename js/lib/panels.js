@@ -153,7 +153,11 @@ export function createPanels(model, root, tiles) {
       marker.hidden = true;
       return;
     }
-    overviewStatus.textContent = "";
+    const kind = model.get("thumbnail_meta")?.kind;
+    overviewStatus.textContent =
+      kind && kind !== "probability"
+        ? `thumbnails of ${kind} values, each head over its own range`
+        : "";
     canvas.hidden = false;
     layout = overviewLayout(thumbs, width);
     grid.style.width = `${layout.w}px`;
@@ -172,7 +176,12 @@ export function createPanels(model, root, tiles) {
       table.replaceChildren();
       return;
     }
-    metricsStatus.textContent = "";
+    // Entropy, mass on the diagonal... are properties of the softmax: they stay on probabilities.
+    const kind = model.get("value_kind") || "probability";
+    metricsStatus.textContent =
+      kind === "probability"
+        ? ""
+        : `metrics are computed on the probabilities (after softmax), not on ${kind} values`;
     const selected = { layer: Number(model.get("layer")), head: Number(model.get("head")) };
     drawMetricsTable(table, metrics, {
       sort,
@@ -226,9 +235,11 @@ export function createPanels(model, root, tiles) {
     const tokens = model.get("query_tokens") ?? [];
     focus.hidden = !(token >= 0 && token < tokens.length);
     if (focus.hidden) return;
-    focusTitle.textContent = `token focus: ${token} «${truncateLabel(tokens[token], 40)}», all layers and heads`;
+    const kind = model.get("value_kind") || "probability";
+    const of = kind === "probability" ? "" : ` (${kind} values, each row over its own range)`;
+    focusTitle.textContent = `token focus: ${token} «${truncateLabel(tokens[token], 40)}», all layers and heads${of}`;
     const cssW = Math.max(100, width - 20);
-    const request = { token, width: Math.min(tokens.length, Math.round(cssW * dpr)) };
+    const request = { token, width: Math.min(tokens.length, Math.round(cssW * dpr)), kind };
     const reply = tiles.ensure(request, "request_focus");
     if (!reply) {
       focusStatus.textContent = tiles.error(request, "request_focus") ?? "loading token focus…";

@@ -164,3 +164,55 @@ def test_real_view_in_both_modes_switches_kind_end_to_end(page):
         assert page.locator(".attnwidgets-value-label").text_content() == "scores"
         page.evaluate("window.cleanup()")
     assert page.errors == []
+
+
+def test_overview_and_token_focus_follow_the_kind_and_metrics_say_probabilities(page):
+    """Switch the kind select: the kernel recomputes the thumbnails for the kind drawn, token
+    focus asks for that kind (each row over its own signed range, masked keys at the bottom),
+    and the metrics table says its numbers are of the probabilities."""
+    from kernel_bridge import KernelBridge
+
+    from attnwidgets import AttentionView
+
+    n = 8
+    probs, scores = causal_kinds(n)
+    view = AttentionView(probs, [f"t{i}" for i in range(n)], scores=scores,
+                         show_overview=True, show_metrics=True)  # fmt: skip
+    view.focus_token = 5
+    bridge = KernelBridge(page, view)
+    bridge.pump()
+    status = page.locator(".attnwidgets-metrics .attnwidgets-panel-status")
+    assert status.text_content() == ""
+    assert "values" not in page.locator(".attnwidgets-focus-title").text_content()
+    thumb_before = page.evaluate(PIXEL_AT, [".attnwidgets-thumbnails", 0.8, 0.05])
+    assert is_dark(thumb_before)  # probability 0 above the diagonal
+
+    page.locator(".attnwidgets-kind").select_option("scores")
+    bridge.pump()
+    assert view.thumbnail_meta["kind"] == "scores"
+    # scores = (k - q) / n * 4: largest at the top right (the 9th source column is a gap)
+    assert is_bright(page.evaluate(PIXEL_AT, [".attnwidgets-thumbnails", 0.8, 0.05]))
+    assert "thumbnails of scores values" in page.locator(".attnwidgets-overview").text_content()
+    assert "computed on the probabilities" in status.text_content()
+    title = page.locator(".attnwidgets-focus-title").text_content()
+    assert "token focus: 5 «t5»" in title and "(scores values" in title
+    # token 5's query row in scores: k - 5, rising left to right over its own range
+    left = page.evaluate(PIXEL_AT, [".attnwidgets-focus-to", 0.02, 0.5])
+    right = page.evaluate(PIXEL_AT, [".attnwidgets-focus-to", 0.98, 0.5])
+    assert is_dark(left) and is_bright(right)
+
+    page.locator(".attnwidgets-kind").select_option("masked")
+    bridge.pump()
+    # masked: keys after 5 are -inf (drawn at the bottom), key 5 is the row's maximum
+    right = page.evaluate(PIXEL_AT, [".attnwidgets-focus-to", 0.98, 0.5])
+    own = page.evaluate(PIXEL_AT, [".attnwidgets-focus-to", 5.5 / n, 0.5])
+    assert is_dark(right) and is_bright(own)
+    assert page.errors == []
+
+
+PIXEL_AT = """([selector, fx, fy]) => {
+  const c = document.querySelector(selector);
+  const x = Math.min(c.width - 1, Math.floor(fx * c.width));
+  const y = Math.min(c.height - 1, Math.floor(fy * c.height));
+  return Array.from(c.getContext("2d").getImageData(x, y, 1, 1).data);
+}"""

@@ -55,7 +55,8 @@ class AttentionView(anywidget.AnyWidget):
     ``LAYER_BUDGET`` cells (``mode="tiles"``), nothing is preloaded: the browser asks for the
     region it shows, max-pooled in the kernel to the pixels it has (``request_tile``).
     ``show_overview`` adds the layer x head thumbnails, ``show_metrics`` the per-head metrics
-    table; both are computed in the kernel when first shown.
+    table; both are computed in the kernel when first shown. Thumbnails and token focus show
+    the kind drawn; the metrics (entropy, mass on...) are always of the probabilities.
     ``scores`` (default: ``data.scores`` of a Run captured with ``scores=True``) maps a kind
     (``"scores"``, ``"scaled"``, ``"masked"``) to a record of the same shape; ``value_kind``
     picks the one drawn (a select in the view when there is more than one). Masked cells
@@ -199,7 +200,7 @@ class AttentionView(anywidget.AnyWidget):
         if mode == "tiles":  # first paint without a round trip, and a picture in exported pages
             traits.update(first_tile_traits(shown, kind, layer, head))
         if overview:
-            traits.update(overview_traits(record, region))
+            traits.update(overview_traits(shown, region))
         if metrics:
             traits.update(metrics_traits(record, loaded.queries))
         return traits
@@ -283,6 +284,9 @@ class AttentionView(anywidget.AnyWidget):
         record = self._data.records[kind]
         with self.hold_sync():
             self.value_label = kind
+            if self.thumbnails:  # the overview shows the kind drawn too
+                for name, value in overview_traits(record, self._region()).items():
+                    self.set_trait(name, value)
             if self.mode == "layers":
                 for name, value in chunk_traits(record, self.chunk_meta["layers"]).items():
                     self.set_trait(name, value)
@@ -294,7 +298,7 @@ class AttentionView(anywidget.AnyWidget):
         """Thumbnails follow the sentence filter (they are recomputed for the block shown)."""
         if self._loading or not self.thumbnails:
             return
-        for name, value in overview_traits(self._data.record, self._region()).items():
+        for name, value in overview_traits(self._shown()[1], self._region()).items():
             self.set_trait(name, value)
 
     def _fill_panels(self, change: dict[str, Any]) -> None:
@@ -303,7 +307,7 @@ class AttentionView(anywidget.AnyWidget):
             return
         if change["new"] and change["name"] == "show_overview" and not self.thumbnails:
             self.set_trait("thumbnail_meta", {})  # JS waits for the meta that follows the data
-            for name, value in overview_traits(self._data.record, self._region()).items():
+            for name, value in overview_traits(self._shown()[1], self._region()).items():
                 self.set_trait(name, value)
         if change["new"] and change["name"] == "show_metrics" and not self.metrics:
             for name, value in metrics_traits(self._data.record, self._data.queries).items():
@@ -358,5 +362,6 @@ class AttentionView(anywidget.AnyWidget):
             return
         if not isinstance(width, int) or width < 1:
             width = n_queries
-        meta, data = token_focus(self._data.record, token, min(width, 4096))
+        kind, record = self._shown(content.get("kind"))
+        meta, data = token_focus(record, token, min(width, 4096), kind)
         self.send({**meta, "id": content.get("id")}, buffers=[data])

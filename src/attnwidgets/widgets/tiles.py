@@ -250,18 +250,28 @@ def thumbnails(layers: Any, side: int) -> tuple[bytes, dict[str, Any]]:
     return b"".join(blocks), {"shape": shape, "dtype": "uint8", "lo": lows, "hi": highs}
 
 
-def token_focus(layers: Any, token: int, width: int) -> tuple[dict[str, Any], bytes]:
+def token_focus(
+    layers: Any, token: int, width: int, kind: str = "probability"
+) -> tuple[dict[str, Any], bytes]:
     """What ``token`` attends to (its query row) and what attends to it (its key column), for
     every layer x head, each max-pooled to ``width`` positions and scaled to its own maximum.
 
     Packed ``[2, layers * heads, width']`` uint8: block 0 = rows, block 1 = columns; ``max``
-    holds the two ``[layers * heads]`` scales.
+    holds the two ``[layers * heads]`` scales. Score kinds (signed, ``-inf`` where masked) map
+    each line over its own finite ``[min, max]`` instead (``min`` in the meta; masked = 0).
 
     Example:
         >>> meta, data = token_focus([np.eye(3, dtype=np.float32)[None]], 1, 3)
         >>> meta["shape"], list(data)
         ([2, 1, 3], [0, 255, 0, 0, 255, 0])
+        >>> inf = np.inf
+        >>> scores = np.array([[[-2, 1, -inf], [4, 0, -inf], [1, 1, 1]]], np.float32)
+        >>> meta, data = token_focus([scores], 0, 3, "masked")
+        >>> list(data), meta["min"], meta["max"]
+        ([0, 255, 0, 0, 255, 128], [[-2.0], [-2.0]], [[1.0], [4.0]])
     """
+    if kind != "probability":
+        return _signed_focus(layers, token, width, kind)
     rows: list[npt.NDArray[np.float32]] = []
     cols: list[npt.NDArray[np.float32]] = []
     for layer in layers:
@@ -281,3 +291,37 @@ def token_focus(layers: Any, token: int, width: int) -> tuple[dict[str, Any], by
     shape = [2, len(rows), int(len(out[0]) // max(1, len(rows)))]
     meta = {"type": "focus", "token": token, "shape": shape, "dtype": "uint8", "max": maxima}
     return meta, b"".join(out)
+
+
+def _focus_lines(layers: Any, token: int) -> tuple[list[Any], list[Any]]:
+    rows: list[Any] = []
+    cols: list[Any] = []
+    for layer in layers:
+        block = np.asarray(layer, dtype=np.float32)
+        rows.extend(block[:, token, :])
+        cols.extend(block[:, :, token])
+    return rows, cols
+
+
+def _signed_focus(layers: Any, token: int, width: int, kind: str) -> tuple[dict[str, Any], bytes]:
+    """``token_focus`` for score kinds: each line over its own finite [min, max]."""
+    out: list[bytes] = []
+    lows: list[list[float | None]] = []
+    highs: list[list[float | None]] = []
+    lines_of = _focus_lines(layers, token)
+    for lines in lines_of:
+        stacked = max_pool(np.stack(lines), len(lines), width)
+        finite = np.isfinite(stacked)
+        low = np.where(finite, stacked, np.inf).min(axis=1)
+        high = np.where(finite, stacked, -np.inf).max(axis=1)
+        lows.append([float(v) if np.isfinite(v) else None for v in low])  # None: all masked
+        highs.append([float(v) if np.isfinite(v) else None for v in high])
+        span = np.where(high > low, high - low, 1.0)
+        base = np.where(np.isfinite(low), low, 0.0)
+        scaled = (np.where(finite, stacked, base[:, None]) - base[:, None]) / span[:, None]
+        data = np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
+        data[~finite] = 0
+        out.append(data.tobytes())
+    shape = [2, len(lines_of[0]), int(len(out[0]) // max(1, len(lines_of[0])))]
+    meta = {"type": "focus", "token": token, "shape": shape, "dtype": "uint8", "kind": kind}
+    return {**meta, "min": lows, "max": highs}, b"".join(out)

@@ -150,7 +150,8 @@ def region_layers(record: AttentionRecord, region: Sequence[int] | None) -> list
 
 
 def overview_traits(record: AttentionRecord, region: Sequence[int] | None = None) -> dict[str, Any]:
-    """``thumbnails`` + ``thumbnail_meta`` of every layer x head (of ``region`` when given).
+    """``thumbnails`` + ``thumbnail_meta`` of every layer x head (of ``region`` when given),
+    of the record's kind (``thumbnail_meta["kind"]``; score kinds: each head over its own range).
 
     Example:
         >>> rec = AttentionRecord.from_array(np.ones((2, 3, 4, 4)) / 4)
@@ -158,6 +159,7 @@ def overview_traits(record: AttentionRecord, region: Sequence[int] | None = None
         [2, 3, 2, 4]
     """
     data, meta = thumbnails(region_layers(record, region), THUMBNAIL_SIDE)
+    meta["kind"] = record.kind
     if region is not None:
         meta["region"] = [int(v) for v in region]
     return {"thumbnails": data, "thumbnail_meta": meta}
