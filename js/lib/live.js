@@ -6,7 +6,9 @@
 
 import { node } from "./dom.js";
 
-export const LIVE_TIMEOUT_MS = 120000; // a long generation still answers within this
+// The kernel says it started (live_state "running" / "generating") at once; without that
+// within this time it is busy with another cell or absent (an exported page).
+export const LIVE_TIMEOUT_MS = 15000;
 
 export function createLive(model, root, before) {
   const box = node("div", "attnwidgets-live");
@@ -37,9 +39,9 @@ export function createLive(model, root, before) {
     if (type === "generate") content.max_new_tokens = Math.trunc(Number(count.value));
     if (pending) clearTimeout(pending.timer);
     const timer = setTimeout(() => {
-      pending = null;
-      status.textContent = "no reply from the kernel (is it running?)";
-      box.dataset.state = "error";
+      if (!pending) return;
+      pending.what = "no reply from the kernel yet (busy with another cell, or not running)";
+      update();
     }, LIVE_TIMEOUT_MS);
     pending = { id, what: type === "generate" ? "generating…" : "running the model…", timer };
     model.send(content);
@@ -78,6 +80,7 @@ export function createLive(model, root, before) {
     }
     const state = model.get("live_state") || "idle";
     const busy = state === "running" || state === "generating";
+    if (pending && busy) clearTimeout(pending.timer); // the kernel has started on it
     // While the kernel streams a generation, its own progress message is the better one.
     const local = pending && !busy;
     box.dataset.state = local ? "running" : state;

@@ -189,3 +189,20 @@ def test_views_without_a_model_have_no_text_box(page):
     assert not page.locator(".attnwidgets-live").is_visible()
     assert page.locator(".attnwidgets-heatmap").is_visible()
     assert page.errors == []
+
+
+def test_without_an_answer_the_box_says_the_kernel_is_silent(make_page):
+    page = make_page(fake_clock=True)  # an exported page: nobody answers
+    _, view = live_view("abc")
+    KernelBridge(page, view)
+    box = page.locator(".attnwidgets-text")
+    box.fill("abcd")
+    box.press("Enter")
+    status = page.locator(".attnwidgets-live-status")
+    assert status.text_content() == "running the model…"
+    assert page.evaluate("window.model.sent.map((m) => [m.type, m.text])") == [["run_text", "abcd"]]
+    assert page.locator(".attnwidgets-generate").is_disabled()
+    page.clock.run_for(16000)
+    assert "no reply from the kernel yet" in status.text_content()
+    assert labels(page) == ["a", "b", "c"]
+    assert page.errors == []
