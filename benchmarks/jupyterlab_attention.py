@@ -90,9 +90,10 @@ stamps.setdefault({name!r}, []).append(stamp)
 display(box)"""
 
 
-def kernel_walk_targets(steps: int, seed: int = 0) -> list[tuple[int, int]]:
-    """Heads the keyboard walks do not reach (nor their prefetched neighbours, mostly)."""
-    pairs = [(layer, head) for layer in range(2, 10) for head in range(2, 10)]
+def cold_targets(steps: int, layers: range, seed: int = 0) -> list[tuple[int, int]]:
+    """Heads in ``layers`` that the keyboard walks (layer 0 and 11, head 0 and 11) neither
+    reach nor prefetch: every switch to one of them waits for a tile from the kernel."""
+    pairs = [(layer, head) for layer in layers for head in range(2, 10)]
     return random.Random(seed).sample(pairs, steps)
 
 
@@ -101,7 +102,7 @@ def measure_lab(args: argparse.Namespace, playwright: Any) -> dict[str, Any]:
     root = base / "root"
     root.mkdir()
     cells = notebook_cells(args.source)
-    walk = kernel_walk_targets(2 * min(args.steps, 11))
+    walk = cold_targets(2 * min(args.steps, 11), range(6, 11))
     cells[3] = f"WALK, PAUSE = {walk!r}, {args.kernel_pause / 1e3}\n" + cells[3]
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)",
@@ -136,6 +137,7 @@ def run_notebook(
     slider += nb.key_switches(2, layer_slider, "ArrowRight", (1, 0), steps, args.pause)
     keys = nb.key_switches(2, view, "ArrowLeft", (0, -1), steps, args.pause)
     keys += nb.key_switches(2, view, "ArrowUp", (-1, 0), steps, args.pause)
+    clicks = nb.click_switches(2, cold_targets(2 * steps, range(1, 5)), (12, 12), args.pause)
     started = nb.run_and_wait(3)
     last = walk[-1]
     nb.drawn(2, last[0], last[1], started)
@@ -150,6 +152,7 @@ def run_notebook(
         "8192": first_paint_figures(long_paints, stamps["8192"]),
         "slider": slider,
         "view_keys": keys,
+        "clicks": clicks,
         "kernel": kernel,
         "kernel_arrived": arrived,
     }
@@ -208,6 +211,8 @@ def print_table(lab: dict[str, Any], alone: dict[str, Any], args: argparse.Names
          alone["1024"]["switch_paused_median_ms"], "switch_1024"),
         ("switch: arrow keys on the view (median)", 1024, median(lab["view_keys"]), None,
          "switch_1024"),
+        ("switch: click a model-overview thumbnail (median)", 1024, median(lab["clicks"]), None,
+         "switch_1024"),
         ("switch: kernel sets view.layer/head (median)", 1024, median(lab["kernel"]), None,
          "switch_1024"),
         ("... of which the change reaching the view", 1024, median(lab["kernel_arrived"]), None,
@@ -232,10 +237,13 @@ def print_table(lab: dict[str, Any], alone: dict[str, Any], args: argparse.Names
     notes = [
         f"First paints: median of {args.repeat} runs in each place. Switches: "
         f"{len(lab['slider'])} by slider keys, {len(lab['view_keys'])} by keys on the view, "
+        f"{len(lab['clicks'])} by thumbnail clicks, "
         f"{len(lab['kernel'])} by the kernel ({missing} overtaken by the next change, left out).",
-        "Standalone page: first paint = widget state fetched -> painted (the AttentionView was "
-        f"built before); switch = model.set in the page, {args.pause:.0f} ms apart, to heads not "
-        "shown before (a tile round trip each).",
+        "Keys step to a neighbour (prefetched); clicks and the kernel jump to heads not shown "
+        "or prefetched before (one tile round trip through the kernel each).",
+        "Standalone page (synthetic attention): first paint = widget state fetched -> painted "
+        "(the AttentionView was built before); switch = model.set in the page, "
+        f"{args.pause:.0f} ms apart, to heads not shown before (a tile round trip each).",
         f"Load average (1 min): {args.load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
         f"end, on {os.cpu_count()} cores; other processes add noise to both columns alike.",
     ]

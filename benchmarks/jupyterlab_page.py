@@ -57,6 +57,7 @@ RECORDER_JS = (
   }).observe(document.body, { subtree: true, childList: true, attributes: true,
                               attributeFilter: ["data-state", "data-layer", "data-head"] });
   window.addEventListener("keydown", (e) => rec.keys.push({ key: e.key, t: now() }), true);
+  window.addEventListener("click", () => rec.keys.push({ key: "click", t: now() }), true);
 })();
 """
 )
@@ -136,6 +137,28 @@ class LabNotebook:
             pressed = self.page.evaluate("(n) => awBench.keys[n].t", before)
             drawn = self.drawn(cell, layer, head, pressed, SWITCH_TIMEOUT)
             out.append(drawn["frame_ms"] - pressed)
+            self.page.wait_for_timeout(pause_ms)
+        return out
+
+    def click_switches(
+        self, cell: int, targets: list[tuple[int, int]], shape: tuple[int, int], pause_ms: float
+    ) -> list[float]:
+        """Open the model overview, click the thumbnail of each (layer, head); the ms from each
+        click to the view drawn there."""
+        self.cell(cell).locator(".attnwidgets-toggle-overview").first.click()
+        grid = self.cell(cell).locator("canvas.attnwidgets-thumbnails").first
+        grid.wait_for(state="visible", timeout=TIMEOUT * 1e3)
+        layers, heads = shape
+        out = []
+        for layer, head in targets:
+            box = grid.bounding_box()
+            where = {"x": box["width"] * (head + 0.5) / heads,
+                     "y": box["height"] * (layer + 0.5) / layers}  # fmt: skip
+            before = self.page.evaluate("() => awBench.keys.length")
+            grid.click(position=where)
+            clicked = self.page.evaluate("(n) => awBench.keys[n].t", before)
+            drawn = self.drawn(cell, layer, head, clicked, SWITCH_TIMEOUT)
+            out.append(drawn["frame_ms"] - clicked)
             self.page.wait_for_timeout(pause_ms)
         return out
 
