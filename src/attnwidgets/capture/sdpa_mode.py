@@ -120,20 +120,40 @@ class RecordingMode(TorchFunctionMode):
         output = func(*args, **kwargs)
         scores = args[0] if args else kwargs.get("input")
         dim = args[1] if len(args) > 1 else kwargs.get("dim")
-        if not isinstance(output, torch.Tensor) or output.dim() != 4 or dim not in (-1, 3):
+        if not isinstance(output, torch.Tensor) or dim not in (-1, output.dim() - 1):
+            return output
+        shape = output.shape  # [batch, heads, query, key], or [batch * heads, query, key]
+        if output.dim() == 3:  # the bmm style of BART-era code (XGLM, FSMT, TrOCR, LED decoder)
+            heads = _heads_of(module, output.shape[0])
+            if heads is None:
+                return output
+            shape = torch.Size((output.shape[0] // heads, heads, *output.shape[1:]))
+        elif output.dim() != 4:
             return output
         kinds = self.sink.kinds_for(module)
         if not kinds:
             return output
         self.calls_seen += 1
-        steps = {"probability": output.detach()}
+        steps = {"probability": output.detach().reshape(shape)}
         if "masked" in kinds and isinstance(scores, torch.Tensor):
-            masked = scores.detach().float()
+            masked = scores.detach().float().reshape(shape)
             steps["masked"] = masked.masked_fill(
                 masked <= torch.finfo(scores.dtype).min / 2, float("-inf")
             )
         self.sink.record_attention(module, steps, "softmax")
         return output
+
+
+def _heads_of(module: torch.nn.Module, rows: int) -> int | None:
+    """The head count of an attention module whose 3-D softmax has ``rows`` = batch x heads."""
+    name = type(module).__name__
+    if "Attention" not in name and "Attn" not in name:
+        return None
+    for attribute in ("num_heads", "num_attention_heads", "n_heads", "n_head", "num_attn_heads"):
+        heads = getattr(module, attribute, None)
+        if isinstance(heads, int) and heads > 0 and rows % heads == 0:
+            return heads
+    return None
 
 
 def _sdpa_steps(bound: dict[str, Any], kinds: frozenset[str]) -> dict[str, torch.Tensor]:

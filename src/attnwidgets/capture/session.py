@@ -15,6 +15,7 @@ from .aliases import LayerSelection, is_attention_module, resolve
 from .generation import AttentionCall, RecomputedRows, is_generation, merge_steps
 from .residual import ResidualRecorder
 from .sdpa_mode import ModulePathStack, RecordingMode
+from .unsupported import why_unsupported
 from .weights import KINDS
 
 _KEEPABLE = (torch.float32, torch.float16, torch.float64)
@@ -59,6 +60,7 @@ class Capture:
         self.forwards = ModulePathStack(model)
         self.used_interface = False
         self.calls_seen = 0
+        self.unsupported: dict[str, str] = {}  # path: "Class: why its attention is no matrix"
         self.residual: ResidualRecorder | None = None
         self.norm_recorder: Any = None
 
@@ -66,6 +68,10 @@ class Capture:
     def kinds_for(self, module: torch.nn.Module) -> frozenset[str]:
         path = self._names.get(module)
         if path is None or not self.kinds or not self.selection(path):
+            return _NOTHING
+        reason = why_unsupported(module)
+        if reason is not None:
+            self.unsupported.setdefault(path, f"{type(module).__name__}: {reason}")
             return _NOTHING
         return self.kinds
 
@@ -186,6 +192,8 @@ class Capture:
             hint = "attention=True" if kind == "probability" else f"scores=[{kind!r}]"
             raise CaptureError(f"{kind} was not captured: use aw.capture(model, {hint})")
         calls = self.calls
+        if self.unsupported:
+            raise CaptureError(self._unsupported_message())
         if not calls:
             raise CaptureError(self._nothing_message())
         missing = [f"{c.name} ({c.source})" for c in calls if kind not in c.kept]
@@ -195,6 +203,16 @@ class Capture:
                 "attention gives probability and masked only (the softmax sees no Q or K)"
             )
         return calls
+
+    def _unsupported_message(self) -> str:
+        paths: dict[str, list[str]] = {}
+        for path, why in self.unsupported.items():
+            paths.setdefault(why, []).append(path)
+        found = "; ".join(f"{', '.join(where)} ({why})" for why, where in paths.items())
+        return (
+            f"cannot record the attention of {found}. The model ran unchanged; leave these "
+            "modules out with layers= to read the others"
+        )
 
     def _nothing_message(self) -> str:
         interface = (
