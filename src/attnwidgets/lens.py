@@ -50,9 +50,8 @@ class Run:
 
         from .widgets import AttentionView, attention_explorer, norm_panel, position_panel
 
-        tabs: list[tuple[str, ipywidgets.Widget]] = [
-            ("Attention", attention_explorer(AttentionView(self, layer=layer, head=head)))
-        ]
+        view = AttentionView(self, layer=layer, head=head)
+        tabs: list[tuple[str, ipywidgets.Widget]] = [("Attention", attention_explorer(view))]
         if self.norms is not None and len(self.norms):
             tabs.append(("Norms", norm_panel(self.norms, self.tokens)))
         scheme = self.positions()
@@ -63,6 +62,8 @@ class Run:
         tab = ipywidgets.Tab(children=[widget for _, widget in tabs])
         for index, (title, _) in enumerate(tabs):
             tab.set_title(index, title)
+        if tabs[1][0] == "Norms":  # a new text in the live box: the norms follow
+            view.observe(lambda _: _refresh_norms(tab, view.source_data), names="data_version")
         return tab
 
     def positions(self) -> PositionScheme | None:
@@ -277,6 +278,18 @@ def _readable(tokenizer: Any, piece: str) -> str:
     except Exception:
         return piece
     return text if text else piece
+
+
+def _refresh_norms(tab: ipywidgets.Tab, run: Any) -> None:
+    """Replace the Norms tab with the norms of ``run`` (a generation step has none: kept)."""
+    from .widgets import norm_panel
+
+    norms = getattr(run, "norms", None)
+    if norms is None or not len(norms):
+        return
+    children = list(tab.children)
+    children[1] = norm_panel(norms, run.tokens)
+    tab.children = tuple(children)
 
 
 def wrap(model: torch.nn.Module, tokenizer: Any = None, **capture_options: Any) -> Lens:

@@ -179,3 +179,15 @@ def test_sentence_b_start_validation_and_thumbnail_region():
     assert list(view.thumbnails) == [255, 0] * 3
     view.sentence_filter = "all"
     assert "region" not in view.thumbnail_meta and view.thumbnail_meta["shape"] == [1, 1, 5, 5]
+
+
+def test_the_norms_tab_follows_a_new_text(lens):
+    tab = lens("the cat").widget()
+    view = find_attention_view(tab)
+    assert tab.titles[1] == "Norms" and tab.children[1].children[1].tokens == list("the cat")
+    send(view, type="run_text", text="dogs")
+    norms = tab.children[1].children[1]
+    assert norms.tokens == list("dogs")
+    expected = aw.NormView(lens("dogs").norms, list("dogs"))  # built directly from a new run
+    assert norms.layer_names == expected.layer_names and bytes(norms.data) == bytes(expected.data)
+    assert view.source_data.text == "dogs"

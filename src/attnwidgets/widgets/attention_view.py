@@ -145,6 +145,7 @@ class AttentionView(anywidget.AnyWidget):
         if sentence_b_start is not None:
             start = check_sentence_b_start(sentence_b_start, n_queries, n_keys)
         self._preload, self._mode_option, self._data = preload, mode, loaded
+        self.source_data = data  # what was passed (a Run, a record...): the latest after set_data
         self._loading = False
         source = live_source(data) if isinstance(live, str) and live == "auto" else live
         layer, head = layer % n_layers, head % n_heads
@@ -244,7 +245,7 @@ class AttentionView(anywidget.AnyWidget):
         self._loading = True
         try:
             with self.hold_sync():
-                self._data = loaded
+                self._data, self.source_data = loaded, data
                 for name, value in traits.items():
                     self.set_trait(name, value)
         finally:
