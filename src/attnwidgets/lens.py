@@ -154,15 +154,19 @@ class Lens:
         inputs = self._inputs(text, inputs)
         check_length(self.model, inputs, max_new_tokens)
         callbacks = step_callbacks(view, stream, on_step, max_new_tokens)
-        with self._capturing() as cap:
-            streamer = StepStreamer(lambda ids: callbacks(*self._step(cap, ids, inputs, text)))
-            sequences = self.model.generate(  # type: ignore[operator]
-                **inputs,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                streamer=streamer if callbacks else None,
-            )
-            run = self._generation_run(cap, sequences, inputs, text)
+        try:
+            with self._capturing() as cap:
+                streamer = StepStreamer(lambda ids: callbacks(*self._step(cap, ids, inputs, text)))
+                sequences = self.model.generate(  # type: ignore[operator]
+                    **inputs,
+                    max_new_tokens=max_new_tokens,
+                    do_sample=False,
+                    streamer=streamer if callbacks else None,
+                )
+                run = self._generation_run(cap, sequences, inputs, text)
+        except Exception as error:
+            callbacks.fail(error)  # the open views say so (and keep the steps they got)
+            raise
         callbacks.finish(run)
         return run
 

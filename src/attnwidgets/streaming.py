@@ -117,6 +117,15 @@ class StreamSteps:
         self.views.append(view)
         self.callbacks.insert(0, follow_generation(view, self.total))
 
+    def fail(self, error: BaseException) -> None:
+        """Say in every view that generation stopped with ``error``."""
+        from .widgets.live import error_text
+
+        for view in self.views:
+            with view.hold_sync():
+                view.live_state = "error"
+                view.live_message = f"generation stopped: {error_text(error)}"
+
     def finish(self, run: Run) -> None:
         """Show the whole generated sequence in every view and say it is done."""
         for view in self.views:

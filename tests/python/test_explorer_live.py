@@ -191,3 +191,18 @@ def test_the_norms_tab_follows_a_new_text(lens):
     expected = aw.NormView(lens("dogs").norms, list("dogs"))  # built directly from a new run
     assert norms.layer_names == expected.layer_names and bytes(norms.data) == bytes(expected.data)
     assert view.source_data.text == "dogs"
+
+
+def test_a_generation_that_raises_says_so_in_the_view(lens):
+    view = aw.AttentionView(lens("abc"))
+
+    def stop(run, step):
+        if step == 2:
+            raise RuntimeError("stopped by the user")
+
+    with pytest.raises(RuntimeError, match="stopped by the user"):
+        lens.generate("abc", max_new_tokens=5, view=view, on_step=stop)
+    assert view.live_state == "error"
+    assert view.live_message == "generation stopped: RuntimeError: stopped by the user"
+    assert view.query_tokens[:3] == ["a", "b", "c"] and len(view.query_tokens) == 4  # step 2
+    assert lens.model.config._attn_implementation == "sdpa"

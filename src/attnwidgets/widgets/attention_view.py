@@ -64,7 +64,8 @@ class AttentionView(anywidget.AnyWidget):
     ``sentence_b_start`` (bertviz's) splits the tokens into sentences A and B; a select then
     restricts the view (``sentence_filter``: ``"A->B"`` = queries of A, keys of B).
     A Run from a lens with a tokenizer gets a text box (``live``): edit, press Enter, and the
-    model runs again in the kernel; ``set_data`` replaces what is shown in place.
+    model runs again in the kernel (``live=None`` turns the box off); ``set_data`` replaces
+    what is shown in place.
 
     Example:
         >>> import numpy as np
