@@ -202,3 +202,52 @@ def test_transformer_encoder_fast_path_gives_every_step():
         second = encoder.layers[0](x, src_mask=CAUSAL, src_key_padding_mask=PADDING).detach()
     with torch.no_grad():
         _assert_steps(cap, _hand(encoder.layers[1].self_attn, second, second, **masks), layer=1)
+
+
+def test_transformer_decoder_cross_attention_with_memory_padding():
+    """nn.Transformer: encoder self, decoder self (causal) and cross attention over padding."""
+    model = torch.nn.Transformer(
+        d_model=EMBED,
+        nhead=HEADS,
+        num_encoder_layers=1,
+        num_decoder_layers=1,
+        dim_feedforward=16,
+        batch_first=True,
+    ).eval()
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.MultiheadAttention):
+                module.in_proj_bias.normal_()
+    source, target = torch.randn(BATCH, 5, EMBED), torch.randn(BATCH, 3, EMBED)
+    causal = model.generate_square_subsequent_mask(3)  # float, -inf above the diagonal
+    cross = model.decoder.layers[0].multihead_attn
+    seen: dict[str, torch.Tensor] = {}
+    handle = cross.register_forward_pre_hook(
+        lambda module, args: seen.update(query=args[0], memory=args[1])
+    )
+    try:
+        with torch.no_grad(), aw.capture(model, scores=True) as cap:
+            model(
+                source,
+                target,
+                tgt_mask=causal,
+                src_key_padding_mask=PADDING,
+                memory_key_padding_mask=PADDING,
+            )
+    finally:
+        handle.remove()
+    assert cap.layer_names == [
+        "encoder.layers.0.self_attn",
+        "decoder.layers.0.self_attn",
+        "decoder.layers.0.multihead_attn",
+    ]
+    with torch.no_grad():
+        encoder_self = _hand(
+            model.encoder.layers[0].self_attn, source, source, key_padding_mask=PADDING
+        )
+        decoder_self = _hand(model.decoder.layers[0].self_attn, target, target, attn_mask=causal)
+        expected = _hand(cross, seen["query"], seen["memory"], key_padding_mask=PADDING)
+    _assert_steps(cap, encoder_self, layer=0)
+    _assert_steps(cap, decoder_self, layer=1)
+    _assert_steps(cap, expected, layer=2)
+    assert expected["masked"].shape == (BATCH, HEADS, 3, 5)
