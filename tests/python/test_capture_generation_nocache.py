@@ -146,3 +146,23 @@ def test_lens_generate_without_cache_equals_with_cache():
     assert run.attention.shape == cached.attention.shape == (2, 4, 7, 7)
     for layer in range(2):
         assert np.abs(run.attention[layer] - cached.attention[layer]).max() <= 1e-5
+
+
+def test_streamed_steps_without_cache_match_the_cached_steps():
+    """``on_step`` sees the same growing record with or without a cache."""
+    lens = aw.wrap(tiny_gpt2())
+    seen: dict[bool, list] = {True: [], False: []}
+    for use_cache in (True, False):
+        lens.generate(
+            input_ids=PROMPT,
+            max_new_tokens=4,
+            use_cache=use_cache,
+            on_step=lambda run, new, kept=seen[use_cache]: kept.append(run.attention),
+        )
+    shapes = [record.shape for record in seen[False]]
+    assert len(shapes) == 4, shapes  # one call per new token
+    assert shapes == [record.shape for record in seen[True]]
+    assert [shape[-1] for shape in shapes] == sorted(set(shape[-1] for shape in shapes))
+    for ours, cached in zip(seen[False], seen[True], strict=True):
+        for layer in range(2):
+            assert np.abs(ours[layer] - cached[layer]).max() <= 1e-5
