@@ -182,9 +182,17 @@ class Kernel:
 
 
 def measure_attnwidgets(
-    context: Any, kernel: Kernel, name: str, data: np.ndarray, steps: int, pause_ms: int = 150
+    context: Any,
+    kernel: Kernel,
+    name: str,
+    data: np.ndarray,
+    steps: int,
+    pause_ms: int = 150,
+    cold: list[tuple[int, int]] | None = None,
 ) -> dict[str, Any]:
-    """First paint, then switches back to back and (as a person steps) ``pause_ms`` apart."""
+    """First paint, then switches back to back and (as a person steps) ``pause_ms`` apart;
+    then, ``pause_ms`` apart, to each (layer, head) of ``cold`` (heads nothing fetched before:
+    see jupyterlab_attention.cold_targets)."""
     tokens = [f"tok{i}" for i in range(data.shape[2])]
     view = AttentionView(data, tokens)
     kernel.add(name, view)
@@ -203,12 +211,14 @@ def measure_attnwidgets(
         back = [(base + (i // heads) % (layers - base), (heads - 1 - i) % heads)
                 for i in range(steps)]  # fmt: skip
         paused = page.evaluate("([s, p]) => switchTimes(s, p)", [back, pause_ms])
+    far = page.evaluate("([s, p]) => switchTimes(s, p)", [cold, pause_ms]) if cold else []
     page.close()
     del kernel.views[name]
     return {
         "first_paint_ms": round(first, 1),
         "switch_median_ms": round(statistics.median(switches), 1) if switches else None,
         "switch_paused_median_ms": round(statistics.median(paused), 1) if paused else None,
+        "switch_cold_median_ms": round(statistics.median(far), 1) if far else None,
         "first_view_bytes": first_bytes,
         "mode": view.mode,
     }

@@ -91,10 +91,26 @@ display(box)"""
 
 
 def cold_targets(steps: int, layers: range, seed: int = 0) -> list[tuple[int, int]]:
-    """Heads in ``layers`` that the keyboard walks (layer 0 and 11, head 0 and 11) neither
-    reach nor prefetch: every switch to one of them waits for a tile from the kernel."""
-    pairs = [(layer, head) for layer in layers for head in range(2, 10)]
-    return random.Random(seed).sample(pairs, steps)
+    """Up to ``steps`` heads in ``layers`` whose tiles nothing fetched before, in random order.
+
+    The key walks show layers 0 and 11 and heads 0 and 11 and prefetch their neighbours (layers
+    1 and 10, heads 1 and 10); a new head prefetches (layer, head +- 1) and (layer +- 1, head),
+    so the targets are the black squares of a checkerboard over heads 2..9: no two neighbours.
+
+    Example:
+        >>> targets = cold_targets(99, range(2, 6))
+        >>> len(targets), all(abs(a - c) + abs(b - d) != 1 for a, b in targets for c, d in targets)
+        (16, True)
+    """
+    pairs = [(layer, head) for layer in layers for head in range(2, 10) if (layer + head) % 2 == 0]
+    random.Random(seed).shuffle(pairs)
+    return pairs[:steps]
+
+
+# Clicks on thumbnails in layers 2-5; the kernel's walk in layers 7-9 (layer 6 is prefetched
+# by clicks on layer 5, layer 10 by the key walks).
+CLICK_TARGETS = cold_targets(16, range(2, 6))
+KERNEL_TARGETS = cold_targets(12, range(7, 10))
 
 
 def measure_lab(args: argparse.Namespace, playwright: Any) -> dict[str, Any]:
@@ -102,7 +118,7 @@ def measure_lab(args: argparse.Namespace, playwright: Any) -> dict[str, Any]:
     root = base / "root"
     root.mkdir()
     cells = notebook_cells(args.source)
-    walk = cold_targets(2 * min(args.steps, 11), range(6, 11))
+    walk = KERNEL_TARGETS
     cells[3] = f"WALK, PAUSE = {walk!r}, {args.kernel_pause / 1e3}\n" + cells[3]
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)",
@@ -137,7 +153,7 @@ def run_notebook(
     slider += nb.key_switches(2, layer_slider, "ArrowRight", (1, 0), steps, args.pause)
     keys = nb.key_switches(2, view, "ArrowLeft", (0, -1), steps, args.pause)
     keys += nb.key_switches(2, view, "ArrowUp", (-1, 0), steps, args.pause)
-    clicks = nb.click_switches(2, cold_targets(2 * steps, range(1, 5)), (12, 12), args.pause)
+    clicks = nb.click_switches(2, CLICK_TARGETS, (12, 12), args.pause)
     started = nb.run_and_wait(3)
     last = walk[-1]
     nb.drawn(2, last[0], last[1], started)
@@ -155,6 +171,7 @@ def run_notebook(
         "clicks": clicks,
         "kernel": kernel,
         "kernel_arrived": arrived,
+        "tile_round_trips": nb.tile_round_trips(),
     }
 
 
@@ -179,12 +196,16 @@ def measure_standalone(args: argparse.Namespace, playwright: Any) -> dict[str, A
         kernel = Kernel()
         steps = 2 * min(args.steps, 11)
         out: dict[str, Any] = {}
-        for n, data in (("1024", synthetic(12, 12, 1024)), ("8192", synthetic(1, 1, 8192))):
+        data_1024 = synthetic(12, 12, 1024)
+        for n, data in (("1024", data_1024), ("8192", synthetic(1, 1, 8192))):
             runs = [measure_attnwidgets(context, kernel, f"{n}-{r}", data, 0)
                     for r in range(args.repeat - 1)]  # fmt: skip
             last = measure_attnwidgets(context, kernel, n, data, steps if n == "1024" else 0,
                                        int(args.pause))  # fmt: skip
             out[n] = {**last, "first_paint_ms": [r["first_paint_ms"] for r in [*runs, last]]}
+        cold = measure_attnwidgets(context, kernel, "cold", data_1024, 0, int(args.pause),
+                                   cold=CLICK_TARGETS)  # fmt: skip
+        out["1024"]["switch_cold_median_ms"] = cold["switch_cold_median_ms"]
         kernel.httpd.shutdown()
         return out
     finally:
@@ -192,7 +213,7 @@ def measure_standalone(args: argparse.Namespace, playwright: Any) -> dict[str, A
 
 
 def median(values: list[float]) -> float | None:
-    finite = [v for v in values if v == v]
+    finite = [v for v in values if v == v and v != float("inf")]
     return round(statistics.median(finite), 1) if finite else None
 
 
@@ -211,12 +232,16 @@ def print_table(lab: dict[str, Any], alone: dict[str, Any], args: argparse.Names
          alone["1024"]["switch_paused_median_ms"], "switch_1024"),
         ("switch: arrow keys on the view (median)", 1024, median(lab["view_keys"]), None,
          "switch_1024"),
-        ("switch: click a model-overview thumbnail (median)", 1024, median(lab["clicks"]), None,
-         "switch_1024"),
-        ("switch: kernel sets view.layer/head (median)", 1024, median(lab["kernel"]), None,
-         "switch_1024"),
+        ("switch: click a model-overview thumbnail (median)", 1024, median(lab["clicks"]),
+         alone["1024"]["switch_cold_median_ms"], "switch_1024"),
+        ("switch: kernel sets view.layer/head (median)", 1024, median(lab["kernel"]),
+         alone["1024"]["switch_cold_median_ms"], "switch_1024"),
         ("... of which the change reaching the view", 1024, median(lab["kernel_arrived"]), None,
          "switch_1024"),
+        ("one tile, none before it: request_tile sent -> reply (median)", 1024,
+         median(lab["tile_round_trips"]["alone"]), None, "switch_1024"),
+        ("one tile, queued behind prefetches too (median)", 1024,
+         median(lab["tile_round_trips"]["all"]), None, "switch_1024"),
         ("first paint, 1 head, cell start -> painted", 8192, long["from_cell_ms"],
          page_paint["8192"], "first_paint_8192"),
         ("first paint, 1 head, display() -> painted", 8192, long["from_display_ms"], None,
@@ -240,10 +265,15 @@ def print_table(lab: dict[str, Any], alone: dict[str, Any], args: argparse.Names
         f"{len(lab['clicks'])} by thumbnail clicks, "
         f"{len(lab['kernel'])} by the kernel ({missing} overtaken by the next change, left out).",
         "Keys step to a neighbour (prefetched); clicks and the kernel jump to heads not shown "
-        "or prefetched before (one tile round trip through the kernel each).",
+        "or prefetched before (one tile round trip through the kernel each); each new head also "
+        "prefetches its 4 neighbours, queued in the kernel (tile round trips: "
+        f"{len(lab['tile_round_trips']['all'])} in all, {len(lab['tile_round_trips']['alone'])} "
+        "with none other on its way).",
         "Standalone page (synthetic attention): first paint = widget state fetched -> painted "
         "(the AttentionView was built before); switch = model.set in the page, "
-        f"{args.pause:.0f} ms apart, to heads not shown before (a tile round trip each).",
+        f"{args.pause:.0f} ms apart, each to the next head (a neighbour, prefetched: compare "
+        "with the key rows), or to the clicks' heads, fetched from the kernel (click and kernel "
+        "rows).",
         f"Load average (1 min): {args.load[0]:.1f} at the start, {os.getloadavg()[0]:.1f} at the "
         f"end, on {os.cpu_count()} cores; other processes add noise to both columns alike.",
     ]

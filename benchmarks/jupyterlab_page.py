@@ -28,7 +28,7 @@ SWITCH_TIMEOUT = 30
 # on the machine's clock (performance.timeOrigin + now) so they compare with the kernel's.
 RECORDER_JS = (
     DRAWN_JS
-    + """
+    + r"""
 (() => {
   const rec = { ready: [], keys: [], shown: [] };
   const last = new WeakMap();
@@ -58,6 +58,28 @@ RECORDER_JS = (
                               attributeFilter: ["data-state", "data-layer", "data-head"] });
   window.addEventListener("keydown", (e) => rec.keys.push({ key: e.key, t: now() }), true);
   window.addEventListener("click", () => rec.keys.push({ key: "click", t: now() }), true);
+  // Tile requests and replies on the kernel's websocket (JSON headers are plain text in the
+  // frame): request_tile sent -> tile reply received is the comm round trip of one tile.
+  rec.tiles = {};
+  const text = (d) => typeof d === "string" ? d : new TextDecoder().decode(
+    new Uint8Array(d.buffer ?? d, d.byteOffset ?? 0, Math.min(d.byteLength, 8192)));
+  const tileId = (s) => s.match(/"id": ?"(tile-\d+)"/)?.[1];
+  const watched = new WeakSet();
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (!watched.has(this)) {
+      watched.add(this);
+      this.addEventListener("message", (event) => {
+        const s = text(event.data);
+        const id = /"type": ?"tile"/.test(s) && tileId(s);
+        if (id && rec.tiles[id]) rec.tiles[id].received ??= now();
+      });
+    }
+    const s = text(data);
+    const id = s.includes('"request_tile"') && tileId(s);
+    if (id) rec.tiles[id] = { sent: now() };
+    return send.call(this, data);
+  };
 })();
 """
 )
@@ -175,3 +197,17 @@ class LabNotebook:
             shown = self.page.evaluate(DRAWN_SINCE_JS, [cell, layer, head, stamp, "shown"])
             arrived.append(shown["state_ms"] - stamp if shown else float("nan"))
         return drawn, arrived
+
+    def tile_round_trips(self) -> dict[str, list[float]]:
+        """ms from each request_tile leaving the page to its tile reply arriving: ``all``, and
+        ``alone``: those sent while no other tile was on its way (no queue in the kernel)."""
+        tiles = self.page.evaluate("() => Object.values(awBench.tiles)")
+        out: dict[str, list[float]] = {"all": [], "alone": []}
+        busy_until = 0.0
+        for tile in sorted(tiles, key=lambda tile: tile["sent"]):
+            received = tile.get("received", float("inf"))
+            out["all"].append(received - tile["sent"])
+            if tile["sent"] >= busy_until:
+                out["alone"].append(received - tile["sent"])
+            busy_until = max(busy_until, received)
+        return out
