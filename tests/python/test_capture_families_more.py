@@ -58,6 +58,15 @@ def test_family_matches_eager_attention(name):
     assert spread > 1e-3, f"{name}: eager attention is uniform, so the comparison proves little"
 
 
+def test_softmax_module_calls_are_named_by_their_attention_module():
+    family = FAMILIES["squeezebert"]
+    model = family.build()
+    with torch.no_grad(), aw.capture(model, layers=[1]) as cap:
+        model(**family.inputs())
+    assert cap.layer_names == ["encoder.layers.1.attention"]  # not ...attention.softmax
+    assert cap["blocks.1.attn.hook_pattern"].shape == (2, 4, 8, 8)
+
+
 def test_siglip_pooling_head_is_recorded_per_head():
     family = FAMILIES["siglip"]
     model = family.build()

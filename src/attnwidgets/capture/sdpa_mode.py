@@ -79,6 +79,8 @@ class RecordingMode(TorchFunctionMode):
         if not self.stack.modules or inside_interface.get():
             return func(*args, **kwargs)
         module = self.stack.modules[-1]
+        if isinstance(module, torch.nn.Softmax) and len(self.stack.modules) > 1:
+            module = self.stack.modules[-2]  # an nn.Softmax child: name the attention module
         if func is F.scaled_dot_product_attention:
             self.calls_seen += 1
             kinds = self.sink.kinds_for(module)
