@@ -114,11 +114,38 @@ def inline_fonts(source: str, folder: Path) -> str:
     return WOFF2_ASSET.sub(data_url, source)
 
 
+def stored_widget_state(nb: Any) -> dict[str, Any]:
+    """The notebook's stored widget models by id (empty when none were stored)."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    models: dict[str, Any] = state.get("state", {})
+    return models
+
+
+def without_kernel_controls(nb: Any) -> int:
+    """Switch off the controls that need a kernel (the attention view's text box and its
+    generate button): the page has no kernel to run them. Returns how many views changed.
+
+    Example:
+        >>> import nbformat
+        >>> nb = nbformat.v4.new_notebook()
+        >>> nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {
+        ...     "state": {"a": {"state": {"live": True, "live_state": "idle"}}}}}
+        >>> without_kernel_controls(nb), stored_widget_state(nb)["a"]["state"]["live"]
+        (1, False)
+    """
+    changed = 0
+    for model in stored_widget_state(nb).values():
+        state = model.get("state", {})
+        if state.get("live") is True and "live_state" in state:
+            state["live"] = False
+            changed += 1
+    return changed
+
+
 def widget_modules(nb: Any) -> set[str]:
     """Model and view module names used by the notebook's stored widget state."""
-    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     names = set()
-    for model in state.get("state", {}).values():
+    for model in stored_widget_state(nb).values():
         for key in ("model_module", "view_module"):
             name = model.get(key) or model.get("state", {}).get(f"_{key}")
             if name:
@@ -230,6 +257,7 @@ def build_report(
     nb = nbformat.read(notebook, as_version=4)
     if run:
         execute(nb, notebook.resolve().parent, timeout, kernel)
+    without_kernel_controls(nb)
     html = to_html(nb, offline_resources(nb, node_modules))
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(html, encoding="utf-8")

@@ -24,7 +24,7 @@ run_pytest() {
     echo "== pytest $*"
     "$PYTHON" -m pytest -q -p no:cacheprovider "$@" || failed+=("$*")
 }
-run_pytest --doctest-modules src/attnwidgets
+run_pytest --doctest-modules src/attnwidgets scripts/report.py
 run_pytest tests/python
 run_pytest tests/browser
 run_pytest tests/notebooks

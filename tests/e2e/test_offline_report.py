@@ -89,6 +89,11 @@ def test_offline_page_draws_and_sliders_work_without_kernel(
     tools.wait_for_new_pixels(page, after_head, DRAW)
     tools.wait_for(lambda: "layer 1" in view.inner_text(), DRAW, "the view to name layer 1")
     assert "no kernel" not in view.inner_text()  # every layer is in the page
+    # The quick start's view came from aw.wrap (a text box in JupyterLab); here no kernel can
+    # run the model, so the box is not offered.
+    box = view.locator(".attnwidgets-live")
+    assert box.count() == 1, "the attention view has no live text box element at all"
+    assert not box.is_visible(), "the page offers a text box that no kernel can answer"
 
     tools.artifacts.mkdir(exist_ok=True)
     page.locator(".attnwidgets-explorer").first.screenshot(
