@@ -166,3 +166,29 @@ def test_streamed_steps_without_cache_match_the_cached_steps():
     for ours, cached in zip(seen[False], seen[True], strict=True):
         for layer in range(2):
             assert np.abs(ours[layer] - cached[layer]).max() <= 1e-5
+
+
+def test_bfloat16_no_cache_record_equals_the_cached_record():
+    """In bfloat16 the recomputed rows move by a few ulp: still recognised as the same rows."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        num_hidden_layers=4,
+        num_attention_heads=8,
+        num_key_value_heads=4,
+        hidden_size=256,
+        intermediate_size=512,
+        vocab_size=1000,
+        max_position_embeddings=128,
+    )
+    model = LlamaForCausalLM(config).eval().to(torch.bfloat16)
+    prompt = torch.randint(0, 1000, (1, 64), generator=torch.Generator().manual_seed(1))
+    records = []
+    for use_cache in (False, True):
+        with torch.no_grad(), aw.capture(model) as cap:
+            model.generate(prompt, max_new_tokens=8, do_sample=False, use_cache=use_cache)
+        records.append(cap.attention)
+    assert records[0].shape == records[1].shape == (4, 8, 71, 71)
+    for layer in range(4):
+        assert np.abs(records[0][layer] - records[1][layer]).max() <= 1e-3

@@ -140,7 +140,8 @@ def _recomputes(
             future = future.masked_fill(padding, 0.0)
             if future.abs().gt(1e-6).any():
                 return False  # an old row now attends to a new key: not a causal continuation
-        if not torch.allclose(again, old, rtol=1e-4, atol=1e-6, equal_nan=True):
+        # loose enough for bfloat16 models, whose recomputed rows move by a few ulp
+        if not torch.allclose(again, old, rtol=1e-2, atol=1e-3, equal_nan=True):
             return False
     return True
 
