@@ -142,5 +142,5 @@ def _merged_mask(
 def _additive(mask: torch.Tensor) -> torch.Tensor:
     """PyTorch's mask convention: a bool mask is True where a key is hidden."""
     if mask.dtype == torch.bool:
-        return torch.zeros(mask.shape).masked_fill(mask, float("-inf"))
+        return torch.zeros_like(mask, dtype=torch.float32).masked_fill(mask, float("-inf"))
     return mask.float()
