@@ -192,3 +192,20 @@ def test_bfloat16_no_cache_record_equals_the_cached_record():
     assert records[0].shape == records[1].shape == (4, 8, 71, 71)
     for layer in range(4):
         assert np.abs(records[0][layer] - records[1][layer]).max() <= 1e-3
+
+
+def test_bfloat16_eager_left_padded_rows_are_recognised():
+    """Padded rows are uniform over every key; bfloat16 rounds 1/keys, still recognised."""
+    model = tiny_llama_gqa().to(torch.bfloat16)
+    model.set_attn_implementation("eager")  # the model's own bfloat16 weights are kept
+    ids = torch.tensor([[0, 0, 0, 8, 3], [5, 9, 11, 2, 4]])
+    mask = torch.tensor([[0, 0, 0, 1, 1], [1, 1, 1, 1, 1]])
+    records = []
+    for use_cache in (False, True):
+        with aw.capture(model) as cap:
+            _generate(model, ids, attention_mask=mask, pad_token_id=0, use_cache=use_cache)
+        records.append(cap.attentions)
+    for ours, cached in zip(*records, strict=True):
+        assert ours.shape == cached.shape == (2, 4, 8, 8)
+        for layer in range(2):
+            assert np.abs(ours[layer] - cached[layer]).max() <= 1e-2

@@ -147,5 +147,7 @@ def _recomputes(
 
 
 def _uniform(rows: torch.Tensor) -> torch.Tensor:
-    """True for each row that spreads its probability evenly over all its keys."""
-    return (rows - 1.0 / rows.shape[-1]).abs().le(1e-6).all(dim=-1)
+    """True for each row that spreads its probability evenly over all its keys (to 1%, as a
+    bfloat16 model rounds ``1 / keys``)."""
+    lowest, highest = rows.amin(dim=-1), rows.amax(dim=-1)
+    return (lowest > 0) & (highest - lowest <= 1e-2 * highest)
