@@ -125,7 +125,7 @@ class RecordingMode(TorchFunctionMode):
         if not isinstance(output, torch.Tensor) or dim not in (-1, output.dim() - 1):
             return output
         shape = output.shape  # [batch, heads, query, key], or [batch * heads, query, key]
-        if output.dim() == 3:  # the bmm style of BART-era code (XGLM, FSMT, TrOCR, LED decoder)
+        if output.dim() == 3:  # the bmm style of BART-era code (XGLM, FSMT, MVP, TrOCR, LED)
             heads = _heads_of(module, output.shape[0])
             if heads is None:
                 return output
