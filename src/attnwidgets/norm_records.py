@@ -24,15 +24,21 @@ class TensorSummary:
     """One tensor, summarised.
 
     ``counts[i]`` is how many finite sampled elements fall in bin ``i`` of ``bins`` equal bins
-    over ``[lo, hi]`` (the last bin includes ``hi``). ``nan``, ``posinf`` and ``neginf`` count
-    the non-finite sampled elements apart, so ``counts.sum() + nan + posinf + neginf ==
-    sampled``. ``sampled == elements`` unless the capture subsampled.
+    over ``[lo, hi]`` (numpy's bins: the last one includes ``hi``). The histogram counts
+    ``sampled`` of the ``elements`` values: every ``sample_step``-th one of the flattened tensor,
+    from the first (``x.reshape(-1)[::sample_step]``; ``sample_step == 1``: all of them). The
+    capture bounds it (8,192 by default; ``norms={"subsample": None}`` counts every element),
+    so compare bins by shape, not by absolute count. Everything else is exact over every
+    element: ``nan``, ``posinf`` and ``neginf`` count the non-finite ones apart (so without
+    sampling ``counts.sum() + nan + posinf + neginf == elements``); ``[lo, hi]`` covers every
+    finite value; ``mean``, ``std`` and ``abs_max`` are over every finite value.
     ``token_mean``, ``token_std`` (population, ``ddof=0``, as LayerNorm uses) and ``token_rms``
     are ``[tokens]``: taken over the normalised (last) dimension of each position of the first
     sequence, averaged over any dimensions between token and feature (per-head norms); they and
     ``outliers`` are empty when the capture skipped them (the training monitor does).
     ``outliers`` is ``[k, 3]`` rows of ``(token, dim, value)``: the largest ``|x|`` of the
-    first sequence that exceed ``outlier_ratio`` times its median ``|x|`` (massive activations).
+    first sequence that exceed ``outlier_ratio`` times its median ``|x|`` (massive activations);
+    ``median_abs`` is that median, taken on at most 1,024 evenly strided values when sampling.
 
     Example:
         >>> s = TensorSummary.from_numpy(np.array([[0.0, 1.0, np.nan, 3.0]]), bins=3)
@@ -51,6 +57,7 @@ class TensorSummary:
     mean: float
     std: float
     abs_max: float
+    sample_step: int = 1
     token_mean: FloatArray = field(default_factory=lambda: np.zeros(0, np.float32))
     token_std: FloatArray = field(default_factory=lambda: np.zeros(0, np.float32))
     token_rms: FloatArray = field(default_factory=lambda: np.zeros(0, np.float32))

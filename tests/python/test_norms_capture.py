@@ -17,6 +17,14 @@ from transformers import (
     T5EncoderModel,
 )
 
+import attnwidgets as aw
+from attnwidgets.capture.norm_stats import (
+    HISTOGRAM_SAMPLE,
+    Workspace,
+    histogram,
+    sample_step,
+    summarize_many,
+)
 from attnwidgets.capture.norms import NoNormModulesError, record_norms, summarize
 from attnwidgets.norm_records import TensorSummary
 
@@ -215,3 +223,119 @@ def test_model_without_norms_gets_a_clear_error() -> None:
         pass
     with pytest.raises(TypeError, match=r"takes a torch\.nn\.Module"), record_norms("x"):  # type: ignore[arg-type]
         pass
+
+
+# -- sampling, exact option, numpy-equal bins ----------------------------------------------
+
+
+def big_layernorm_record(**options: object) -> object:
+    """A LayerNorm over 4 x 300 x 64 = 76,800 values: above the default histogram sample."""
+    generator = torch.Generator().manual_seed(5)
+    x = torch.randn(4, 300, 64, generator=generator) * 2 + 0.5
+    x[1, 7, 3] = 40.0  # an outlier in the second sequence: only the range sees it
+    model = torch.nn.Sequential(torch.nn.LayerNorm(64))
+    with torch.no_grad(), record_norms(model, keep_raw=True, **options) as norms:  # type: ignore[arg-type]
+        model(x)
+    return norms.record[0]
+
+
+def test_sampled_histogram_equals_numpy_on_exactly_the_sampled_elements() -> None:
+    layer = big_layernorm_record()
+    for side, raw in ((layer.input, layer.raw_input), (layer.output, layer.raw_output)):
+        flat = raw.reshape(-1)
+        assert side.elements == flat.size == 76_800
+        assert side.sample_step > 1 and np.gcd(side.sample_step, 64) == 1  # visits every dim
+        picked = flat[:: side.sample_step].astype(np.float64)
+        assert side.sampled == picked.size <= HISTOGRAM_SAMPLE
+        want, _ = np.histogram(picked, bins=side.bins, range=(side.lo, side.hi))
+        np.testing.assert_array_equal(side.counts, want)
+        # the rest stays exact over every element
+        ref = TensorSummary.from_numpy(raw, bins=side.bins, value_range=(side.lo, side.hi))
+        for name in ("mean", "std", "abs_max"):
+            assert getattr(side, name) == pytest.approx(getattr(ref, name), rel=1e-5, abs=1e-6)
+        for name in ("token_mean", "token_std", "token_rms"):
+            np.testing.assert_allclose(
+                getattr(side, name), getattr(ref, name), rtol=1e-5, atol=1e-6
+            )
+    both = np.concatenate([layer.raw_input.reshape(-1), layer.raw_output.reshape(-1)])
+    assert (layer.input.lo, layer.input.hi) == (float(both.min()), float(both.max()))  # 40.0 in
+
+
+def test_exact_option_counts_every_element_like_numpy() -> None:
+    layer = big_layernorm_record(subsample=None)
+    for side, raw in ((layer.input, layer.raw_input), (layer.output, layer.raw_output)):
+        assert side.sample_step == 1 and side.sampled == side.elements == raw.size
+        want, _ = np.histogram(raw.astype(np.float64), bins=side.bins, range=(side.lo, side.hi))
+        np.testing.assert_array_equal(side.counts, want)
+        ref = TensorSummary.from_numpy(raw, bins=side.bins, value_range=(side.lo, side.hi))
+        assert side.median_abs == pytest.approx(ref.median_abs, rel=1e-6)
+
+
+def test_exact_option_through_capture() -> None:
+    model = tiny_llama_gqa()
+    ids = torch.randint(0, 64, (1, 60))
+    with torch.no_grad(), aw.capture(model, attention=False, norms={"subsample": None}) as cap:
+        model(input_ids=ids)
+    assert all(layer.input.sample_step == 1 for layer in cap.norms)
+    with torch.no_grad(), aw.capture(model, attention=False, norms={"subsample": 500}) as cap:
+        model(input_ids=ids)
+    assert all(layer.input.sampled <= 500 < layer.input.elements for layer in cap.norms)
+
+
+def test_nan_and_inf_outside_the_sample_are_still_counted() -> None:
+    x = torch.randn(2, 100, 64)
+    step = sample_step(x.numel(), 1000, 64)
+    flat = x.view(-1)
+    flat[step * 10 + 1] = float("nan")  # between two sampled elements
+    flat[step * 20 + 2] = float("inf")
+    flat[step * 30] = float("-inf")  # this one is sampled
+    model = torch.nn.Sequential(torch.nn.LayerNorm(64))
+    with record_norms(model, subsample=1000) as norms:
+        model(x)
+    side = norms.record[0].input
+    assert side.sample_step == step
+    assert (side.nan, side.posinf, side.neginf) == (1, 1, 1)
+    assert side.counts.sum() == side.sampled - 1  # only the -inf was in the sample
+    assert np.isfinite([side.lo, side.hi, side.mean, side.std]).all()
+
+
+@pytest.mark.parametrize("bins", [64, 50, 7])
+def test_histogram_bins_equal_numpy_on_and_next_to_every_edge(bins: int) -> None:
+    rng = np.random.default_rng(bins)
+    for _ in range(50):
+        base = (rng.normal(size=500) * 10.0 ** rng.uniform(-3, 3)).astype(np.float32)
+        lo, hi = float(base.min()), float(base.max())
+        edges = np.linspace(lo, hi, bins + 1).astype(np.float32)
+        near = [
+            edges,
+            np.nextafter(edges, np.float32(-np.inf)),
+            np.nextafter(edges, np.float32(np.inf)),
+        ]
+        values = np.concatenate([base, *near]).astype(np.float32)
+        want, _ = np.histogram(values.astype(np.float64), bins=bins, range=(lo, hi))
+        got = histogram(torch.from_numpy(values), bins, lo, hi)
+        np.testing.assert_array_equal(got.numpy(), want)
+    doubles = torch.tensor([0.1, 0.2, 0.30000000000000004, 0.7], dtype=torch.float64)
+    want, _ = np.histogram(doubles.numpy(), bins=bins, range=(0.1, 0.7))
+    np.testing.assert_array_equal(histogram(doubles, bins, 0.1, 0.7).numpy(), want)
+
+
+def test_rows_with_a_large_offset_or_no_spread_keep_exact_statistics() -> None:
+    x = torch.randn(1, 6, 32) * 1e-3
+    x[0, :3] += 1000.0  # mean far above the spread: E[x^2] - E[x]^2 would cancel
+    x[0, 3] = 2.5  # a constant row
+    summary = summarize(x, bins=16)
+    ref = TensorSummary.from_numpy(x.numpy(), bins=16)
+    np.testing.assert_allclose(summary.token_std, ref.token_std, rtol=1e-4, atol=1e-7)
+    assert summary.token_std[3] == 0.0
+    assert summary.std == pytest.approx(ref.std, rel=1e-6)
+
+
+def test_one_workspace_serves_calls_of_different_sizes() -> None:
+    work = Workspace()
+    a, b = torch.randn(3, 50, 16), torch.randn(1, 4, 16)
+    alone = [summarize(t, bins=8) for t in (a, b, a)]
+    shared = [summarize_many([t], bins=8, workspace=work)[0] for t in (a, b, a)]
+    for one, other in zip(alone, shared, strict=True):
+        np.testing.assert_array_equal(one.counts, other.counts)
+        assert (one.mean, one.std) == (other.mean, other.std)
