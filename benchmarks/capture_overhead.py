@@ -5,7 +5,9 @@ configuration is timed interleaved with the baseline in the same run; we print m
 ratio of medians. Compared: plain sdpa forward; capture of attention (outputs bit-identical:
 sdpa runs and the weights are recomputed beside it); attention with ``reuse_weights=True``
 (outputs computed from the recorded weights, within 1e-6 of sdpa); norms; attention + norms;
-HF eager ``output_attentions``; TransformerLens ``run_with_cache`` when it is installed.
+HF eager ``output_attentions``; TransformerLens 2.16 (same shape, random init) forward and
+``run_with_cache`` of the attention patterns when it is installed
+(``pip install --no-deps -r benchmarks/requirements.txt``).
 Run: ``python benchmarks/capture_overhead.py [--repeats 7] [--tokens 128 512]``.
 """
 
@@ -75,12 +77,18 @@ def kept_bytes(cap: object) -> int:
     return sum(storages.values())
 
 
-def transformer_lens_run(tokens: int) -> Callable[[], object] | str:
-    """TransformerLens run_with_cache on the same shape, or why it cannot run here."""
+TRANSFORMER_LENS_INSTALL = "pip install --no-deps -r benchmarks/requirements.txt"
+
+
+def transformer_lens_runs(ids: torch.Tensor) -> dict[str, Callable[[], object]] | str:
+    """TransformerLens on the same shape and tokens: its own forward and ``run_with_cache`` of
+    every attention pattern, both without the unembedding (``return_type=None``, as our
+    GPT2Model has no LM head); or why it cannot run here."""
     try:
         from transformer_lens import HookedTransformer, HookedTransformerConfig
     except ImportError as error:
-        return f"TransformerLens not available ({error.msg})"
+        return f"skipped: TransformerLens not importable ({error}); {TRANSFORMER_LENS_INSTALL}"
+    torch.manual_seed(0)
     config = HookedTransformerConfig(
         n_layers=12,
         n_heads=12,
@@ -93,13 +101,18 @@ def transformer_lens_run(tokens: int) -> Callable[[], object] | str:
         normalization_type="LN",
     )
     model = HookedTransformer(config).eval()
-    ids = torch.randint(0, 50257, (1, tokens))
 
-    def run() -> object:
+    def lens_forward() -> object:
         with torch.no_grad():
-            return model.run_with_cache(ids, names_filter=lambda n: n.endswith("hook_pattern"))
+            return model(ids, return_type=None)
 
-    return run
+    def lens_cache() -> object:
+        with torch.no_grad():
+            return model.run_with_cache(
+                ids, return_type=None, names_filter=lambda n: n.endswith("hook_pattern")
+            )
+
+    return {"TL forward": lens_forward, "TL run_with_cache": lens_cache}
 
 
 def main() -> None:
@@ -122,16 +135,19 @@ def main() -> None:
             "attn + norms": partial(captured, model, ids, norms=True),
             "HF eager": partial(forward, eager, input_ids=ids, output_attentions=True),
         }
-        lens_run = transformer_lens_run(tokens)
-        if callable(lens_run):
-            runs["TransformerLens"] = lens_run
+        lens_runs = transformer_lens_runs(ids)
+        if isinstance(lens_runs, dict):
+            runs.update(lens_runs)
         medians = median_seconds(runs, args.repeats)
         base = medians["plain sdpa"]
         for name, seconds in medians.items():
             ms, ratio = seconds * 1000, seconds / base
-            print(f"  {tokens:5d} tokens  {name:16s} {ms:8.1f} ms  {ratio:5.2f}x")
-        if not callable(lens_run):
-            print(f"  {tokens:5d} tokens  {lens_run}")
+            print(f"  {tokens:5d} tokens  {name:18s} {ms:8.1f} ms  {ratio:5.2f}x")
+        if isinstance(lens_runs, dict):
+            own = medians["TL run_with_cache"] / medians["TL forward"]
+            print(f"  {tokens:5d} tokens  TL run_with_cache vs TL forward: {own:.2f}x")
+        else:
+            print(f"  {tokens:5d} tokens  TransformerLens {lens_runs}")
         attention_bytes = 12 * 12 * tokens * tokens * 4
         held = kept_bytes(captured(model, ids))
         print(
