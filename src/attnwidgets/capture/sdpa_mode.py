@@ -26,10 +26,38 @@ from .weights import attention_steps, weighted_values
 
 _SDPA_PARAMETERS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale")
 _SOFTMAX_FUNCTIONS = (torch.softmax, F.softmax, torch.Tensor.softmax, torch.special.softmax)
+_WATCHED = frozenset(
+    (F.scaled_dot_product_attention, F.multi_head_attention_forward, *_SOFTMAX_FUNCTIONS)
+)
+
+
+_BUILDING_BLOCKS = ("torch.nn.modules.", "transformers.pytorch_utils", "transformers.activations")
+_ATTENTION_LEAVES = (torch.nn.Softmax, torch.nn.Softmin, torch.nn.LogSoftmax, torch.nn.Softmax2d)
+
+
+def may_run_attention(module: torch.nn.Module) -> bool:
+    """False for a childless torch or transformers building block (Linear, Conv1D, Dropout,
+    LayerNorm, Embedding, activations): they never run attention, and a hook on each of them
+    costs a slower module call. Softmax modules and anything with children or from user code
+    count.
+
+    Example:
+        >>> may_run_attention(torch.nn.Linear(2, 2)), may_run_attention(torch.nn.Softmax(-1))
+        (False, True)
+        >>> may_run_attention(torch.nn.MultiheadAttention(4, 2))
+        True
+    """
+    if isinstance(module, _ATTENTION_LEAVES) or next(module.children(), None) is not None:
+        return True
+    return not type(module).__module__.startswith(_BUILDING_BLOCKS)
 
 
 class ModulePathStack:
-    """The modules running right now, innermost last, and how many top-level calls began."""
+    """The modules running right now, innermost last, and how many top-level calls began.
+
+    Only modules that may run attention (and the model itself) are hooked; when a forward
+    raises, ``failed`` names the innermost module of the model on the traceback.
+    """
 
     def __init__(self, model: torch.nn.Module) -> None:
         self.model = model
@@ -42,8 +70,9 @@ class ModulePathStack:
         handles: list[RemovableHandle] = []
         try:
             for module in self.model.modules():
-                handles.append(module.register_forward_pre_hook(self._enter))
-                handles.append(module.register_forward_hook(self._exit, always_call=True))
+                if module is self.model or may_run_attention(module):
+                    handles.append(module.register_forward_pre_hook(self._enter))
+                    handles.append(module.register_forward_hook(self._exit, always_call=True))
             yield self
         finally:
             for handle in handles:
@@ -57,10 +86,20 @@ class ModulePathStack:
 
     def _exit(self, module: torch.nn.Module, args: Any, output: Any) -> None:
         if self.failed is None and sys.exc_info()[0] is not None:
-            path = next((p for p, m in self.model.named_modules() if m is module), "?")
-            self.failed = f"{path or '<model>'} ({type(module).__name__})"
+            self.failed = self._innermost_failing(module)
         if self.modules and self.modules[-1] is module:
             self.modules.pop()
+
+    def _innermost_failing(self, module: torch.nn.Module) -> str:
+        """``"path (Class)"`` of the deepest module of the model on the raised traceback."""
+        paths = {id(m): path for path, m in self.model.named_modules()}
+        found, trace = module, sys.exc_info()[2]
+        while trace is not None:
+            candidate = trace.tb_frame.f_locals.get("self")
+            if isinstance(candidate, torch.nn.Module) and id(candidate) in paths:
+                found = candidate
+            trace = trace.tb_next
+        return f"{paths.get(id(found)) or '<model>'} ({type(found).__name__})"
 
 
 class RecordingMode(TorchFunctionMode):
@@ -76,8 +115,8 @@ class RecordingMode(TorchFunctionMode):
         self, func: Any, types: Any, args: tuple[Any, ...] = (), kwargs: Any = None
     ) -> Any:
         kwargs = kwargs or {}
-        if not self.stack.modules or inside_interface.get():
-            return func(*args, **kwargs)
+        if func not in _WATCHED or not self.stack.modules or inside_interface.get():
+            return func(*args, **kwargs)  # most calls: one set lookup, nothing else
         module = self.stack.modules[-1]
         if isinstance(module, torch.nn.Softmax) and len(self.stack.modules) > 1:
             module = self.stack.modules[-2]  # an nn.Softmax child: name the attention module
