@@ -74,6 +74,8 @@ function createView(model, el) {
     const outIn = arrays.get(`outliers_in.${layer}`);
     const outOut = arrays.get(`outliers_out.${layer}`);
     const marks = [...(outIn?.data ?? [])].filter((_, i) => i % 3 === 2);
+    const note = (model.get("hist_notes") ?? [])[layer] ?? "";
+    dom.hist.heading.textContent = `histogram (shared bins)${note ? `: ${note}` : ""}`;
     drawHistogram(dom.hist.canvas, {
       hin: row(hin, layer),
       hout: row(arrays.get("hist_out"), layer),
@@ -191,7 +193,7 @@ function createView(model, el) {
     ["change:data", onData],
     ["change:data_meta", onData],
   ];
-  for (const name of ["layer", "n_layers", "layer_names", "tokens", "log_counts"]) {
+  for (const name of ["layer", "n_layers", "layer_names", "tokens", "log_counts", "hist_notes"]) {
     events.push([`change:${name}`, schedule]);
   }
   for (const [name, fn] of events) model.on(name, fn);

@@ -13,7 +13,7 @@ from attnwidgets.norm_records import NormLayer, NormRecord, TensorSummary
 from attnwidgets.widgets.norm_view import NormView
 
 TRAITS = ["layer", "n_layers", "layer_names", "layer_kinds", "class_names", "tokens", "bins"]
-TRAITS += ["log_counts", "data", "data_meta"]
+TRAITS += ["log_counts", "data", "data_meta", "hist_notes"]
 HIST = "canvas.attnwidgets-norm-hist"
 
 
@@ -117,3 +117,37 @@ def test_log_toggle_changes_the_bars(page: Any) -> None:
     page.locator(".attnwidgets-log-toggle input").uncheck()
     assert page.evaluate("window.model.get('log_counts')") is False
     page.wait_for_function(f"harness.digest('{HIST}') !== '{before}'")
+
+
+def test_sampled_histogram_says_so_in_its_heading(browser: Any, url: str) -> None:
+    import torch
+    from transformers import GPT2Config, GPT2Model
+
+    import attnwidgets as aw
+
+    torch.manual_seed(0)
+    model = GPT2Model(
+        GPT2Config(n_layer=1, n_head=2, n_embd=64, vocab_size=50, bos_token_id=0, eos_token_id=0)
+    ).eval()
+    with torch.no_grad(), aw.capture(model, attention=False, norms=True) as cap:
+        model(torch.randint(0, 50, (1, 200)))  # 12,800 values per norm: over the 8,192 sample
+    norms = cap.norms
+    first = norms[0].input
+    assert first.elements == 12_800 and first.sampled == len(range(0, 12_800, first.sample_step))
+    assert first.sample_step > 1 and first.sampled <= 8_192
+    tab = open_harness(browser, url)
+    tab.evaluate(
+        "(s) => harness.mount('norm_view.js', s)",
+        widget_state(NormView(norms), TRAITS),
+    )
+    heading = tab.locator(".attnwidgets-norm-hist").locator("..").inner_text()
+    expected = f"counts {first.sampled:,} of 12,800 values (1 in {first.sample_step})"
+    assert f"{expected}; statistics use all" in heading
+
+    exact = record()  # every value counted: the plain heading
+    tab.evaluate("(s) => harness.set(s)", widget_state(NormView(exact), ["hist_notes"]))
+    tab.wait_for_function(
+        "!document.querySelector('.attnwidgets-norms').innerText.includes('statistics use all')"
+    )
+    assert not tab.errors
+    tab.close()

@@ -8,7 +8,7 @@ from typing import Any
 import anywidget
 import traitlets
 
-from ..norm_records import NormRecord
+from ..norm_records import NormLayer, NormRecord
 from .attention_view import bundle, require_bundle
 from .norm_arrays import check_bins, layer_arrays, pack_arrays, summary_arrays
 
@@ -42,6 +42,7 @@ class NormView(anywidget.AnyWidget):
     log_counts = traitlets.Bool(True).tag(sync=True)
     data = traitlets.Bytes(b"").tag(sync=True)
     data_meta = traitlets.Dict().tag(sync=True)
+    hist_notes = traitlets.List(traitlets.Unicode()).tag(sync=True)
 
     def __init__(
         self,
@@ -74,6 +75,7 @@ class NormView(anywidget.AnyWidget):
             bins=bins,
             data=data,
             data_meta=meta,
+            hist_notes=[histogram_note(item) for item in record],
             **kwargs,
         )
 
@@ -81,3 +83,27 @@ class NormView(anywidget.AnyWidget):
     def record(self) -> NormRecord:
         """The record this view draws."""
         return self._record
+
+
+def histogram_note(layer: NormLayer) -> str:
+    """What the histogram of ``layer`` counts, for its heading: '' when every value.
+
+    Example:
+        >>> import dataclasses
+        >>> import numpy as np
+        >>> from attnwidgets.norm_records import TensorSummary
+        >>> x = np.arange(24.0).reshape(1, 4, 6)
+        >>> full = TensorSummary.from_numpy(x)
+        >>> histogram_note(NormLayer("ln", "layernorm", "LayerNorm", x.shape, full, full))
+        ''
+        >>> part = dataclasses.replace(full, sampled=5, sample_step=5)
+        >>> histogram_note(NormLayer("ln", "layernorm", "LayerNorm", x.shape, part, part))
+        'counts 5 of 24 values (1 in 5); statistics use all'
+    """
+    summary = layer.input
+    if summary.sample_step <= 1 and summary.sampled >= summary.elements:
+        return ""
+    return (
+        f"counts {summary.sampled:,} of {summary.elements:,} values "
+        f"(1 in {summary.sample_step:,}); statistics use all"
+    )
