@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import torch
 from kernel_bridge import KernelBridge
+from test_attention_view_browser import HEATMAP_CELL
 
 import attnwidgets as aw
 
@@ -20,15 +21,6 @@ from tiny_lm import char_gpt2, char_tokenizer
 
 VIRIDIS = [(68, 1, 84), (72, 40, 120), (62, 73, 137), (49, 104, 142), (38, 130, 142),
            (31, 158, 137), (53, 183, 121), (110, 206, 88), (253, 231, 37)]  # fmt: skip
-
-CELL = """([row, col]) => {
-  const c = document.querySelector(".attnwidgets-heatmap");
-  const [q0, q1, k0, k1] = document.querySelector(".attnwidgets-attention").dataset.view
-    .split(",").map(Number);
-  const x = Math.floor(((col - k0 + 0.5) * c.width) / (k1 - k0));
-  const y = Math.floor(((row - q0 + 0.5) * c.height) / (q1 - q0));
-  return Array.from(c.getContext("2d").getImageData(x, y, 1, 1).data);
-}"""
 
 
 def viridis(t: float) -> list[int]:
@@ -58,7 +50,7 @@ def assert_pixels_match(page: Any, layer_values: np.ndarray, head: int) -> None:
     n_q, n_k = layer_values.shape[1:]
     for q in range(n_q):
         for k in range(n_k):
-            rgba = page.evaluate(CELL, [q, k])
+            rgba = page.evaluate(HEATMAP_CELL, [q, k])
             expected = viridis(float(layer_values[head, q, k]) / top)
             assert max(abs(a - b) for a, b in zip(rgba[:3], expected, strict=True)) <= 6, (
                 q, k, rgba, expected)  # fmt: skip

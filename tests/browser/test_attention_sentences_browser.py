@@ -7,20 +7,12 @@ from typing import Any
 
 import numpy as np
 from kernel_bridge import KernelBridge
+from test_attention_view_browser import HEATMAP_CELL
 
 from attnwidgets.views import head_view, model_view
 
 TOKENS = ["[CLS]", "the", "cat", "[SEP]", "a", "dog", "[SEP]"]
 B = 4  # sentence B starts at "a"
-
-CELL = """([row, col]) => {
-  const c = document.querySelector(".attnwidgets-heatmap");
-  const [q0, q1, k0, k1] = document.querySelector(".attnwidgets-attention").dataset.view
-    .split(",").map(Number);
-  const x = Math.floor(((col - k0 + 0.5) * c.width) / (k1 - k0));
-  const y = Math.floor(((row - q0 + 0.5) * c.height) / (q1 - q0));
-  return Array.from(c.getContext("2d").getImageData(x, y, 1, 1).data);
-}"""
 
 
 def pattern() -> np.ndarray:
@@ -60,14 +52,14 @@ def test_sentence_select_restricts_rows_and_columns(page):
     assert "Sentence B → Sentence A" in page.locator(".attnwidgets-title").text_content()
     for q in range(B, len(TOKENS)):
         for k in range(B):
-            assert bright(page.evaluate(CELL, [q, k])) == (k == 0), (q, k)
+            assert bright(page.evaluate(HEATMAP_CELL, [q, k])) == (k == 0), (q, k)
 
     select.select_option("A->A")
     bridge.pump()
     assert labels(page, "qlabel") == TOKENS[:B] == labels(page, "klabel")
     for q in range(B):
         for k in range(B):
-            assert bright(page.evaluate(CELL, [q, k])) == (k == max(0, q - 1)), (q, k)
+            assert bright(page.evaluate(HEATMAP_CELL, [q, k])) == (k == max(0, q - 1)), (q, k)
     # the cells keep their aspect: 4 x 4 tokens drawn square
     size = page.evaluate("(() => { const c = document.querySelector('.attnwidgets-heatmap');"
                          " return [c.clientWidth, c.clientHeight]; })()")  # fmt: skip
@@ -76,7 +68,8 @@ def test_sentence_select_restricts_rows_and_columns(page):
     select.select_option("A->B")  # A never looks at B: an all-dark block
     bridge.pump()
     assert labels(page, "qlabel") == TOKENS[:B] and labels(page, "klabel") == TOKENS[B:]
-    assert not any(bright(page.evaluate(CELL, [q, k])) for q in range(B) for k in range(B, 7))
+    a_to_b = [(q, k) for q in range(B) for k in range(B, 7)]
+    assert not any(bright(page.evaluate(HEATMAP_CELL, cell)) for cell in a_to_b)
 
     select.select_option("all")
     bridge.pump()

@@ -291,3 +291,14 @@ def test_cleanup_removes_listeners(page):
     page.evaluate("harness.set('layer', 1)")
     assert sent(page) == []
     assert page.errors == []
+
+
+# The RGBA of the heatmap pixel at the centre of cell (row, col) of the region shown.
+HEATMAP_CELL = """([row, col]) => {
+  const c = document.querySelector(".attnwidgets-heatmap");
+  const [q0, q1, k0, k1] = document.querySelector(".attnwidgets-attention").dataset.view
+    .split(",").map(Number);
+  const x = Math.floor(((col - k0 + 0.5) * c.width) / (k1 - k0));
+  const y = Math.floor(((row - q0 + 0.5) * c.height) / (q1 - q0));
+  return Array.from(c.getContext("2d").getImageData(x, y, 1, 1).data);
+}"""

@@ -161,21 +161,10 @@ def tiny_distilbert() -> torch.nn.Module:
 
 
 def tiny_t5() -> torch.nn.Module:
+    from tiny_families import T5_LIKE
     from transformers import T5Config, T5ForConditionalGeneration
 
-    config = T5Config(
-        num_layers=2,
-        num_decoder_layers=2,
-        num_heads=4,
-        d_model=32,
-        d_kv=8,
-        d_ff=64,
-        vocab_size=64,
-        decoder_start_token_id=0,
-        pad_token_id=0,
-        eos_token_id=1,
-    )
-    return T5ForConditionalGeneration(config).eval()
+    return T5ForConditionalGeneration(T5Config(**T5_LIKE)).eval()
 
 
 def tiny_vit() -> torch.nn.Module:
