@@ -18,13 +18,8 @@ from transformers import (
 )
 
 import attnwidgets as aw
-from attnwidgets.capture.norm_stats import (
-    HISTOGRAM_SAMPLE,
-    Workspace,
-    histogram,
-    sample_step,
-    summarize_many,
-)
+from attnwidgets.capture.histograms import HISTOGRAM_SAMPLE, Workspace, histogram, sample_step
+from attnwidgets.capture.norm_stats import summarize_many
 from attnwidgets.capture.norms import NoNormModulesError, record_norms, summarize
 from attnwidgets.norm_records import TensorSummary
 

@@ -4,7 +4,8 @@ Norm modules are found by class (``nn.LayerNorm``, ``nn.RMSNorm``) and by shape 
 Face classes that do not subclass them (``LlamaRMSNorm``, ``T5LayerNorm``, Gemma's, Qwen3's
 per-head ``q_norm``/``k_norm``): a class named ``*Norm`` with a 1-D ``weight`` and an ``eps`` or
 ``variance_epsilon``. Statistics are computed with torch on the tensor's own device
-(``norm_stats.py``); only the small summaries (``attnwidgets.norm_records``) reach the CPU.
+(``norm_stats.py``, on the primitives of ``histograms.py``); only the small summaries
+(``attnwidgets.norm_records``) reach the CPU.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import torch
 from torch.utils.hooks import RemovableHandle
 
 from ..norm_records import NormLayer, NormRecord
-from .norm_stats import HISTOGRAM_SAMPLE, Workspace, summarize, summarize_many
+from .histograms import HISTOGRAM_SAMPLE, Workspace
+from .norm_stats import summarize, summarize_many
 
 __all__ = ["HISTOGRAM_SAMPLE", "NormRecorder", "find_norm_modules", "record_norms", "summarize"]
 
