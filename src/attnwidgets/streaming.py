@@ -107,11 +107,10 @@ class StreamSteps:
         from IPython.display import display
 
         from .widgets import AttentionView, attention_explorer
-        from .widgets.live import follow_generation
+        from .widgets.live import follow_generation, say_generating
 
         view = AttentionView(run)
-        view.live_state = "generating"
-        view.live_message = f"generating: {step} of {self.total} new tokens"
+        say_generating(view, step, self.total)
         display(attention_explorer(view))  # type: ignore[no-untyped-call]
         self.stream = False
         self.views.append(view)

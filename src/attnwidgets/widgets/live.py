@@ -60,11 +60,16 @@ def follow_generation(view: AttentionView, total: int) -> Callable[[Any, int], N
 
     def on_step(run: Any, step: int) -> None:
         view.set_data(run)
-        with view.hold_sync():
-            view.live_state = "generating"
-            view.live_message = f"generating: {step} of {total} new tokens"
+        say_generating(view, step, total)
 
     return on_step
+
+
+def say_generating(view: AttentionView, step: int, total: int) -> None:
+    """The view's status while generating: ``step`` of ``total`` new tokens so far."""
+    with view.hold_sync():
+        view.live_state = "generating"
+        view.live_message = f"generating: {step} of {total} new tokens"
 
 
 class LiveRunner:
@@ -139,19 +144,16 @@ class LiveRunner:
         ):
             self._fail(f"new tokens must be a whole number in 1..{MAX_NEW_TOKENS}")
             return
-        with self.view.hold_sync():
-            self.view.max_new_tokens = max_new_tokens
-            self.view.live_state = "generating"
-            self.view.live_message = f"generating: 0 of {max_new_tokens} new tokens"
-        previous = self.view._data
+        self.view.max_new_tokens = max_new_tokens
+        say_generating(self.view, 0, max_new_tokens)
+        previous, previous_source = self.view._data, self.view.source_data
         on_step = follow_generation(self.view, max_new_tokens)
         try:
             run = self.source.generate(checked, max_new_tokens=max_new_tokens, on_step=on_step)
         except Exception as error:
             if self.view._data is not previous:  # steps were shown: back to the previous run
-                scores = dict(list(previous.records.items())[1:])
-                self.view.set_data(previous.record, previous.queries, scores=scores,
-                                   key_tokens=previous.keys)  # fmt: skip
+                self.view.set_data(previous)
+                self.view.source_data = previous_source
             self._fail(error_text(error))
             return
         produced = getattr(run, "generated", None)

@@ -53,6 +53,8 @@ def load_view_data(
         >>> list(vd.records), vd.record.shape, vd.keys
         (['probability'], (1, 2, 3, 3), ['a', 'b', 'c'])
     """
+    if isinstance(data, ViewData) and tokens is None and key_tokens is None and scores is None:
+        return data  # already loaded (a view going back to what it showed)
     record = as_attention_record(data)
     if scores is None:
         scores = getattr(data, "scores", None) or {}
