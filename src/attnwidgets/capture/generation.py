@@ -104,18 +104,16 @@ class RecomputedRows:
     def new_rows(self, name: str, kept: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """``kept`` (one call of module ``name``), or only its new rows when it recomputes."""
         last = self._last.get(name)
-        trimmed = kept
         if last is not None:
             before, previous = last
-            shape = next(iter(previous.values())).shape
-            done = before + shape[-2]  # rows of this module recorded so far
+            done = before + next(iter(previous.values())).shape[-2]  # rows recorded so far
             if _recomputes(previous, kept, before, done):
                 # a copy, so the recomputed rows are freed
                 trimmed = {kind: tensor[..., done:, :].clone() for kind, tensor in kept.items()}
                 self._last[name] = (done, trimmed)
                 return trimmed
         self._last[name] = (0, kept)
-        return trimmed
+        return kept
 
 
 def _recomputes(
