@@ -17,17 +17,15 @@ _BANDED = (
     "sliding-window attention: its softmax runs over [batch, query, heads, window offsets] "
     "(a band around each token plus global tokens), not over a query x key matrix"
 )
+_BLOCK_SPARSE = (
+    "block-sparse attention: softmax over gathered blocks of keys, never a full query x key "
+    "matrix (attention_type='original_full' is recorded)"
+)
 _WHY: dict[str, str] = {
     "LongformerSelfAttention": _BANDED,
     "LEDEncoderSelfAttention": _BANDED,
-    "BigBirdBlockSparseAttention": (
-        "block-sparse attention: softmax over gathered blocks of keys, never a full query x key "
-        "matrix (attention_type='original_full' is recorded)"
-    ),
-    "BigBirdPegasusBlockSparseAttention": (
-        "block-sparse attention: softmax over gathered blocks of keys, never a full query x key "
-        "matrix (attention_type='original_full' is recorded)"
-    ),
+    "BigBirdBlockSparseAttention": _BLOCK_SPARSE,
+    "BigBirdPegasusBlockSparseAttention": _BLOCK_SPARSE,
     "NystromformerSelfAttention": (
         "Nystrom approximation: three softmax kernels through landmarks, no query x key matrix "
         "(recorded only when num_landmarks equals segment_means_seq_len)"
