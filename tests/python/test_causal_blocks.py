@@ -4,12 +4,14 @@ against eager attention, across block edges, batches, soft-capping and NaN keys.
 from __future__ import annotations
 
 import copy
+import gc
 
 import pytest
 import torch
 from transformers import GPT2Config, GPT2Model
 
 import attnwidgets as aw
+from attnwidgets.capture import fresh_memory
 from attnwidgets.capture.weights import _CAUSAL_BLOCK, attention_steps
 
 
@@ -77,3 +79,22 @@ def test_long_gpt2_sequence_matches_eager_and_keeps_outputs_bit_identical() -> N
         torch.testing.assert_close(
             torch.from_numpy(cap.attention[layer]), want[0], rtol=0, atol=1e-5
         )
+
+
+def test_large_results_come_from_fresh_zeroed_memory_and_stay_valid() -> None:
+    """Above fresh_memory.LARGE the result is an mmap'd tensor that starts as zeros (the
+    upper triangle is never written); it must match the reference and outlive everything."""
+    generator = torch.Generator().manual_seed(3)
+    query = torch.randn(1, 8, 400, 8, generator=generator)
+    key = torch.randn(1, 8, 400, 8, generator=generator)
+    assert fresh_memory.allocate((1, 8, 400, 400))[1]  # this shape takes the zeroed path
+    got = attention_steps(query, key, is_causal=True)["probability"]
+    full = attention_steps(query, key, kinds=("probability", "scores"))
+    gc.collect()
+    torch.testing.assert_close(got, reference_causal(query, key), rtol=0, atol=1e-6)
+    assert torch.count_nonzero(got.triu(1)) == 0
+    scores = query.double() @ key.double().transpose(-1, -2)
+    torch.testing.assert_close(full["scores"], scores.float(), rtol=1e-5, atol=1e-5)
+    want = torch.softmax(scores * 8**-0.5, dim=-1).float()
+    torch.testing.assert_close(full["probability"], want, rtol=0, atol=1e-6)
+    assert got.numpy().sum() == pytest.approx(8 * 400, rel=1e-5)  # numpy shares the memory
