@@ -1,8 +1,10 @@
 """Capture overhead against a plain sdpa forward, and bytes sent for the first view.
 
 GPT-2-small shape (12 layers x 12 heads, d=768) built from config, one CPU thread. Each
-configuration is timed interleaved with the baseline in the same run; we print medians and the
-ratio of medians. Compared: plain sdpa forward; capture of attention (outputs bit-identical:
+configuration is timed interleaved with the baseline in the same run; we print medians, the
+ratio of medians, and the median of the per-round ratios to the baseline with its quartiles
+("paired": each round runs every candidate back to back, so slow drifts cancel). Compared:
+plain sdpa forward; capture of attention (outputs bit-identical:
 sdpa runs and the weights are recomputed beside it); attention with ``reuse_weights=True``
 (outputs computed from the recorded weights, within 1e-6 of sdpa); norms; attention + norms;
 HF eager ``output_attentions``; TransformerLens 2.16 (same shape, random init) forward and
@@ -34,8 +36,9 @@ def gpt2_small(implementation: str = "sdpa") -> GPT2Model:
     return model
 
 
-def median_seconds(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Interleave the candidates so that machine noise hits all of them alike."""
+def timed_rounds(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, list[float]]:
+    """CPU seconds of each candidate in each round. The candidates run interleaved, one round
+    after another, so that machine noise hits all of them alike."""
     times: dict[str, list[float]] = {name: [] for name in runs}
     for fn in runs.values():  # warm up
         fn()
@@ -44,7 +47,23 @@ def median_seconds(runs: dict[str, Callable[[], object]], repeats: int) -> dict[
             start = time.process_time()
             fn()
             times[name].append(time.process_time() - start)
-    return {name: statistics.median(values) for name, values in times.items()}
+    return times
+
+
+def paired_ratios(times: dict[str, list[float]], base: str) -> dict[str, tuple[float, ...]]:
+    """Each candidate's time over the baseline's in the same round: ``(median, lower
+    quartile, upper quartile)`` of those ratios. Slow drifts of a noisy machine cancel out.
+
+    Example:
+        >>> paired_ratios({"a": [1.0, 2.0, 1.0], "b": [1.1, 2.2, 1.2]}, "a")["b"]
+        (1.1, 1.1, 1.15)
+    """
+    found = {}
+    for name, values in times.items():
+        ratios = sorted(v / b for v, b in zip(values, times[base], strict=True))
+        low, _, high = statistics.quantiles(ratios, n=4, method="inclusive")
+        found[name] = tuple(round(r, 3) for r in (statistics.median(ratios), low, high))
+    return found
 
 
 def first_view_bytes(run: aw.Run) -> dict[str, int]:
@@ -138,11 +157,16 @@ def main() -> None:
         lens_runs = transformer_lens_runs(ids)
         if isinstance(lens_runs, dict):
             runs.update(lens_runs)
-        medians = median_seconds(runs, args.repeats)
-        base = medians["plain sdpa"]
+        times = timed_rounds(runs, args.repeats)
+        medians = {name: statistics.median(values) for name, values in times.items()}
+        ratios = paired_ratios(times, "plain sdpa")
         for name, seconds in medians.items():
-            ms, ratio = seconds * 1000, seconds / base
-            print(f"  {tokens:5d} tokens  {name:18s} {ms:8.1f} ms  {ratio:5.2f}x")
+            ms, ratio = seconds * 1000, seconds / medians["plain sdpa"]
+            paired, low, high = ratios[name]
+            print(
+                f"  {tokens:5d} tokens  {name:18s} {ms:8.1f} ms  {ratio:5.2f}x   "
+                f"paired {paired:5.3f}x [{low:.3f}-{high:.3f}]"
+            )
         if isinstance(lens_runs, dict):
             own = medians["TL run_with_cache"] / medians["TL forward"]
             print(f"  {tokens:5d} tokens  TL run_with_cache vs TL forward: {own:.2f}x")
