@@ -1,20 +1,17 @@
-"""Positional-encoding schemes as plain numpy records, and the formulas that generate them.
+"""``PositionScheme``: how a model (or a formula) encodes positions, as a plain numpy record.
 
-``PositionScheme`` is what ``attnwidgets.capture.extract_positions(model)`` returns and what the
-generators here build from formulas alone, so the widgets treat both the same way:
+The generators in ``absolute`` and ``relative`` build it from formulas, and
+``attnwidgets.capture.extract_positions(model)`` reads it from a model, so the widgets treat
+both the same way. Also here: ``similarity`` between rows of a table, which the record offers
+as a method.
 
->>> import attnwidgets.positions as pos
->>> pos.sinusoidal(64, 16).table.shape          # [positions, dim]
-(64, 16)
->>> pos.rotary(64, theta=10000).inv_freq.shape   # [dim / 2]
-(32,)
->>> pos.alibi(8, 16).slopes[:2].tolist()         # [heads]
-[0.5, 0.25]
+>>> from attnwidgets.positions import sinusoidal
+>>> sinusoidal(8, 4)
+PositionScheme(kind='sinusoidal', source='sinusoidal(base=10000)', table=[8, 4])
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +42,7 @@ class PositionScheme:
     ``source`` says where it came from, e.g. ``"BertModel.embeddings.position_embeddings"``.
 
     Example:
+        >>> from attnwidgets.positions import sinusoidal
         >>> s = sinusoidal(8, 4)
         >>> s.kind, s.length, s.dim
         ('sinusoidal', 8, 4)
@@ -106,6 +104,7 @@ class PositionScheme:
         """``[positions, positions]`` dot products or cosines between rows of ``table``.
 
         Example:
+            >>> from attnwidgets.positions import sinusoidal
             >>> bool(np.allclose(np.diag(sinusoidal(16, 8).similarity()), 1.0))
             True
         """
@@ -115,6 +114,7 @@ class PositionScheme:
         """Rotary angles ``[positions, dim / 2]``: position x inv_freq, in radians (not wrapped).
 
         Example:
+            >>> from attnwidgets.positions import rotary
             >>> rotary(4, theta=100, length=3).angles().tolist()
             [[0.0, 0.0], [1.0, 0.10000000149011612], [2.0, 0.20000000298023224]]
         """
@@ -128,6 +128,7 @@ class PositionScheme:
         (the pair frequencies repeated, ``cat(freqs, freqs)``), times ``attention_scaling``.
 
         Example:
+            >>> from attnwidgets.positions import rotary
             >>> cos, sin = rotary(4, length=2).cos_sin()
             >>> cos.shape, float(sin[1, 0]) == float(np.sin(np.float32(1.0)))
             ((2, 4), True)
@@ -147,6 +148,7 @@ class PositionScheme:
         long-range decay of RoPE (Su et al., 2021). ``distances`` default to 0..length-1.
 
         Example:
+            >>> from attnwidgets.positions import rotary
             >>> [round(float(x), 3) for x in rotary(8, theta=10000, length=4).relative_score()]
             [1.0, 0.884, 0.641, 0.491]
         """
@@ -160,6 +162,7 @@ class PositionScheme:
         """The ``[query, key]`` bias one head adds to its scores, for T5 and ALiBi.
 
         Example:
+            >>> from attnwidgets.positions import alibi
             >>> alibi(2, 3).bias_matrix(0).tolist()
             [[0.0, 0.0625, 0.125], [-0.0625, 0.0, 0.0625], [-0.125, -0.0625, 0.0]]
         """
@@ -224,183 +227,15 @@ def similarity(table: npt.ArrayLike, metric: str = "cosine") -> FloatArray:
     return result
 
 
-def sinusoidal(length: int, dim: int, base: float = 10000.0) -> PositionScheme:
-    """The sin-cos table of Vaswani et al. (2017), ``[length, dim]``.
-
-    ``table[p, 2i] = sin(p / base^(2i/dim))`` and ``table[p, 2i+1] = cos(p / base^(2i/dim))``.
+def check_positive(**sizes: int) -> None:
+    """Raise ``ValueError`` naming the first size that is not a positive int.
 
     Example:
-        >>> t = sinusoidal(4, 4, base=100).table
-        >>> [round(float(x), 4) for x in t[1]]
-        [0.8415, 0.5403, 0.0998, 0.995]
+        >>> check_positive(length=4, dim=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: dim must be a positive int, got 0
     """
-    _check_positive(length=length, dim=dim)
-    if dim % 2:
-        raise ValueError(f"sinusoidal() needs an even dim (sin and cos pairs), got {dim}")
-    rate = 1.0 / base ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
-    angle = np.arange(length, dtype=np.float64)[:, None] * rate[None, :]
-    table = np.empty((length, dim), np.float64)
-    table[:, 0::2] = np.sin(angle)
-    table[:, 1::2] = np.cos(angle)
-    return PositionScheme(
-        "sinusoidal", f"sinusoidal(base={base:g})", table=table.astype(np.float32),
-        params={"base": float(base)},
-    )  # fmt: skip
-
-
-def rotary(
-    dim: int, theta: float = 10000.0, length: int = 512, attention_scaling: float = 1.0
-) -> PositionScheme:
-    """Rotary embedding (RoPE, Su et al. 2021) of a ``dim``-wide head.
-
-    Pair ``i`` turns by ``inv_freq[i] = theta^(-2i/dim)`` radians per position, computed in
-    float32 like Hugging Face models (equal to about 1e-7).
-
-    Example:
-        >>> rotary(4, theta=100).inv_freq.tolist()
-        [1.0, 0.10000000149011612]
-    """
-    _check_positive(dim=dim, length=length)
-    if dim % 2:
-        raise ValueError(f"rotary() needs an even head dim (dimension pairs), got {dim}")
-    exponent = np.arange(0, dim, 2, dtype=np.float32) / np.float32(dim)
-    inv_freq = (1.0 / (np.float32(theta) ** exponent)).astype(np.float32)
-    return PositionScheme(
-        "rotary", f"rotary(theta={theta:g})", inv_freq=inv_freq, theta=float(theta),
-        attention_scaling=float(attention_scaling), length=length,
-    )  # fmt: skip
-
-
-def alibi_slopes(heads: int) -> FloatArray:
-    """ALiBi head slopes (Press et al. 2022): 2^(-8/n), 2^(-16/n), ... with BLOOM's rule for
-    head counts that are not a power of two.
-
-    Example:
-        >>> alibi_slopes(4).tolist()
-        [0.25, 0.0625, 0.015625, 0.00390625]
-    """
-    _check_positive(heads=heads)
-    closest = 2 ** math.floor(math.log2(heads))
-    base = 2.0 ** (-(2.0 ** -(math.log2(closest) - 3)))
-    slopes = [base**power for power in range(1, closest + 1)]
-    if closest != heads:
-        extra_base = 2.0 ** (-(2.0 ** -(math.log2(2 * closest) - 3)))
-        remaining = min(closest, heads - closest)
-        slopes += [extra_base**power for power in range(1, 2 * remaining, 2)]
-    return np.asarray(slopes, np.float32)
-
-
-def alibi(heads: int, length: int) -> PositionScheme:
-    """ALiBi: head ``h`` adds ``slope[h] x (key - query)`` to its scores (a linear penalty on
-    distance to the past; causal models mask the future).
-
-    Example:
-        >>> s = alibi(4, 8)
-        >>> s.bias.shape, s.distances[[0, -1]].tolist()
-        ((4, 15), [-7, 7])
-    """
-    _check_positive(length=length)
-    return _alibi_from_slopes(alibi_slopes(heads), length, f"alibi(heads={heads})")
-
-
-def _alibi_from_slopes(slopes: FloatArray, length: int, source: str) -> PositionScheme:
-    distances = np.arange(-(length - 1), length, dtype=np.int64)
-    bias = (slopes[:, None].astype(np.float64) * distances[None, :]).astype(np.float32)
-    return PositionScheme(
-        "alibi", source, slopes=slopes, distances=distances, bias=bias, length=length
-    )
-
-
-def t5_bucket(
-    relative_position: npt.ArrayLike,
-    bidirectional: bool = True,
-    num_buckets: int = 32,
-    max_distance: int = 128,
-) -> IntArray:
-    """T5's bucket id for each relative position (key - query): exact buckets for short
-    distances, logarithmic ones up to ``max_distance``, computed in float32 like the model.
-
-    Example:
-        >>> t5_bucket([-3, 0, 3, 20, 200], num_buckets=32, max_distance=128).tolist()
-        [3, 0, 19, 26, 31]
-    """
-    position = np.asarray(relative_position, dtype=np.int64)
-    buckets = np.zeros_like(position)
-    if bidirectional:
-        num_buckets //= 2
-        buckets += (position > 0).astype(np.int64) * num_buckets
-        position = np.abs(position)
-    else:
-        position = -np.minimum(position, 0)
-    max_exact = num_buckets // 2
-    with np.errstate(divide="ignore"):
-        logs = np.log(position.astype(np.float32) / np.float32(max_exact))
-    scaled = (
-        logs / np.float32(math.log(max_distance / max_exact)) * np.float32(num_buckets - max_exact)
-    )
-    large = max_exact + np.where(position > 0, scaled, 0).astype(np.int64)
-    large = np.minimum(large, num_buckets - 1)
-    result: IntArray = buckets + np.where(position < max_exact, position, large)
-    return result
-
-
-def t5_buckets(
-    length: int = 128,
-    num_buckets: int = 32,
-    max_distance: int = 128,
-    bidirectional: bool = True,
-    weights: npt.ArrayLike | None = None,
-) -> PositionScheme:
-    """T5 relative position buckets for distances ``-(length-1)..length-1``.
-
-    With ``weights`` (``[num_buckets, heads]``, the model's ``relative_attention_bias.weight``)
-    ``bias[h, d] = weights[bucket(d), h]``; without, one row holding the bucket id itself.
-
-    Example:
-        >>> s = t5_buckets(length=4, num_buckets=8, max_distance=16)
-        >>> s.distances.tolist(), s.bias[0].tolist()
-        ([-3, -2, -1, 0, 1, 2, 3], [2.0, 2.0, 1.0, 0.0, 5.0, 6.0, 6.0])
-    """
-    _check_positive(length=length, num_buckets=num_buckets, max_distance=max_distance)
-    distances = np.arange(-(length - 1), length, dtype=np.int64)
-    buckets = t5_bucket(distances, bidirectional, num_buckets, max_distance)
-    table = None
-    if weights is None:
-        bias = buckets[None, :].astype(np.float32)
-    else:
-        table = np.asarray(weights, np.float32)
-        if table.ndim != 2 or table.shape[0] != num_buckets:
-            raise ValueError(
-                f"weights has shape {table.shape}; expected [num_buckets={num_buckets}, heads]"
-            )
-        bias = np.ascontiguousarray(table[buckets].T)
-    return PositionScheme(
-        "t5", f"t5_buckets(num_buckets={num_buckets}, max_distance={max_distance})",
-        distances=distances, bias=bias, buckets=buckets, weights=table, length=length,
-        params={"num_buckets": num_buckets, "max_distance": max_distance,
-                "bidirectional": bidirectional, "learned": weights is not None},
-    )  # fmt: skip
-
-
-def learned(table: npt.ArrayLike, source: str = "learned", grid: tuple[int, int] | None = None,
-            grid_offset: int = 0) -> PositionScheme:  # fmt: skip
-    """A learned absolute table ``[positions, dim]`` (optionally a ViT patch ``grid``).
-
-    Example:
-        >>> learned(np.zeros((5, 3)), grid=(2, 2), grid_offset=1).grid
-        (2, 2)
-    """
-    values = np.asarray(table, np.float32)
-    if values.ndim != 2:
-        raise ValueError(f"learned table has shape {values.shape}; expected [positions, dim]")
-    if grid is not None and grid[0] * grid[1] + grid_offset != values.shape[0]:
-        raise ValueError(
-            f"grid {grid} with {grid_offset} leading rows does not cover {values.shape[0]} rows"
-        )
-    return PositionScheme("learned", source, table=values, grid=grid, grid_offset=grid_offset)
-
-
-def _check_positive(**sizes: int) -> None:
     for name, value in sizes.items():
         if not isinstance(value, (int, np.integer)) or value <= 0:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
