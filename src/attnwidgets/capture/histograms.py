@@ -1,19 +1,26 @@
 """Histogram and range primitives for tensor summaries, computed with torch on the tensor's
-device: a bounded, evenly strided sample (``sample_step``), numpy-equal bins (``histogram``),
-ranges that skip NaN/Inf (``extremes``, ``shared_range``), and reusable scratch buffers
-(``Workspace``). ``norm_stats`` builds the norm capture's summaries from them.
+device: a bounded, evenly strided sample (``sample_step``), numpy-equal bins (``histogram``;
+``histogram_host`` counts CPU samples with numpy, which costs less per call than torch on a few
+thousand values), ranges that skip NaN/Inf (``extremes``, ``shared_range``), and reusable
+scratch buffers (``Workspace``). ``norm_stats`` builds the norm capture's summaries from them.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+import numpy as np
 import torch
 
 from ..norm_records import widen
 
 HISTOGRAM_SAMPLE = 1 << 13
 """Default bound on the elements a histogram counts (per tensor): 64 bins get ~128 each."""
+
+T = TypeVar("T")
 
 
 class Workspace:
@@ -31,6 +38,8 @@ class Workspace:
 
     def __init__(self) -> None:
         self._buffers: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
+        self._host: dict[tuple[str, Any], np.ndarray] = {}
+        self._kept: dict[tuple[object, ...], Any] = {}
 
     def take(
         self, name: str, numel: int, dtype: torch.dtype, device: torch.device | str = "cpu"
@@ -43,6 +52,26 @@ class Workspace:
             buffer = torch.empty(max(numel, 1), dtype=dtype, device=device)
             self._buffers[key] = buffer
         return buffer[:numel]
+
+    def take_host(self, name: str, numel: int, dtype: Any) -> np.ndarray:
+        """``take`` for a numpy buffer."""
+        buffer = self._host.get((name, dtype))
+        if buffer is None or buffer.size < numel:
+            buffer = self._host[(name, dtype)] = np.empty(max(numel, 1), dtype)
+        return buffer[:numel]
+
+    def kept(self, key: tuple[object, ...], make: Callable[[], T]) -> T:
+        """``make()``, made once per ``key`` (views of buffers, per-shape plans).
+
+        Example:
+            >>> work = Workspace()
+            >>> work.kept(("a", 2), lambda: [0] * 2) is work.kept(("a", 2), list)
+            True
+        """
+        found = self._kept.get(key)
+        if found is None:
+            found = self._kept[key] = make()
+        return found
 
 
 def sample_step(elements: int, limit: int | None, period: int = 1) -> int:
@@ -84,8 +113,9 @@ def histogram(
 
     Numpy first guesses ``floor((x - lo) / (hi - lo) * bins)`` and then moves values that
     landed on the wrong side of an edge. For float32 (and narrower) values and a power-of-two
-    ``bins`` (64 by default) the guess is exact (the product is exact; the tests check values on
-    and next to every edge), so the correction runs only for other bin counts or float64.
+    ``bins`` (64 by default) the guess is almost always exact; ``exact_guess`` checks it for
+    the range at hand, and the correction runs only where it is not (other bin counts, float64,
+    a range in which ``x - lo`` can round next to an edge).
 
     Example:
         >>> histogram(torch.tensor([0.0, 0.5, 1.0, 2.0, float("nan")]), 2, 0.0, 1.0).tolist()
@@ -98,27 +128,31 @@ def histogram(
     groups = [values] if isinstance(values, torch.Tensor) else values
     work = workspace or Workspace()
     device = groups[0].device
-    total = sum(group.numel() for group in groups)
-    x = work.take("histogram.values", total, torch.float64, device)
-    index = work.take("histogram.bins", total, torch.float64, device)
+    sizes = [group.numel() for group in groups]
+    x = work.take("histogram.values", sum(sizes), torch.float64, device)
     start = 0
-    for group in groups:
-        x[start : start + group.numel()].copy_(group.reshape(-1))
-        start += group.numel()
-    # numpy's first guess, with numpy's operations in numpy's order
-    torch.sub(x, lo, out=index).div_(hi - lo).mul_(bins).floor_().clamp_(0, bins - 1)
-    narrow = all(group.dtype != torch.float64 for group in groups)
-    if not (narrow and bins & (bins - 1) == 0):
-        # numpy's correction against the exact edges; edge i is ``i * width + lo`` as linspace
-        # computes it (the last edge, ``hi``, is never compared: the last bin includes it)
-        width = (hi - lo) / bins
-        index -= (x < index * width + lo).double()
-        index += ((x >= (index + 1) * width + lo) & (index < bins - 1)).double()
-    start = 0
-    for group_index, group in enumerate(groups):
-        if group_index:
-            index[start : start + group.numel()] += group_index * bins
-        start += group.numel()
+    for group, size in zip(groups, sizes, strict=True):
+        x[start : start + size].copy_(group if group.dim() == 1 else group.reshape(-1))
+        start += size
+    width = (hi - lo) / bins
+    if inside and exact_guess([group.dtype for group in groups], bins, lo, hi):
+        # numpy's guess, exact here, in place: dividing by ``width`` rounds as dividing by
+        # ``hi - lo`` then multiplying by a power of two does; once clamped to [0, bins - 1]
+        # (bins - 1 also takes ``hi``), converting to an integer floors it
+        index = x.sub_(lo).div_(width).clamp_(0, bins - 1)
+    else:
+        # numpy's guess with numpy's operations in numpy's order, then numpy's correction
+        # against the exact edges; edge i is ``i * width + lo`` as linspace computes it (the
+        # last edge, ``hi``, is never compared: the last bin includes it)
+        index = work.take("histogram.bins", x.numel(), torch.float64, device)
+        torch.sub(x, lo, out=index).div_(hi - lo).mul_(bins).floor_().clamp_(0, bins - 1)
+        if not exact_guess([group.dtype for group in groups], bins, lo, hi):
+            index -= (x < index * width + lo).double()
+            index += ((x >= (index + 1) * width + lo) & (index < bins - 1)).double()
+    start = sizes[0]
+    for group_index, size in enumerate(sizes[1:], start=1):
+        index[start : start + size].add_(group_index * bins)
+        start += size
     if not inside:
         index = index[(x >= lo) & (x <= hi)]  # also drops NaN
     whole = work.take("histogram.index", index.numel(), torch.int64, device).copy_(index)
@@ -126,9 +160,75 @@ def histogram(
     return counts if isinstance(values, torch.Tensor) else counts.view(len(groups), bins)
 
 
+def histogram_host(
+    samples: list[np.ndarray], bins: int, lo: float, hi: float, workspace: Workspace
+) -> np.ndarray:
+    """``[len(samples), bins]`` counts of float32 (or narrower) samples whose values are all
+    finite and inside ``[lo, hi]``, for a power-of-two ``bins``: ``histogram``'s exact guess
+    (``exact_guess``) with numpy, widened and shifted in one step, divided and truncated in
+    the next; a value at ``hi`` lands in bin ``bins`` and is moved to the last bin.
+
+    Example:
+        >>> histogram_host([np.float32([0.0, 0.5, 1.0])], 2, 0.0, 1.0, Workspace()).tolist()
+        [[1, 2]]
+    """
+    width = (hi - lo) / bins
+    counts = np.empty((len(samples), bins + 1), np.int64)
+    for j, sample in enumerate(samples):
+        shifted = workspace.take_host("histogram.shifted", sample.size, np.float64)
+        index = workspace.take_host("histogram.index", sample.size, np.intp)
+        np.subtract(sample, lo, out=shifted, dtype=np.float64)
+        np.divide(shifted, width, out=index, casting="unsafe")  # in [0, bins]: truncation floors
+        counts[j] = np.bincount(index, minlength=bins + 1)
+    counts[:, bins - 1] += counts[:, bins]
+    return counts[:, :bins]
+
+
+def exact_guess(dtypes: list[torch.dtype], bins: int, lo: float, hi: float) -> bool:
+    """Whether numpy's first guess of the bin, ``(x - lo) / (hi - lo) * bins`` truncated, is
+    numpy's final bin for every float32 ``x`` in ``[lo, hi]``, so that ``histogram`` may skip
+    numpy's correction: float32 or narrower values, a power-of-two ``bins``, an exact bin width,
+    and the guess steps up exactly where ``x`` reaches an edge. Both are monotonic in ``x``, so
+    checking the float32 values on either side of each inner edge checks every value. (The
+    subtraction ``x - lo`` may round, e.g. a tiny ``x`` against a large ``lo``; then an edge at
+    0 would take -1e-20 into the bin above: this check finds that and the correction runs.)
+
+    Example:
+        >>> exact_guess([torch.float32], 64, -3.2, 5.7), exact_guess([torch.float64], 64, -3.2, 5.7)
+        (True, False)
+        >>> exact_guess([torch.float32], 64, -4.0, 4.0)  # edge 32 is 0: -1e-20 would round up
+        False
+    """
+    width = (hi - lo) / bins
+    narrow = all(dtype != torch.float64 for dtype in dtypes)
+    if not (narrow and bins & (bins - 1) == 0 and width * bins == hi - lo):
+        return False
+    if bins == 1:
+        return True
+    steps = _inner_steps(bins)
+    edges = steps * width  # numpy's inner edges, as np.linspace computes them
+    edges += lo
+    first = edges.astype(np.float32)  # the first float32 at or above each edge
+    np.nextafter(first, np.float32(np.inf), out=first, where=first < edges)
+    guess = np.empty((2, bins - 1))  # as ``histogram`` and ``histogram_host`` compute it
+    guess[0] = first
+    guess[1] = np.nextafter(first, np.float32(-np.inf))  # the float32 just below
+    guess -= lo
+    guess /= width  # the guess of x is k or more exactly when this is k or more
+    return bool((guess[0] >= steps).all() and (guess[1] < steps).all())
+
+
+@functools.lru_cache(maxsize=8)
+def _inner_steps(bins: int) -> np.ndarray:
+    steps = np.arange(1, bins, dtype=np.float64)
+    steps.flags.writeable = False
+    return steps
+
+
 def as_float(tensor: torch.Tensor) -> torch.Tensor:
-    """The tensor as float32 or float64 (half precision and integers widened), detached."""
-    x = tensor.detach()
+    """The tensor as float32 or float64 (half precision and integers widened), detached (a
+    tensor that does not require grad is returned as it is)."""
+    x = tensor.detach() if tensor.requires_grad else tensor
     if not x.is_floating_point() or x.dtype in (torch.float16, torch.bfloat16):
         x = x.float()
     return x
@@ -136,14 +236,18 @@ def as_float(tensor: torch.Tensor) -> torch.Tensor:
 
 def extremes(tensors: list[torch.Tensor]) -> list[tuple[float, float]]:
     """``(min, max)`` of each tensor (NaN when it holds a NaN; ``(0, 0)`` when empty): one
-    ``aminmax`` pass each and one copy to the host.
+    ``aminmax`` pass each and one copy to the host (CPU tensors: read in place).
 
     Example:
         >>> extremes([torch.tensor([3.0, -1.0]), torch.tensor([float("nan"), 1.0])])
         [(-1.0, 3.0), (nan, nan)]
     """
     found = [torch.aminmax(x) if x.numel() else (x.new_zeros(()),) * 2 for x in tensors]
-    values = torch.stack([value.to(torch.float64) for pair in found for value in pair]).tolist()
+    scalars = [value for pair in found for value in pair]
+    if all(x.device.type == "cpu" for x in tensors):  # exact floats, without a stack
+        values = [value.item() for value in scalars]
+    else:
+        values = torch.stack(scalars).tolist()
     return list(zip(values[::2], values[1::2], strict=True))
 
 

@@ -76,21 +76,35 @@ def find_norm_modules(model: torch.nn.Module) -> list[tuple[str, torch.nn.Module
 
 
 def affine_parameters(module: torch.nn.Module) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """The effective scale (gamma) and shift (beta) as float32 numpy, ``None`` when absent.
+    """The effective scale (gamma) and shift (beta) as flat float32 numpy, ``None`` when absent:
+    copies, which later updates of the weights leave as they are.
 
     Gemma's norms multiply by ``1 + weight``; that sum is what is returned for them.
+
+    Example:
+        >>> norm = torch.nn.LayerNorm(3)
+        >>> gamma, beta = affine_parameters(norm)
+        >>> with torch.no_grad():
+        ...     _ = norm.weight.mul_(2.0)
+        >>> gamma.tolist(), beta.tolist()
+        ([1.0, 1.0, 1.0], [0.0, 0.0, 0.0])
+        >>> affine_parameters(torch.nn.RMSNorm(2, elementwise_affine=False))
+        (None, None)
     """
     weight = getattr(module, "weight", None)
     bias = getattr(module, "bias", None)
-    gamma = beta = None
-    if isinstance(weight, torch.Tensor):
-        scale = weight.detach().float()
-        if type(module).__name__.startswith("Gemma"):
-            scale = scale + 1.0
-        gamma = scale.cpu().numpy().reshape(-1)
-    if isinstance(bias, torch.Tensor):
-        beta = bias.detach().float().cpu().numpy().reshape(-1)
+    gamma = _float32_copy(weight) if isinstance(weight, torch.Tensor) else None
+    if gamma is not None and type(module).__name__.startswith("Gemma"):
+        gamma += np.float32(1.0)
+    beta = _float32_copy(bias) if isinstance(bias, torch.Tensor) else None
     return gamma, beta
+
+
+def _float32_copy(tensor: torch.Tensor) -> np.ndarray:
+    values = tensor.detach()
+    if values.dtype not in (torch.float32, torch.float16):  # numpy has no bfloat16
+        values = values.float()
+    return values.cpu().numpy().astype(np.float32).reshape(-1)
 
 
 class NormRecorder:
@@ -180,15 +194,16 @@ class NormRecorder:
         output: torch.Tensor,
     ) -> NormLayer:
         """One ``NormLayer`` from a call's input and output (shared histogram range)."""
-        summaries = summarize_many(
-            [source, output],
-            bins=self.bins,
-            limit=self.subsample,
-            outlier_ratio=self.outlier_ratio,
-            details=self.details,
-            workspace=self.workspace,
-        )
-        gamma, beta = affine_parameters(module)
+        with torch.no_grad():
+            summaries = summarize_many(
+                [source, output],
+                bins=self.bins,
+                limit=self.subsample,
+                outlier_ratio=self.outlier_ratio,
+                details=self.details,
+                workspace=self.workspace,
+            )
+            gamma, beta = affine_parameters(module)
         layer = NormLayer(
             name=path,
             kind=kind,
