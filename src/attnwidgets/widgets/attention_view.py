@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import anywidget
 import traitlets
 
 from ..records import AttentionRecord
+from .attention_requests import answer_request, shown_record
+from .bundles import bundle as bundle  # re-exported: the other widgets import it from here
+from .bundles import require_bundle as require_bundle
 from .live import LiveRunner, live_source, live_traits
 from .sentences import SENTENCE_FILTERS, check_sentence_b_start, sentence_region
-from .tiles import TileRequest, make_tile, token_focus
-from .transport import encode_block
 from .view_data import (
     ViewData,
     chunk_traits,
@@ -24,24 +24,6 @@ from .view_data import (
     pick_mode,
     preloaded_layers,
 )
-
-STATIC = Path(__file__).resolve().parent.parent / "static"
-
-
-def bundle(name: str) -> Path | str:
-    """The built module, or (in an unbuilt source checkout) a stub so that import still works."""
-    path = STATIC / name
-    return path if path.is_file() else "export default { render() {} };"
-
-
-def require_bundle(name: str) -> None:
-    """Raise a clear error when the built JavaScript is missing (a source checkout, unbuilt)."""
-    path = STATIC / name
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"the widget bundle {path} is missing. Install attnwidgets with `pip install .` "
-            "(it builds the JavaScript), or run `npm ci && npm run build` in the source folder."
-        )
 
 
 class AttentionView(anywidget.AnyWidget):
@@ -263,11 +245,7 @@ class AttentionView(anywidget.AnyWidget):
         return self._data.record
 
     def _shown(self, kind: Any = None) -> tuple[str, AttentionRecord]:
-        records = self._data.records
-        name = kind if isinstance(kind, str) and kind in records else self.value_kind
-        if name not in records:
-            name = self._data.record.kind
-        return name, records[name]
+        return shown_record(self._data, kind, self.value_kind)
 
     def _region(self) -> tuple[int, int, int, int] | None:
         n_queries, n_keys = self._data.record.shape[2:]
@@ -316,54 +294,17 @@ class AttentionView(anywidget.AnyWidget):
                 self.set_trait(name, value)
 
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
+        """Answer the browser's requests for data (``attention_requests``) and live runs."""
         if not isinstance(content, dict):
             return
-        kind = content.get("type")
-        if kind == "request_tile":
-            self._send_tile(content)
-        elif kind == "request_focus":
-            self._send_focus(content)
-        elif kind == "request_layer":
-            self._send_layer(content)
-        elif kind in ("run_text", "generate"):
+        if content.get("type") in ("run_text", "generate"):
             if self._live is None:
                 message = "this view has no model to run (it was not made from aw.wrap(model, tok))"
                 self.send({"type": "error", "id": content.get("id"), "message": message})
             else:
                 self._live.handle(content)
-
-    def _send_layer(self, content: dict[str, Any]) -> None:
-        request_id = content.get("id")
-        layer = content.get("layer")
-        record = self._data.record
-        if not isinstance(layer, int) or not 0 <= layer < len(record):
-            message = f"layer {layer!r} out of range 0..{len(record) - 1}"
-            self.send({"type": "error", "id": request_id, "message": message})
             return
-        kind, shown = self._shown(content.get("kind"))
-        block = encode_block(shown[layer])
-        reply = {"type": "layer", "id": request_id, "layer": layer, "kind": kind, **block.meta()}
-        self.send(reply, buffers=[block.data])
-
-    def _send_tile(self, content: dict[str, Any]) -> None:
-        try:
-            request = TileRequest.parse(content, self._data.record.shape)
-        except ValueError as error:
-            self.send({"type": "error", "id": content.get("id"), "message": str(error)})
-            return
-        kind, record = self._shown(content.get("kind"))
-        meta, data = make_tile(record.head(request.layer, request.head), request, kind)
-        self.send({**meta, "id": content.get("id")}, buffers=[data])
-
-    def _send_focus(self, content: dict[str, Any]) -> None:
-        token, width = content.get("token"), content.get("width")
-        n_queries = len(self.query_tokens)
-        if not isinstance(token, int) or not 0 <= token < n_queries:
-            message = f"focus token {token!r} out of range 0..{n_queries - 1}"
-            self.send({"type": "error", "id": content.get("id"), "message": message})
-            return
-        if not isinstance(width, int) or width < 1:
-            width = n_queries
-        kind, record = self._shown(content.get("kind"))
-        meta, data = token_focus(record, token, min(width, 4096), kind)
-        self.send({**meta, "id": content.get("id")}, buffers=[data])
+        answer = answer_request(content, self._data, len(self.query_tokens), self.value_kind)
+        if answer is not None:
+            reply, data = answer
+            self.send(reply, buffers=data)
