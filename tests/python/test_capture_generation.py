@@ -11,7 +11,8 @@ import attnwidgets as aw
 
 def _generate(model: torch.nn.Module, ids: torch.Tensor, **kwargs: object) -> torch.Tensor:
     with torch.no_grad():
-        return model.generate(ids, max_new_tokens=4, do_sample=False, **kwargs)
+        # min_new_tokens: an untrained model may draw its EOS token and stop early
+        return model.generate(ids, max_new_tokens=4, min_new_tokens=4, do_sample=False, **kwargs)
 
 
 def test_generation_record_equals_eager_attention_of_the_generated_sequence():

@@ -15,7 +15,8 @@ PROMPT = torch.tensor([[5, 9, 11, 2]])
 
 def _generate(model: torch.nn.Module, ids: torch.Tensor, **kwargs: object) -> torch.Tensor:
     with torch.no_grad():
-        return model.generate(ids, max_new_tokens=4, do_sample=False, **kwargs)
+        # min_new_tokens: an untrained model may draw its EOS token and stop early
+        return model.generate(ids, max_new_tokens=4, min_new_tokens=4, do_sample=False, **kwargs)
 
 
 def _capture_generate(model: torch.nn.Module, ids: torch.Tensor, **kwargs: object):
@@ -139,8 +140,9 @@ def test_unrelated_causal_inputs_stay_separate_calls():
 def test_lens_generate_without_cache_equals_with_cache():
     model = tiny_gpt2()
     lens = aw.wrap(model)
-    cached = lens.generate(input_ids=PROMPT, max_new_tokens=4)
-    run = lens.generate(input_ids=PROMPT, max_new_tokens=4, use_cache=False)
+    # min_new_tokens: the untrained model may draw its EOS token (0) and stop early
+    cached = lens.generate(input_ids=PROMPT, max_new_tokens=4, min_new_tokens=4)
+    run = lens.generate(input_ids=PROMPT, max_new_tokens=4, min_new_tokens=4, use_cache=False)
     assert torch.equal(run.outputs, cached.outputs)
     assert run.tokens == cached.tokens
     assert run.attention.shape == cached.attention.shape == (2, 4, 7, 7)
@@ -156,6 +158,7 @@ def test_streamed_steps_without_cache_match_the_cached_steps():
         lens.generate(
             input_ids=PROMPT,
             max_new_tokens=4,
+            min_new_tokens=4,
             use_cache=use_cache,
             on_step=lambda run, new, kept=seen[use_cache]: kept.append(run.attention),
         )
