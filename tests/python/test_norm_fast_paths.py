@@ -21,8 +21,8 @@ from attnwidgets.capture.histograms import (
     histogram_host,
     sample_step,
 )
-from attnwidgets.capture.norm_stats import _summarize, median_abs, summarize_many, to_host
-from attnwidgets.capture.norm_summary import median_abs_host
+from attnwidgets.capture.norm_side import median_abs_host
+from attnwidgets.capture.norm_stats import _measure, finish, median_abs, summarize_many, to_host
 from attnwidgets.capture.norms import affine_parameters, record_norms
 from attnwidgets.norm_records import TensorSummary, lower_median
 
@@ -33,23 +33,23 @@ ARRAYS = ("counts", "token_mean", "token_std", "token_rms", "outliers")
 
 def both_paths(tensors: list[torch.Tensor], **options: object) -> list[list[TensorSummary]]:
     """The summaries by the CPU (numpy) path and by the any-device (torch) path."""
-    defaults: dict[str, object] = {"bins": 64, "value_range": None, "limit": 8192}
-    defaults.update(options)
+    settings: dict[str, object] = {"bins": 64, "value_range": None, "limit": 8192}
+    settings.update(options)
+    floats = [t.detach().float() if t.dtype != torch.float64 else t for t in tensors]
     found = []
     for in_place in (True, False):
-        found.append(
-            _summarize(
-                [t.detach().float() if t.dtype != torch.float64 else t for t in tensors],
-                defaults["bins"],  # type: ignore[arg-type]
-                defaults["value_range"],  # type: ignore[arg-type]
-                defaults["limit"],  # type: ignore[arg-type]
-                ratio=100.0,
-                max_outliers=8,
-                details=bool(defaults.get("details", True)),
-                work=Workspace(),
-                in_place=in_place,
-            )
+        measured = _measure(
+            floats,
+            settings["bins"],  # type: ignore[arg-type]
+            settings["value_range"],  # type: ignore[arg-type]
+            settings["limit"],  # type: ignore[arg-type]
+            ratio=100.0,
+            max_outliers=8,
+            details=bool(settings.get("details", True)),
+            work=Workspace(),
+            in_place=in_place,
         )
+        found.append(finish([measured])[0])
     return found
 
 
@@ -187,10 +187,50 @@ def test_tiny_values_next_to_an_edge_at_zero_are_binned_like_numpy() -> None:
         assert_like_numpy(summary, tensor.numpy())
 
 
-def test_guess_is_not_taken_where_it_would_not_be_exact() -> None:
+def guess_switches_at_every_edge(bins: int, lo: float, hi: float) -> bool:
+    """The oracle: the guess of the float32 values on either side of each of numpy's inner
+    edges (both are monotonic in x, so these decide every float32 value)."""
+    width = (hi - lo) / bins
+    edges = np.linspace(lo, hi, bins + 1)[1:-1]
+    first = edges.astype(np.float32)
+    up = first < edges
+    first[up] = np.nextafter(first[up], np.float32(np.inf))  # first float32 at or above
+    below = np.nextafter(first, np.float32(-np.inf))
+    step = np.arange(1, bins)
+    guess_first = np.trunc((first.astype(np.float64) - lo) / width)
+    guess_below = np.trunc((below.astype(np.float64) - lo) / width)
+    return bool((guess_first >= step).all() and (guess_below < step).all())
+
+
+def test_guess_is_taken_only_where_it_is_exact_for_every_float32() -> None:
+    rng = np.random.default_rng(11)
+    taken = refused = 0
+    for i in range(6000):
+        kind = i % 4
+        if kind == 0:  # any two float32, of any scales
+            pair = rng.normal(size=2) * 10.0 ** rng.uniform(-6, 6, size=2)
+        elif kind == 1:  # activations: below and above 0, one scale
+            scale = 10.0 ** rng.uniform(-3, 3)
+            pair = np.array([-abs(rng.normal()), abs(rng.normal())]) * scale
+        elif kind == 2:  # round numbers (edges on float32 values, often one at 0)
+            pair = np.array([-rng.integers(1, 100) / 4, rng.integers(1, 100) / 8])
+        else:  # above 0, possibly far from it
+            low = 10.0 ** rng.uniform(-8, 3)
+            pair = np.array([low, low * rng.uniform(1.001, 1e4)])
+        lo, hi = (float(v) for v in np.sort(pair.astype(np.float32)))
+        if not hi > lo:
+            continue
+        for bins in (64, 16):
+            if exact_guess([torch.float32], bins, lo, hi):
+                taken += 1
+                assert guess_switches_at_every_edge(bins, lo, hi), (bins, lo, hi)
+            else:
+                refused += 1
+    assert taken > 10 * refused > 0  # the fast path is the rule, the correction the exception
+    assert not guess_switches_at_every_edge(64, -4.0, 4.0)  # the oracle sees the edge at 0
     assert not exact_guess([torch.float64], 64, 0.0, 1.0)
     assert not exact_guess([torch.float32], 50, 0.0, 1.0)
-    assert exact_guess([torch.float32, torch.float32], 64, -3.0, 7.0)
+    assert not exact_guess([torch.float32], 64, 0.1, 0.7)  # not float32: x - lo may round
 
 
 def test_half_precision_samples_count_like_numpy() -> None:
@@ -275,6 +315,24 @@ def test_capture_of_a_model_records_what_numpy_computes_on_the_raw_tensors() -> 
 
 def _median_step(raw: np.ndarray) -> int:
     return sample_step(raw[0].size, 1 << 10, raw.shape[-1])
+
+
+def test_one_recorder_serves_inference_mode_no_grad_and_training() -> None:
+    # buffers kept from a call in inference mode must still serve calls outside it
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.LayerNorm(16))
+    with record_norms(model, keep_raw=True) as norms:
+        with torch.inference_mode():
+            model(torch.randn(2, 5, 8))
+        with torch.no_grad():
+            model(torch.randn(2, 5, 8) * 3)
+        model(torch.randn(2, 5, 8, requires_grad=True)).sum().backward()
+        with torch.inference_mode():
+            model(torch.randn(2, 5, 8) - 1)
+    assert len(norms.record) == 4
+    for layer in norms.record:
+        for side, raw in ((layer.input, layer.raw_input), (layer.output, layer.raw_output)):
+            assert_like_numpy(side, raw)
+    assert all(p.grad is not None for p in model.parameters())
 
 
 def test_empty_tensors_give_empty_summaries() -> None:

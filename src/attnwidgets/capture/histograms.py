@@ -7,7 +7,6 @@ scratch buffers (``Workspace``). ``norm_stats`` builds the norm capture's summar
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -49,7 +48,8 @@ class Workspace:
         key = (name, dtype, torch.device(device))
         buffer = self._buffers.get(key)
         if buffer is None or buffer.numel() < numel:
-            buffer = torch.empty(max(numel, 1), dtype=dtype, device=device)
+            with torch.inference_mode(False):  # one made in inference mode is no use outside it
+                buffer = torch.empty(max(numel, 1), dtype=dtype, device=device)
             self._buffers[key] = buffer
         return buffer[:numel]
 
@@ -70,7 +70,8 @@ class Workspace:
         """
         found = self._kept.get(key)
         if found is None:
-            found = self._kept[key] = make()
+            with torch.inference_mode(False):
+                found = self._kept[key] = make()
         return found
 
 
@@ -187,42 +188,29 @@ def histogram_host(
 def exact_guess(dtypes: list[torch.dtype], bins: int, lo: float, hi: float) -> bool:
     """Whether numpy's first guess of the bin, ``(x - lo) / (hi - lo) * bins`` truncated, is
     numpy's final bin for every float32 ``x`` in ``[lo, hi]``, so that ``histogram`` may skip
-    numpy's correction: float32 or narrower values, a power-of-two ``bins``, an exact bin width,
-    and the guess steps up exactly where ``x`` reaches an edge. Both are monotonic in ``x``, so
-    checking the float32 values on either side of each inner edge checks every value. (The
-    subtraction ``x - lo`` may round, e.g. a tiny ``x`` against a large ``lo``; then an edge at
-    0 would take -1e-20 into the bin above: this check finds that and the correction runs.)
+    numpy's correction: float32 or narrower values, float32 ``lo`` and ``hi``, a power-of-two
+    ``bins`` and an exact bin width. One case remains: ``x - lo`` rounds for ``x`` much nearer
+    0 than ``lo``, which matters only next to an edge at (or within ``(hi - lo) / 2**20`` of) 0,
+    where -1e-20 would take the bin above 0; there the correction runs. (The tests check this
+    against every edge of thousands of ranges.)
 
     Example:
-        >>> exact_guess([torch.float32], 64, -3.2, 5.7), exact_guess([torch.float64], 64, -3.2, 5.7)
-        (True, False)
-        >>> exact_guess([torch.float32], 64, -4.0, 4.0)  # edge 32 is 0: -1e-20 would round up
+        >>> [exact_guess([dtype], 64, -3.25, 5.75) for dtype in (torch.float32, torch.float64)]
+        [True, False]
+        >>> exact_guess([torch.float32], 64, -4.0, 4.0)  # edge 32 is 0
         False
     """
     width = (hi - lo) / bins
-    narrow = all(dtype != torch.float64 for dtype in dtypes)
-    if not (narrow and bins & (bins - 1) == 0 and width * bins == hi - lo):
+    if any(dtype == torch.float64 for dtype in dtypes) or bins & (bins - 1):
         return False
-    if bins == 1:
-        return True
-    steps = _inner_steps(bins)
-    edges = steps * width  # numpy's inner edges, as np.linspace computes them
-    edges += lo
-    first = edges.astype(np.float32)  # the first float32 at or above each edge
-    np.nextafter(first, np.float32(np.inf), out=first, where=first < edges)
-    guess = np.empty((2, bins - 1))  # as ``histogram`` and ``histogram_host`` compute it
-    guess[0] = first
-    guess[1] = np.nextafter(first, np.float32(-np.inf))  # the float32 just below
-    guess -= lo
-    guess /= width  # the guess of x is k or more exactly when this is k or more
-    return bool((guess[0] >= steps).all() and (guess[1] < steps).all())
+    if width * bins != hi - lo or _float32(lo) != lo or _float32(hi) != hi:
+        return False
+    nearest = round(-lo / width)  # the edge nearest 0, as np.linspace computes it
+    return not (0 < nearest < bins and abs(nearest * width + lo) <= (hi - lo) * 2.0**-20)
 
 
-@functools.lru_cache(maxsize=8)
-def _inner_steps(bins: int) -> np.ndarray:
-    steps = np.arange(1, bins, dtype=np.float64)
-    steps.flags.writeable = False
-    return steps
+def _float32(value: float) -> float:
+    return float(np.float32(value))
 
 
 def as_float(tensor: torch.Tensor) -> torch.Tensor:

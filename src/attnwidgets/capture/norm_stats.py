@@ -2,16 +2,20 @@
 
 Cheap enough to leave on: one ``aminmax`` pass gives the range, the largest ``|x|`` and whether
 anything is NaN/Inf (only then are NaN, +Inf and -Inf counted, exactly, over every element); two
-passes give every row's mean and norm, from which the per-token and the global moments follow;
+passes give every row's sum and norm, from which the per-token and the global moments follow;
 the histogram counts a bounded, evenly strided sample (``HISTOGRAM_SAMPLE`` elements unless the
-caller says otherwise, ``None`` for all of them). Tensors of one shape and dtype (a norm's input
-and output) share buffers, so that the host finishes them together (``norm_summary.py``). The
-small results reach the CPU in one copy; CPU tensors are read in place.
+caller says otherwise, ``None`` for all of them). The small results reach the CPU in one copy
+(CPU tensors and results are read in place, the samples counted with numpy).
+
+Two steps: ``measure`` does everything that reads the tensors (they may change after the call)
+and keeps only small host arrays; ``finish`` turns many measurements into summaries at once
+(``norm_summary.py``), which is what a recorder does at the end of a forward pass.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -27,9 +31,22 @@ from .histograms import (
     histogram_host,
     shared_range,
 )
-from .norm_summary import Side, finish_group, finish_nonfinite, median_abs_host, row_moments
+from .norm_side import Side, median_abs_host
+from .norm_summary import finish_groups, finish_nonfinite, row_moments, row_variances
 
-__all__ = ["median_abs", "row_moments", "summarize", "summarize_many", "to_host"]
+__all__ = ["Measured", "finish", "measure", "median_abs", "summarize", "summarize_many"]
+
+
+@dataclass
+class Measured:
+    """What ``measure`` kept of some tensors: their sides (the tensors let go), histogram counts
+    ``[tensors, bins]`` over ``bin_range``, and each finite group's row moments."""
+
+    sides: list[Side]
+    counts: np.ndarray
+    bin_range: tuple[float, float]
+    groups: list[tuple[list[Side], np.ndarray]]
+    details: bool
 
 
 def summarize_many(
@@ -52,7 +69,7 @@ def summarize_many(
     ``|x|`` and the outliers (left empty): what the training monitor uses. One histogram pass
     and two copies to the host in all (none on the CPU; more only for tensors that hold
     NaN/Inf); temporaries live in ``workspace`` (pass the same one to every call to avoid fresh
-    allocations).
+    allocations). ``finish([measure(...)])[0]``.
 
     Example:
         >>> a, b = torch.tensor([[0.0, 1.0, 2.0]]), torch.tensor([[4.0, 4.0, 4.0]])
@@ -60,75 +77,17 @@ def summarize_many(
         >>> (left.lo, left.hi), left.counts.tolist(), right.counts.tolist(), right.std
         ((0.0, 4.0), [2, 1], [0, 3], 0.0)
     """
-    with torch.no_grad():
-        xs = [as_float(tensor) for tensor in tensors]
-        in_place = all(x.device.type == "cpu" for x in xs)
-        return _summarize(
-            xs,
-            bins,
-            value_range,
-            limit,
-            ratio=outlier_ratio,
-            max_outliers=max_outliers,
-            details=details,
-            work=workspace or Workspace(),
-            in_place=in_place,
-        )
-
-
-def _summarize(
-    xs: list[torch.Tensor],
-    bins: int,
-    value_range: tuple[float, float] | None,
-    limit: int | None,
-    *,
-    ratio: float,
-    max_outliers: int,
-    details: bool,
-    work: Workspace,
-    in_place: bool,
-) -> list[TensorSummary]:
-    """``summarize_many`` of float tensors. ``in_place``: CPU tensors, whose samples and
-    results numpy reads where they are (``False`` works on any device: torch, then one copy)."""
-    bounds = extremes(xs)
-    lo, hi = value_range if value_range is not None else shared_range(xs, bounds)
-    sides = [Side(x, low, high, limit) for x, (low, high) in zip(xs, bounds, strict=True)]
-    inside = all(side.finite and lo <= side.low and side.high <= hi for side in sides)
-    found: dict[str, torch.Tensor] = {}
-    if in_place and inside and exact_guess([x.dtype for x in xs], bins, lo, hi):
-        counts = histogram_host([side.host_sample() for side in sides], bins, lo, hi, work)
-    else:
-        values = [side.histogram_values() for side in sides]
-        found["counts"] = histogram(values, bins, lo, hi, inside=inside, workspace=work)
-    groups = _finite_groups(sides)
-    for g, group in enumerate(groups):
-        found[f"group{g}"] = _row_sums_and_norms(group, work)
-    for i, side in enumerate(sides):
-        if not side.finite:
-            found.update(_nonfinite_moments(i, side, details))
-    if details and not in_place:  # on the device, to copy 2 numbers instead of 2 samples
-        found["medians"] = median_abs([side.flat[side.median_slice(limit)] for side in sides])
-    host = to_host(found, in_place=in_place)
-    medians: list[float | None] = [None] * len(sides)  # None: no details
-    if details and in_place:
-        medians = [
-            median_abs_host(side.host[side.median_slice(limit)], finite=side.finite)
-            for side in sides
-        ]
-    elif details:
-        medians = host["medians"].tolist()
-    if "counts" in host:
-        counts = np.asarray(host["counts"], dtype=np.int64).reshape(len(sides), bins)
-    for g, group in enumerate(groups):
-        moments = host[f"group{g}"].reshape(2 * len(group), -1)
-        finish_group(group, moments, work, details=details)
-    for i, side in enumerate(sides):
-        if not side.finite:
-            finish_nonfinite(side, host[f"{i}.moments"], host.get(f"{i}.token_moments"))
-    return [
-        side.summary(counts[i], (lo, hi), medians[i], ratio, max_outliers)
-        for i, side in enumerate(sides)
-    ]
+    measured = measure(
+        tensors,
+        bins=bins,
+        value_range=value_range,
+        limit=limit,
+        outlier_ratio=outlier_ratio,
+        max_outliers=max_outliers,
+        details=details,
+        workspace=workspace,
+    )
+    return finish([measured])[0]
 
 
 def summarize(
@@ -159,12 +118,116 @@ def summarize(
     )[0]
 
 
+def measure(
+    tensors: list[torch.Tensor],
+    *,
+    bins: int,
+    value_range: tuple[float, float] | None = None,
+    limit: int | None = None,
+    outlier_ratio: float = 100.0,
+    max_outliers: int = 8,
+    details: bool = True,
+    workspace: Workspace | None = None,
+) -> Measured:
+    """The first step of ``summarize_many`` (same arguments): everything that reads the
+    tensors, which are let go at the end."""
+    xs = [as_float(tensor) for tensor in tensors]  # detached: nothing below joins a graph
+    return _measure(
+        xs,
+        bins,
+        value_range,
+        limit,
+        ratio=outlier_ratio,
+        max_outliers=max_outliers,
+        details=details,
+        work=workspace or Workspace(),
+        in_place=all(x.device.type == "cpu" for x in xs),
+    )
+
+
+def finish(measured: list[Measured]) -> list[list[TensorSummary]]:
+    """The summaries of each measurement (the second step of ``summarize_many``), the host's
+    arithmetic done once for all of them.
+
+    Example:
+        >>> steps = [measure([torch.full((2, 3), v)], bins=4) for v in (1.0, 2.0)]
+        >>> [summaries[0].mean for summaries in finish(steps)]
+        [1.0, 2.0]
+    """
+    for details in (True, False):
+        groups = [group for one in measured if one.details is details for group in one.groups]
+        if groups:
+            finish_groups(groups, details=details)
+    return [
+        [side.summary(one.counts[i], one.bin_range) for i, side in enumerate(one.sides)]
+        for one in measured
+    ]
+
+
+def _measure(
+    xs: list[torch.Tensor],
+    bins: int,
+    value_range: tuple[float, float] | None,
+    limit: int | None,
+    *,
+    ratio: float,
+    max_outliers: int,
+    details: bool,
+    work: Workspace,
+    in_place: bool,
+) -> Measured:
+    """``measure`` of float tensors. ``in_place``: CPU tensors, whose samples and results
+    numpy reads where they are (``False`` works on any device: torch, then one copy)."""
+    bounds = extremes(xs)
+    lo, hi = value_range if value_range is not None else shared_range(xs, bounds)
+    sides = [Side(x, low, high, limit) for x, (low, high) in zip(xs, bounds, strict=True)]
+    inside = all(side.finite and lo <= side.low and side.high <= hi for side in sides)
+    found: dict[str, torch.Tensor] = {}
+    if in_place and inside and exact_guess([x.dtype for x in xs], bins, lo, hi):
+        counts = histogram_host([side.host_sample() for side in sides], bins, lo, hi, work)
+    else:
+        values = [side.histogram_values() for side in sides]
+        found["counts"] = histogram(values, bins, lo, hi, inside=inside, workspace=work)
+    groups = _finite_groups(sides)
+    for g, group in enumerate(groups):
+        found[f"group{g}"] = _row_sums_and_norms(group, work)
+    for i, side in enumerate(sides):
+        if not side.finite:
+            found.update(_nonfinite_moments(i, side, details))
+    if details and not in_place:  # on the device, to copy 2 numbers instead of 2 samples
+        found["medians"] = median_abs([side.flat[side.median_slice(limit)] for side in sides])
+    host = to_host(found, in_place=in_place)
+    if "counts" in host:
+        counts = np.asarray(host["counts"], dtype=np.int64).reshape(len(sides), bins)
+    if details:
+        medians = (
+            host["medians"].tolist()
+            if not in_place
+            else [
+                median_abs_host(side.host[side.median_slice(limit)], finite=side.finite)
+                for side in sides
+            ]
+        )
+        for side, median in zip(sides, medians, strict=True):
+            side.look_for_outliers(median, ratio, max_outliers)
+    moments = [
+        (group, row_variances(group, host[f"group{g}"].reshape(2 * len(group), -1), work))
+        for g, group in enumerate(groups)
+    ]
+    for i, side in enumerate(sides):
+        if not side.finite:
+            finish_nonfinite(side, host[f"{i}.moments"], host.get(f"{i}.token_moments"))
+    for side in sides:
+        side.release()
+    return Measured(sides, counts, (lo, hi), moments, details)
+
+
 def _finite_groups(sides: list[Side]) -> list[list[Side]]:
     """The non-empty finite sides, grouped by shape, dtype and device (in order)."""
     groups: dict[tuple[object, ...], list[Side]] = {}
     for side in sides:
         if side.finite and side.elements:
-            groups.setdefault((side.x.shape, side.x.dtype, side.x.device), []).append(side)
+            groups.setdefault((side.x.shape, side.dtype, side.x.device), []).append(side)
     return list(groups.values())
 
 

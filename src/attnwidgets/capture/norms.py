@@ -21,7 +21,7 @@ from torch.utils.hooks import RemovableHandle
 
 from ..norm_records import NormLayer, NormRecord
 from .histograms import HISTOGRAM_SAMPLE, Workspace
-from .norm_stats import summarize, summarize_many
+from .norm_stats import Measured, finish, measure, summarize
 
 __all__ = ["HISTOGRAM_SAMPLE", "NormRecorder", "find_norm_modules", "record_norms", "summarize"]
 
@@ -110,7 +110,11 @@ def _float32_copy(tensor: torch.Tensor) -> np.ndarray:
 class NormRecorder:
     """Forward hooks on every norm module; ``record`` is what they saw, in call order.
 
-    Set ``enabled = False`` to make the hooks return at once (the training monitor's throttle).
+    A hook measures what it needs of the tensors (they may change after the call) and leaves
+    the arithmetic on the small results for later: all of a forward pass's calls are finished
+    together when ``layers`` or ``record`` is read, or when ``hooked()`` ends (``on_layer``
+    finishes each call at once). Set ``enabled = False`` to make the hooks return at once (the
+    training monitor's throttle).
     """
 
     def __init__(
@@ -146,8 +150,16 @@ class NormRecorder:
         self.enabled = True
         self.workspace = Workspace()  # temporaries reused by every call (no page faults)
         self.seconds = 0.0  # time spent summarising, for callers that budget it
-        self.layers: list[NormLayer] = []
         self.on_layer: Callable[[NormLayer], None] | None = None
+        self._layers: list[NormLayer] = []
+        self._pending: list[tuple[dict[str, Any], Measured]] = []
+
+    @property
+    def layers(self) -> list[NormLayer]:
+        """One ``NormLayer`` per call since the last ``clear()``, in call order."""
+        if self._pending:
+            self._finish()
+        return self._layers
 
     @property
     def record(self) -> NormRecord:
@@ -155,7 +167,15 @@ class NormRecorder:
         return NormRecord(self.layers)
 
     def clear(self) -> None:
-        self.layers = []
+        self._layers, self._pending = [], []
+
+    def _finish(self) -> None:
+        start = time.perf_counter()
+        pending, self._pending = self._pending, []
+        summaries = finish([measured for _, measured in pending])
+        for (fields, _), (source, output) in zip(pending, summaries, strict=True):
+            self._layers.append(NormLayer(input=source, output=output, **fields))
+        self.seconds += time.perf_counter() - start
 
     @contextmanager
     def hooked(self) -> Iterator[NormRecorder]:
@@ -168,6 +188,8 @@ class NormRecorder:
         finally:
             for handle in handles:
                 handle.remove()
+            if self._pending:  # the work of the block, done in it
+                self._finish()
 
     def _hook(self, path: str, kind: str) -> Callable[..., None]:
         def record(module: torch.nn.Module, args: Any, kwargs: Any, output: Any) -> None:
@@ -178,7 +200,7 @@ class NormRecorder:
             if source is None or not isinstance(output, torch.Tensor):
                 return
             start = time.perf_counter()
-            self.layers.append(self.summarize_call(path, kind, module, source, output))
+            self._pending.append(self._measure_call(path, kind, module, source, output))
             self.seconds += time.perf_counter() - start
             if self.on_layer is not None:
                 self.on_layer(self.layers[-1])
@@ -193,31 +215,42 @@ class NormRecorder:
         source: torch.Tensor,
         output: torch.Tensor,
     ) -> NormLayer:
-        """One ``NormLayer`` from a call's input and output (shared histogram range)."""
-        with torch.no_grad():
-            summaries = summarize_many(
-                [source, output],
-                bins=self.bins,
-                limit=self.subsample,
-                outlier_ratio=self.outlier_ratio,
-                details=self.details,
-                workspace=self.workspace,
-            )
-            gamma, beta = affine_parameters(module)
-        layer = NormLayer(
-            name=path,
-            kind=kind,
-            class_name=type(module).__name__,
-            shape=tuple(source.shape),
-            input=summaries[0],
-            output=summaries[1],
-            gamma=gamma,
-            beta=beta,
+        """One ``NormLayer`` from a call's input and output (shared histogram range), at once."""
+        fields, measured = self._measure_call(path, kind, module, source, output)
+        summaries = finish([measured])[0]
+        return NormLayer(input=summaries[0], output=summaries[1], **fields)
+
+    def _measure_call(
+        self,
+        path: str,
+        kind: str,
+        module: torch.nn.Module,
+        source: torch.Tensor,
+        output: torch.Tensor,
+    ) -> tuple[dict[str, Any], Measured]:
+        """What a call leaves to finish: its ``NormLayer`` fields but the summaries, and the
+        measurement of its input and output."""
+        measured = measure(
+            [source, output],
+            bins=self.bins,
+            limit=self.subsample,
+            outlier_ratio=self.outlier_ratio,
+            details=self.details,
+            workspace=self.workspace,
         )
+        gamma, beta = affine_parameters(module)
+        fields = {
+            "name": path,
+            "kind": kind,
+            "class_name": type(module).__name__,
+            "shape": tuple(source.shape),
+            "gamma": gamma,
+            "beta": beta,
+        }
         if self.keep_raw:
-            layer.raw_input = source.detach().float().cpu().numpy()
-            layer.raw_output = output.detach().float().cpu().numpy()
-        return layer
+            fields["raw_input"] = source.detach().float().cpu().numpy()
+            fields["raw_output"] = output.detach().float().cpu().numpy()
+        return fields, measured
 
 
 @contextmanager
