@@ -13,16 +13,15 @@ import math
 import numpy as np
 import pytest
 import torch
+from transformers import Qwen3Config, Qwen3ForCausalLM
 
 from attnwidgets.capture.histograms import (
+    HISTOGRAM_SAMPLE,
     Workspace,
-    exact_guess,
-    histogram,
-    histogram_host,
     sample_step,
 )
-from attnwidgets.capture.norm_side import median_abs_host
-from attnwidgets.capture.norm_stats import _measure, finish, median_abs, summarize_many, to_host
+from attnwidgets.capture.norm_side import median_abs, median_abs_host
+from attnwidgets.capture.norm_stats import _measure, finish, summarize_many, to_host
 from attnwidgets.capture.norms import affine_parameters, record_norms
 from attnwidgets.norm_records import TensorSummary, lower_median
 
@@ -75,13 +74,14 @@ def assert_like_numpy(summary: TensorSummary, values: np.ndarray) -> None:
             getattr(ref, name), rel=1e-5, abs=1e-6, nan_ok=True
         )
     if summary.token_mean.size:
-        # rows holding Inf are left out: the capture gives NaN there where numpy may give
-        # +-Inf (as before these fast paths; both paths agree, see assert_same)
+        # float32 row sums are exact to ~1e-7 of the row's RMS, not of its mean; rows holding
+        # Inf are left out: the capture gives NaN there where numpy may give +-Inf (as before
+        # these fast paths; both paths agree, see assert_same)
         rows = np.isfinite(ref.token_rms)
+        scale = 1e-5 * ref.token_rms[rows] + 1e-6
         for name in ("token_mean", "token_std", "token_rms"):
-            np.testing.assert_allclose(
-                getattr(summary, name)[rows], getattr(ref, name)[rows], rtol=1e-5, atol=1e-6
-            )
+            got, want = getattr(summary, name)[rows], getattr(ref, name)[rows]
+            assert (np.abs(got - want) <= scale).all(), name
 
 
 def pairs() -> dict[str, list[torch.Tensor]]:
@@ -130,6 +130,7 @@ def test_cpu_and_any_device_paths_agree_and_equal_numpy(name: str) -> None:
 
 
 def test_public_entry_point_takes_the_cpu_path_and_equals_numpy() -> None:
+    torch.manual_seed(4)
     x = torch.randn(1, 128, 768, requires_grad=True)  # the training monitor: grad enabled
     y = torch.nn.functional.layer_norm(x, (768,))
     work = Workspace()
@@ -144,36 +145,6 @@ def test_public_entry_point_takes_the_cpu_path_and_equals_numpy() -> None:
     assert x.grad is None and y.requires_grad  # nothing joined the graph
 
 
-def edge_values(bins: int, lo: float, hi: float, base: np.ndarray) -> np.ndarray:
-    """Values on, and one float32 step either side of, every bin edge, inside ``[lo, hi]``."""
-    edges = np.linspace(lo, hi, bins + 1).astype(np.float32)
-    near = [
-        edges,
-        np.nextafter(edges, np.float32(-np.inf)),
-        np.nextafter(edges, np.float32(np.inf)),
-    ]
-    values = np.concatenate([base, *near]).astype(np.float32)
-    return values[(values >= lo) & (values <= hi)]
-
-
-@pytest.mark.parametrize("bins", [64, 128, 16, 2])
-def test_exact_guess_bins_equal_numpy_on_and_next_to_every_edge(bins: int) -> None:
-    rng = np.random.default_rng(bins)
-    work = Workspace()
-    for _ in range(50):
-        base = (rng.normal(size=500) * 10.0 ** rng.uniform(-3, 3)).astype(np.float32)
-        lo, hi = float(base.min()), float(base.max())
-        values = edge_values(bins, lo, hi, base)
-        assert exact_guess([torch.float32], bins, lo, hi)
-        want, _ = np.histogram(values.astype(np.float64), bins=bins, range=(lo, hi))
-        other = values[::-1].copy()
-        got = histogram_host([values, other], bins, lo, hi, work)
-        np.testing.assert_array_equal(got, np.stack([want, want]))
-        # the torch path of the same guess (inside=True: no value outside, none NaN)
-        on_device = histogram(torch.from_numpy(values), bins, lo, hi, inside=True, workspace=work)
-        np.testing.assert_array_equal(on_device.numpy(), want)
-
-
 def test_tiny_values_next_to_an_edge_at_zero_are_binned_like_numpy() -> None:
     # [-4, 4] in 64 bins puts an edge at 0; -1e-20 - (-4) rounds to 4 in float64, so the
     # guess alone would put -1e-20 in the bin above 0 (bin 32 instead of 31)
@@ -185,60 +156,6 @@ def test_tiny_values_next_to_an_edge_at_zero_are_binned_like_numpy() -> None:
         np.testing.assert_array_equal(on_cpu.counts, np.histogram(values, 64, (-4, 4))[0])
     for summary, tensor in zip(summarize_many([x, -x], bins=64), (x, -x), strict=True):
         assert_like_numpy(summary, tensor.numpy())
-
-
-def guess_switches_at_every_edge(bins: int, lo: float, hi: float) -> bool:
-    """The oracle: the guess of the float32 values on either side of each of numpy's inner
-    edges (both are monotonic in x, so these decide every float32 value)."""
-    width = (hi - lo) / bins
-    edges = np.linspace(lo, hi, bins + 1)[1:-1]
-    first = edges.astype(np.float32)
-    up = first < edges
-    first[up] = np.nextafter(first[up], np.float32(np.inf))  # first float32 at or above
-    below = np.nextafter(first, np.float32(-np.inf))
-    step = np.arange(1, bins)
-    guess_first = np.trunc((first.astype(np.float64) - lo) / width)
-    guess_below = np.trunc((below.astype(np.float64) - lo) / width)
-    return bool((guess_first >= step).all() and (guess_below < step).all())
-
-
-def test_guess_is_taken_only_where_it_is_exact_for_every_float32() -> None:
-    rng = np.random.default_rng(11)
-    taken = refused = 0
-    for i in range(6000):
-        kind = i % 4
-        if kind == 0:  # any two float32, of any scales
-            pair = rng.normal(size=2) * 10.0 ** rng.uniform(-6, 6, size=2)
-        elif kind == 1:  # activations: below and above 0, one scale
-            scale = 10.0 ** rng.uniform(-3, 3)
-            pair = np.array([-abs(rng.normal()), abs(rng.normal())]) * scale
-        elif kind == 2:  # round numbers (edges on float32 values, often one at 0)
-            pair = np.array([-rng.integers(1, 100) / 4, rng.integers(1, 100) / 8])
-        else:  # above 0, possibly far from it
-            low = 10.0 ** rng.uniform(-8, 3)
-            pair = np.array([low, low * rng.uniform(1.001, 1e4)])
-        lo, hi = (float(v) for v in np.sort(pair.astype(np.float32)))
-        if not hi > lo:
-            continue
-        for bins in (64, 16):
-            if exact_guess([torch.float32], bins, lo, hi):
-                taken += 1
-                assert guess_switches_at_every_edge(bins, lo, hi), (bins, lo, hi)
-            else:
-                refused += 1
-    assert taken > 10 * refused > 0  # the fast path is the rule, the correction the exception
-    assert not guess_switches_at_every_edge(64, -4.0, 4.0)  # the oracle sees the edge at 0
-    assert not exact_guess([torch.float64], 64, 0.0, 1.0)
-    assert not exact_guess([torch.float32], 50, 0.0, 1.0)
-    assert not exact_guess([torch.float32], 64, 0.1, 0.7)  # not float32: x - lo may round
-
-
-def test_half_precision_samples_count_like_numpy() -> None:
-    values = (torch.randn(4000) * 50).half()
-    lo, hi = float(values.min()), float(values.max())
-    sample = values.float().numpy()
-    want, _ = np.histogram(sample.astype(np.float64), bins=64, range=(lo, hi))
-    np.testing.assert_array_equal(histogram_host([sample], 64, lo, hi, Workspace())[0], want)
 
 
 def test_median_on_the_host_equals_the_device_and_numpy() -> None:
@@ -296,13 +213,15 @@ def test_affine_parameters_are_copies_of_the_weights_at_the_time() -> None:
 
 
 def test_capture_of_a_model_records_what_numpy_computes_on_the_raw_tensors() -> None:
+    torch.manual_seed(6)
     model = torch.nn.Sequential(
         torch.nn.Linear(16, 48), torch.nn.LayerNorm(48), torch.nn.Linear(48, 48)
     )
     model.append(torch.nn.RMSNorm(48))
+    generator = torch.Generator().manual_seed(2)
     with torch.no_grad(), record_norms(model, keep_raw=True, subsample=1000) as norms:
-        model(torch.randn(3, 70, 16))
-        model(torch.randn(3, 70, 16) * 1e3)  # a second call of other magnitudes
+        model(torch.randn(3, 70, 16, generator=generator))
+        model(torch.randn(3, 70, 16, generator=generator) * 1e3)  # other magnitudes
     assert len(norms.record) == 4
     for layer in norms.record:
         for side, raw in ((layer.input, layer.raw_input), (layer.output, layer.raw_output)):
@@ -317,8 +236,34 @@ def _median_step(raw: np.ndarray) -> int:
     return sample_step(raw[0].size, 1 << 10, raw.shape[-1])
 
 
+def test_a_forward_pass_finished_together_equals_each_call_alone() -> None:
+    # Qwen3 has per-head norms [batch, tokens, heads, dim] beside [batch, tokens, hidden] ones
+    config = Qwen3Config(
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        hidden_size=16,
+        head_dim=8,
+        intermediate_size=32,
+        vocab_size=40,
+    )
+    model = Qwen3ForCausalLM(config).eval()
+    with torch.no_grad(), record_norms(model, keep_raw=True) as norms:
+        model(input_ids=torch.tensor([[3, 9, 4, 7, 1, 12, 5]]))
+        model(input_ids=torch.tensor([[5, 2, 8]]))  # other lengths: other groups
+    shapes = {layer.shape for layer in norms.record}
+    assert len(norms.record) == 2 * 9 and len(shapes) == 6  # 2 layers x 4 norms + 1, twice
+    for layer in norms.record:
+        tensors = [torch.from_numpy(layer.raw_input), torch.from_numpy(layer.raw_output)]
+        alone = summarize_many(tensors, bins=64, limit=HISTOGRAM_SAMPLE)
+        assert_same(layer.input, alone[0])
+        assert_same(layer.output, alone[1])
+        assert_like_numpy(layer.input, layer.raw_input)
+
+
 def test_one_recorder_serves_inference_mode_no_grad_and_training() -> None:
     # buffers kept from a call in inference mode must still serve calls outside it
+    torch.manual_seed(5)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.LayerNorm(16))
     with record_norms(model, keep_raw=True) as norms:
         with torch.inference_mode():

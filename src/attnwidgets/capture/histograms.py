@@ -8,6 +8,7 @@ scratch buffers (``Workspace``). ``norm_stats`` builds the norm capture's summar
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -201,16 +202,15 @@ def exact_guess(dtypes: list[torch.dtype], bins: int, lo: float, hi: float) -> b
         False
     """
     width = (hi - lo) / bins
-    if any(dtype == torch.float64 for dtype in dtypes) or bins & (bins - 1):
+    if torch.float64 in dtypes or bins & (bins - 1) or width * bins != hi - lo:
         return False
-    if width * bins != hi - lo or _float32(lo) != lo or _float32(hi) != hi:
+    if _FLOAT32.unpack(_FLOAT32.pack(lo))[0] != lo or _FLOAT32.unpack(_FLOAT32.pack(hi))[0] != hi:
         return False
     nearest = round(-lo / width)  # the edge nearest 0, as np.linspace computes it
     return not (0 < nearest < bins and abs(nearest * width + lo) <= (hi - lo) * 2.0**-20)
 
 
-def _float32(value: float) -> float:
-    return float(np.float32(value))
+_FLOAT32 = struct.Struct("f")
 
 
 def as_float(tensor: torch.Tensor) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """One tensor being summarised (``Side``): its shape, sample and views, then what is known of
-it, until it becomes a ``TensorSummary``. Also the median ``|x|`` with numpy and the outliers.
+it, until it becomes a ``TensorSummary``. Also the median ``|x|`` (torch on any device, numpy
+on the CPU) and the outliers.
 """
 
 from __future__ import annotations
@@ -140,9 +141,23 @@ class Side:
         )
 
 
+def median_abs(samples: list[torch.Tensor]) -> torch.Tensor:
+    """The (lower) median ``|x|`` of each sample on its device, NaN ignored (NaN when a sample
+    holds only NaN, 0 when it is empty); one call when sizes agree. ``median_abs_host`` gives
+    the same numbers with numpy.
+
+    Example:
+        >>> median_abs([torch.tensor([-3.0, 1.0, float("nan"), 2.0]), torch.zeros(0)]).tolist()
+        [2.0, 0.0]
+    """
+    if len({sample.numel() for sample in samples}) == 1 and samples[0].numel():
+        return torch.stack(samples).abs().nanmedian(dim=-1).values
+    return torch.stack([s.abs().nanmedian() if s.numel() else s.new_zeros(()) for s in samples])
+
+
 def median_abs_host(values: np.ndarray, *, finite: bool = False) -> float:
     """The lower median ``|x|`` of one sample with numpy, NaN ignored (NaN when only NaN, 0
-    when empty): ``norm_stats.median_abs`` without torch's per-call cost on small CPU tensors.
+    when empty): ``median_abs`` without torch's per-call cost on small CPU tensors.
     ``finite=True`` promises that no value is NaN.
 
     Example:

@@ -31,10 +31,10 @@ from .histograms import (
     histogram_host,
     shared_range,
 )
-from .norm_side import Side, median_abs_host
+from .norm_side import Side, median_abs, median_abs_host
 from .norm_summary import finish_groups, finish_nonfinite, row_moments, row_variances
 
-__all__ = ["Measured", "finish", "measure", "median_abs", "summarize", "summarize_many"]
+__all__ = ["Measured", "finish", "measure", "summarize", "summarize_many", "to_host"]
 
 
 @dataclass
@@ -263,20 +263,6 @@ def _nonfinite_moments(i: int, side: Side, details: bool) -> dict[str, torch.Ten
     if details:
         found[f"{i}.token_moments"] = torch.stack(row_moments(side.first, stable=False))
     return found
-
-
-def median_abs(samples: list[torch.Tensor]) -> torch.Tensor:
-    """The (lower) median ``|x|`` of each sample on its device, NaN ignored (NaN when a sample
-    holds only NaN, 0 when it is empty); one call when sizes agree. ``median_abs_host`` gives
-    the same numbers with numpy.
-
-    Example:
-        >>> median_abs([torch.tensor([-3.0, 1.0, float("nan"), 2.0]), torch.zeros(0)]).tolist()
-        [2.0, 0.0]
-    """
-    if len({sample.numel() for sample in samples}) == 1 and samples[0].numel():
-        return torch.stack(samples).abs().nanmedian(dim=-1).values
-    return torch.stack([s.abs().nanmedian() if s.numel() else s.new_zeros(()) for s in samples])
 
 
 def to_host(found: dict[str, torch.Tensor], *, in_place: bool) -> dict[str, np.ndarray]:

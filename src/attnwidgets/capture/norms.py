@@ -102,9 +102,9 @@ def affine_parameters(module: torch.nn.Module) -> tuple[np.ndarray | None, np.nd
 
 def _float32_copy(tensor: torch.Tensor) -> np.ndarray:
     values = tensor.detach()
-    if values.dtype not in (torch.float32, torch.float16):  # numpy has no bfloat16
-        values = values.float()
-    return values.cpu().numpy().astype(np.float32).reshape(-1)
+    if values.dtype != torch.float32 or values.device.type != "cpu":
+        values = values.float().cpu()  # numpy has no bfloat16
+    return values.numpy().reshape(-1).copy()
 
 
 class NormRecorder:
