@@ -138,6 +138,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--tokens", type=int, nargs="+", default=[128, 512])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NAME",
+        help='time only these candidates (and "plain sdpa"), e.g. --only attention norms: '
+        "more rounds in the same time on a noisy machine",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, eager = gpt2_small("sdpa"), gpt2_small("eager")
@@ -157,6 +164,11 @@ def main() -> None:
         lens_runs = transformer_lens_runs(ids)
         if isinstance(lens_runs, dict):
             runs.update(lens_runs)
+        if args.only:
+            unknown = set(args.only) - set(runs)
+            if unknown:
+                parser.error(f"unknown candidates {sorted(unknown)}; choose from {list(runs)}")
+            runs = {name: fn for name, fn in runs.items() if name in {"plain sdpa", *args.only}}
         times = timed_rounds(runs, args.repeats)
         medians = {name: statistics.median(values) for name, values in times.items()}
         ratios = paired_ratios(times, "plain sdpa")
@@ -167,10 +179,10 @@ def main() -> None:
                 f"  {tokens:5d} tokens  {name:18s} {ms:8.1f} ms  {ratio:5.2f}x   "
                 f"paired {paired:5.3f}x [{low:.3f}-{high:.3f}]"
             )
-        if isinstance(lens_runs, dict):
+        if isinstance(lens_runs, dict) and {"TL forward", "TL run_with_cache"} <= set(runs):
             own = medians["TL run_with_cache"] / medians["TL forward"]
             print(f"  {tokens:5d} tokens  TL run_with_cache vs TL forward: {own:.2f}x")
-        else:
+        elif not isinstance(lens_runs, dict):
             print(f"  {tokens:5d} tokens  TransformerLens {lens_runs}")
         attention_bytes = 12 * 12 * tokens * tokens * 4
         held = kept_bytes(captured(model, ids))

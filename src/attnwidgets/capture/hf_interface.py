@@ -112,6 +112,14 @@ def _run_kernel(kernel: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         inside_interface.reset(token)
 
 
+def unseen(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run the capture's own arithmetic with torch-function handling off: no mode (ours, whose
+    fallbacks watch the model, or the user's) sees it, and none charges its few microseconds per
+    operation to it (hundreds of operations per layer)."""
+    with torch._C.DisableTorchFunction():
+        return function(*args, **kwargs)
+
+
 def _recording_sdpa(
     module: torch.nn.Module,
     query: torch.Tensor,
@@ -125,18 +133,18 @@ def _recording_sdpa(
     watchers = wanted(module)
     if watchers and all(sink.reuse_weights for sink, _ in watchers) and not kwargs.get("dropout"):
         kinds = frozenset({"probability"}).union(*(k for _, k in watchers))
-        steps = _run_kernel(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
-        output = weighted_values(steps["probability"], value)
+        steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
+        output = unseen(weighted_values, steps["probability"], value)
         if output is not None:  # sdpa skipped: the output comes from the recorded weights
-            notify(module, watchers, steps, "interface")
+            unseen(notify, module, watchers, steps, "interface")
             return output.transpose(1, 2).contiguous(), None
     output, weights = _run_kernel(
         sdpa_attention_forward, module, query, key, value, attention_mask, **kwargs
     )
     if watchers:
         kinds = frozenset().union(*(k for _, k in watchers))
-        steps = _run_kernel(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
-        notify(module, watchers, steps, "interface")
+        steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
+        unseen(notify, module, watchers, steps, "interface")
     return output, weights
 
 
@@ -191,10 +199,10 @@ def _recording_eager(
         kinds = frozenset().union(*(k for _, k in watchers))
         steps: dict[str, torch.Tensor] = {}
         if kinds - {"probability"} or weights is None:
-            steps = _run_kernel(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
+            steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
         if weights is not None and "probability" in kinds:
             steps["probability"] = weights.detach()  # the model's own eager weights
-        notify(module, watchers, steps, "interface")
+        unseen(notify, module, watchers, steps, "interface")
     return output, weights
 
 

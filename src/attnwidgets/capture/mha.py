@@ -26,6 +26,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .hf_interface import unseen
 from .weights import attention_steps
 
 _PARAMETERS = list(inspect.signature(F.multi_head_attention_forward).parameters)
@@ -52,7 +53,7 @@ def call_with_head_weights(
     output, weights = func(**bound)
     steps: dict[str, torch.Tensor] = {}
     if kinds - {"probability"}:
-        steps = head_steps(bound, kinds - {"probability"})
+        steps = unseen(head_steps, bound, kinds - {"probability"})
     if weights is None:
         return (output, None), steps
     if "probability" in kinds:

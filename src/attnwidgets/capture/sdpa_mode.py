@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils.hooks import RemovableHandle
 
-from .hf_interface import AttentionSink, inside_interface
+from .hf_interface import AttentionSink, inside_interface, unseen
 from .mha import call_with_head_weights
 from .weights import attention_steps, weighted_values
 
@@ -131,7 +131,7 @@ class RecordingMode(TorchFunctionMode):
             if kinds:
                 result, steps = call_with_head_weights(func, args, kwargs, kinds)
                 if steps:
-                    self.sink.record_attention(module, steps, "mha")
+                    unseen(self.sink.record_attention, module, steps, "mha")
                 return result
         elif func in _SOFTMAX_FUNCTIONS:
             return self._softmax(module, func, args, kwargs)
@@ -148,11 +148,11 @@ class RecordingMode(TorchFunctionMode):
         bound = dict(zip(_SDPA_PARAMETERS, args, strict=False))
         bound.update(kwargs)
         reuse = self.sink.reuse_weights and not bound.get("dropout_p")
-        steps = _sdpa_steps(bound, kinds | {"probability"} if reuse else kinds)
-        output = weighted_values(steps["probability"], bound["value"]) if reuse else None
+        steps = unseen(_sdpa_steps, bound, kinds | {"probability"} if reuse else kinds)
+        output = unseen(weighted_values, steps["probability"], bound["value"]) if reuse else None
         if output is None:
             output = func(*args, **kwargs)
-        self.sink.record_attention(module, {k: steps[k] for k in kinds}, "sdpa")
+        unseen(self.sink.record_attention, module, {k: steps[k] for k in kinds}, "sdpa")
         return output
 
     def _softmax(
@@ -175,6 +175,17 @@ class RecordingMode(TorchFunctionMode):
         if not kinds:
             return output
         self.calls_seen += 1
+        unseen(self._record_softmax, module, kinds, output, scores, shape)
+        return output
+
+    def _record_softmax(
+        self,
+        module: torch.nn.Module,
+        kinds: frozenset[str],
+        output: torch.Tensor,
+        scores: Any,
+        shape: torch.Size,
+    ) -> None:
         steps = {"probability": output.detach().reshape(shape)}
         if "masked" in kinds and isinstance(scores, torch.Tensor):
             masked = scores.detach().float().reshape(shape)
@@ -182,7 +193,6 @@ class RecordingMode(TorchFunctionMode):
                 masked <= torch.finfo(scores.dtype).min / 2, float("-inf")
             )
         self.sink.record_attention(module, steps, "softmax")
-        return output
 
 
 def _heads_of(module: torch.nn.Module, rows: int) -> int | None:
