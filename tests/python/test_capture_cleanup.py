@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from conftest import tiny_bert, tiny_gpt2, tiny_llama_gqa
@@ -109,3 +110,35 @@ def test_batch_needs_an_index():
 def test_capture_rejects_non_modules():
     with pytest.raises(TypeError, match=r"torch\.nn\.Module"), aw.capture("gpt2"):
         pass
+
+
+class _CausalSelfAttention(torch.nn.Module):
+    """nanoGPT-style attention: calls sdpa itself (is_causal, probabilities only: the blocked
+    recompute, whose own softmax calls an outer capture must not mistake for attention)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.n_head = 2
+        self.qkv = torch.nn.Linear(8, 24)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k, v = self.qkv(x).view(1, x.shape[1], 3, 2, 4).permute(2, 0, 3, 1, 4)
+        out = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return out.transpose(1, 2).reshape(1, x.shape[1], 8)
+
+
+def test_nested_captures_of_plain_sdpa_record_the_same_calls_once():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(_CausalSelfAttention(), _CausalSelfAttention())
+    x = torch.randn(1, 70, 8)  # two blocks of query rows in the recompute
+    with torch.no_grad(), aw.capture(model) as outer, aw.capture(model) as inner:
+        model(x)
+    assert outer.layer_names == inner.layer_names == ["0", "1"]
+    assert outer.attention.shape == (2, 2, 70, 70)
+    np.testing.assert_array_equal(outer.attention.to_numpy(), inner.attention.to_numpy())
+    with torch.no_grad():
+        q, k, _ = model[0].qkv(x).view(1, 70, 3, 2, 4).permute(2, 0, 3, 1, 4)
+    scores = (q @ k.transpose(-2, -1) / 2.0).masked_fill(
+        torch.ones(70, 70, dtype=torch.bool).triu(1), float("-inf")
+    )
+    np.testing.assert_allclose(inner.attention[0], torch.softmax(scores, -1)[0], atol=1e-6)
