@@ -6,6 +6,7 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from transformers import (
@@ -18,6 +19,22 @@ from transformers import (
 )
 
 torch.manual_seed(0)
+
+
+def edge_values(
+    bins: int, lo: float, hi: float, base: np.ndarray, *, inside: bool = True
+) -> np.ndarray:
+    """``base`` and the float32 values on, and one step either side of, every bin edge of
+    ``bins`` equal bins over ``[lo, hi]``; only those inside ``[lo, hi]`` unless
+    ``inside=False``."""
+    edges = np.linspace(lo, hi, bins + 1).astype(np.float32)
+    near = [
+        edges,
+        np.nextafter(edges, np.float32(-np.inf)),
+        np.nextafter(edges, np.float32(np.inf)),
+    ]
+    values = np.concatenate([base, *near]).astype(np.float32)
+    return values[(values >= lo) & (values <= hi)] if inside else values
 
 
 def tiny_gpt2() -> torch.nn.Module:

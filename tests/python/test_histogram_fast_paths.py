@@ -7,20 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import edge_values
 
 from attnwidgets.capture.histograms import Workspace, exact_guess, histogram, histogram_host
-
-
-def edge_values(bins: int, lo: float, hi: float, base: np.ndarray) -> np.ndarray:
-    """Values on, and one float32 step either side of, every bin edge, inside ``[lo, hi]``."""
-    edges = np.linspace(lo, hi, bins + 1).astype(np.float32)
-    near = [
-        edges,
-        np.nextafter(edges, np.float32(-np.inf)),
-        np.nextafter(edges, np.float32(np.inf)),
-    ]
-    values = np.concatenate([base, *near]).astype(np.float32)
-    return values[(values >= lo) & (values <= hi)]
 
 
 @pytest.mark.parametrize("bins", [64, 128, 16, 2])

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from conftest import tiny_bert, tiny_llama_gqa
+from conftest import edge_values, tiny_bert, tiny_llama_gqa
 from transformers import (
     GemmaConfig,
     GemmaForCausalLM,
@@ -300,13 +300,7 @@ def test_histogram_bins_equal_numpy_on_and_next_to_every_edge(bins: int) -> None
     for _ in range(50):
         base = (rng.normal(size=500) * 10.0 ** rng.uniform(-3, 3)).astype(np.float32)
         lo, hi = float(base.min()), float(base.max())
-        edges = np.linspace(lo, hi, bins + 1).astype(np.float32)
-        near = [
-            edges,
-            np.nextafter(edges, np.float32(-np.inf)),
-            np.nextafter(edges, np.float32(np.inf)),
-        ]
-        values = np.concatenate([base, *near]).astype(np.float32)
+        values = edge_values(bins, lo, hi, base, inside=False)
         want, _ = np.histogram(values.astype(np.float64), bins=bins, range=(lo, hi))
         got = histogram(torch.from_numpy(values), bins, lo, hi)
         np.testing.assert_array_equal(got.numpy(), want)
