@@ -96,3 +96,49 @@ def test_large_results_match_the_reference_and_stay_valid() -> None:
     want = torch.softmax(scores * 8**-0.5, dim=-1).float()
     torch.testing.assert_close(full["probability"], want, rtol=0, atol=1e-6)
     assert got.numpy().sum() == pytest.approx(8 * 400, rel=1e-5)  # numpy shares the memory
+
+
+@pytest.mark.parametrize("tokens", [1, _CAUSAL_BLOCK, _CAUSAL_BLOCK + 1, 3 * _CAUSAL_BLOCK + 5])
+def test_blocked_path_weighs_the_values_like_sdpa_with_grouped_heads(tokens: int) -> None:
+    generator = torch.Generator().manual_seed(tokens + 7)
+    query = torch.randn(2, 4, tokens, 8, generator=generator)
+    key, value = (torch.randn(2, 2, tokens, 8, generator=generator) for _ in range(2))
+    with torch.no_grad():
+        steps = attention_steps(query, key, is_causal=True, value=value)
+        sdpa = torch.nn.functional.scaled_dot_product_attention(
+            query, key, value, is_causal=True, enable_gqa=True
+        )
+    assert set(steps) == {"probability", "output"}
+    repeated = value.double().repeat_interleave(2, dim=1)
+    by_hand = reference_causal(query, key.repeat_interleave(2, dim=1)).double() @ repeated
+    torch.testing.assert_close(steps["output"], by_hand.float(), rtol=0, atol=1e-5)
+    torch.testing.assert_close(steps["output"], sdpa, rtol=0, atol=1e-5)
+
+
+def test_values_are_weighed_only_where_sdpa_can_be_skipped() -> None:
+    query, key, value = (torch.randn(1, 2, 9, 4) for _ in range(3))
+    with torch.no_grad():
+        assert "output" not in attention_steps(query, key, is_causal=True, value=value.double())
+        assert "output" not in attention_steps(query, key, kinds=("masked",), value=value)
+        masked = attention_steps(query, key, attn_mask=torch.ones(9, 9).tril().bool(), value=value)
+    with torch.enable_grad():  # gradients must flow through the model's own kernel
+        assert "output" not in attention_steps(query, key, is_causal=True, value=value)
+    want = torch.nn.functional.scaled_dot_product_attention(query, key, value, is_causal=True)
+    torch.testing.assert_close(masked["output"], want, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("factory", ["gpt2", "llama"])
+def test_reuse_weights_without_padding_takes_the_blocked_path(factory: str) -> None:
+    from conftest import tiny_gpt2, tiny_llama_gqa
+
+    model = tiny_gpt2() if factory == "gpt2" else tiny_llama_gqa()
+    ids = torch.randint(1, 64, (1, 60), generator=torch.Generator().manual_seed(4))
+    with torch.no_grad():
+        plain = model(input_ids=ids).logits
+        with aw.capture(model) as exact:
+            model(input_ids=ids)
+        with aw.capture(model, reuse_weights=True) as reused:
+            logits = model(input_ids=ids).logits
+    assert (logits - plain).abs().max() <= 1e-5 and not torch.equal(logits, plain)
+    for ours, theirs in zip(reused.attention, exact.attention, strict=True):
+        torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-5)

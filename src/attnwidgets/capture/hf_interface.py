@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import torch
 
-from .weights import attention_steps, weighted_values
+from .weights import attention_steps
 
 SDPA_NAME = "attnwidgets_sdpa"
 EAGER_NAME = "attnwidgets_eager"
@@ -133,8 +133,8 @@ def _recording_sdpa(
     watchers = wanted(module)
     if watchers and all(sink.reuse_weights for sink, _ in watchers) and not kwargs.get("dropout"):
         kinds = frozenset({"probability"}).union(*(k for _, k in watchers))
-        steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
-        output = unseen(weighted_values, steps["probability"], value)
+        steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds, value)
+        output = steps.pop("output", None)
         if output is not None:  # sdpa skipped: the output comes from the recorded weights
             unseen(notify, module, watchers, steps, "interface")
             return output.transpose(1, 2).contiguous(), None
@@ -155,8 +155,10 @@ def _sdpa_steps(
     attention_mask: torch.Tensor | None,
     kwargs: dict[str, Any],
     kinds: frozenset[str],
+    value: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
-    """The steps ``sdpa_attention_forward`` (or eager) computes, following its rules."""
+    """The steps ``sdpa_attention_forward`` (or eager) computes, following its rules; with
+    ``value``, also ``"output"`` where ``attention_steps`` can weigh the values."""
     q_len, kv_len = query.shape[2], key.shape[2]
     causal_flag = kwargs.get("is_causal")
     if causal_flag is None:
@@ -177,6 +179,7 @@ def _sdpa_steps(
         scale=kwargs.get("scaling"),
         bias=bias,
         softcap=kwargs.get("softcap"),
+        value=value,
     )
 
 

@@ -22,7 +22,7 @@ from torch.utils.hooks import RemovableHandle
 
 from .hf_interface import AttentionSink, inside_interface, unseen
 from .mha import call_with_head_weights
-from .weights import attention_steps, weighted_values
+from .weights import attention_steps
 
 _SDPA_PARAMETERS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale")
 _SOFTMAX_FUNCTIONS = (torch.softmax, F.softmax, torch.Tensor.softmax, torch.special.softmax)
@@ -148,8 +148,8 @@ class RecordingMode(TorchFunctionMode):
         bound = dict(zip(_SDPA_PARAMETERS, args, strict=False))
         bound.update(kwargs)
         reuse = self.sink.reuse_weights and not bound.get("dropout_p")
-        steps = unseen(_sdpa_steps, bound, kinds | {"probability"} if reuse else kinds)
-        output = unseen(weighted_values, steps["probability"], bound["value"]) if reuse else None
+        steps = unseen(_sdpa_steps, bound, kinds | {"probability"} if reuse else kinds, reuse)
+        output = steps.pop("output", None)
         if output is None:
             output = func(*args, **kwargs)
         unseen(self.sink.record_attention, module, {k: steps[k] for k in kinds}, "sdpa")
@@ -207,7 +207,11 @@ def _heads_of(module: torch.nn.Module, rows: int) -> int | None:
     return None
 
 
-def _sdpa_steps(bound: dict[str, Any], kinds: frozenset[str]) -> dict[str, torch.Tensor]:
+def _sdpa_steps(
+    bound: dict[str, Any], kinds: frozenset[str], with_output: bool = False
+) -> dict[str, torch.Tensor]:
+    """The steps of one sdpa call; with ``with_output``, also its ``"output"`` where the
+    recorded weights can give it."""
     return attention_steps(
         bound["query"],
         bound["key"],
@@ -215,4 +219,5 @@ def _sdpa_steps(bound: dict[str, Any], kinds: frozenset[str]) -> dict[str, torch
         attn_mask=bound.get("attn_mask"),
         is_causal=bool(bound.get("is_causal", False)),
         scale=bound.get("scale"),
+        value=bound["value"] if with_output else None,
     )

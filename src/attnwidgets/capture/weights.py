@@ -42,12 +42,15 @@ def attention_steps(
     scale: float | None = None,
     bias: torch.Tensor | None = None,
     softcap: float | None = None,
+    value: torch.Tensor | None = None,
 ) -> dict[str, torch.Tensor]:
     """The steps of attention named in ``kinds``, each ``[batch, heads, query, key]`` float32.
 
     ``attn_mask`` follows sdpa: a bool mask is True where attention is allowed, a float mask
     is added to the scores. ``is_causal`` uses sdpa's upper-left alignment. Rows with every
-    key masked become uniform probabilities, as in eager attention.
+    key masked become uniform probabilities, as in eager attention. With ``value`` (and
+    ``"probability"`` in ``kinds``) the result also holds ``"output"``: ``probability @ value``
+    ``[batch, heads, query, dim]``, where ``weighted_values`` allows it.
 
     Example:
         >>> q = torch.tensor([[[[1.0, 0.0], [0.0, 2.0]]]])
@@ -63,6 +66,8 @@ def attention_steps(
     heads = query.shape[-3] if query.dim() >= 3 else 1
     if key.dim() == 4 and key.shape[1] != heads and heads % key.shape[1] == 0:
         key = repeat_kv(key, heads // key.shape[1])
+    if value is not None and not _may_weigh(value, kinds):
+        value = None
     if scale is None:
         scale = query.shape[-1] ** -0.5
     kept: dict[str, torch.Tensor] = {}
@@ -75,7 +80,7 @@ def attention_steps(
         square = query.shape[-2] == key.shape[-2] and query.shape[:-2] == key.shape[:-2]
         only_causal = is_causal and attn_mask is None and bias is None
         if set(kinds) == {"probability"} and only_causal and square and query.is_cpu:
-            return {"probability": _causal_probabilities(query, key.float(), softcap)}
+            return _causal_probabilities(query, key.float(), softcap, value)
         scores = torch.matmul(query, key.float().transpose(-1, -2))
         if "scores" in kinds:
             kept["scores"] = scores.clone()
@@ -101,7 +106,14 @@ def attention_steps(
             kept["masked"] = masked
         if "probability" in kinds:
             kept["probability"] = _softmax_in_place(scores)
+            if value is not None:
+                kept["output"] = torch.matmul(kept["probability"], _value_heads(value, scores))
     return kept
+
+
+def _may_weigh(value: torch.Tensor, kinds: Collection[str]) -> bool:
+    """Whether ``probability @ value`` stays within float32 rounding of sdpa's own output."""
+    return "probability" in kinds and value.dtype == torch.float32 and not torch.is_grad_enabled()
 
 
 def weighted_values(probability: torch.Tensor, value: torch.Tensor) -> torch.Tensor | None:
@@ -114,12 +126,18 @@ def weighted_values(probability: torch.Tensor, value: torch.Tensor) -> torch.Ten
         ...     weighted_values(p, torch.tensor([[[[2.0], [4.0]]]]))[0, 0, :, 0].tolist()
         [2.0, 3.0]
     """
-    if torch.is_grad_enabled() or value.dtype != torch.float32:
+    if not _may_weigh(value, ("probability",)):
         return None
+    with torch.no_grad():
+        return torch.matmul(probability, _value_heads(value, probability))
+
+
+def _value_heads(value: torch.Tensor, probability: torch.Tensor) -> torch.Tensor:
+    """``value`` with grouped-query heads repeated and only the keys ``probability`` covers."""
     heads = probability.shape[-3] if probability.dim() >= 3 else 1
     if value.dim() == 4 and value.shape[1] != heads and heads % value.shape[1] == 0:
         value = repeat_kv(value, heads // value.shape[1])
-    return torch.matmul(probability, value[..., : probability.shape[-1], :])
+    return value[..., : probability.shape[-1], :]
 
 
 _CAUSAL_BLOCK = 64
@@ -127,14 +145,16 @@ _CAUSAL_BLOCK = 64
 
 
 def _causal_probabilities(
-    query: torch.Tensor, key: torch.Tensor, softcap: float | None
-) -> torch.Tensor:
+    query: torch.Tensor, key: torch.Tensor, softcap: float | None, value: torch.Tensor | None
+) -> dict[str, torch.Tensor]:
     """Causal softmax(Q K^T) by blocks of query rows, each against the keys it may see only.
 
     Each block's scores go to one reused scratch buffer (no allocation per block, in cache),
     softmax runs there in place and the rows are copied once into the result; the keys a block
     may not see are zeroed, never computed (about 45% less work than the full square at 512
-    tokens). The same numbers as the full computation. ``query`` is already scaled.
+    tokens). The same numbers as the full computation. ``query`` is already scaled. With
+    ``value``, each block's weights also multiply the values they see while still in cache:
+    ``"output"``, half the work of ``probability @ value`` on the full square.
     """
     *lead, tokens, dim = query.shape
     queries = query.reshape(-1, tokens, dim)
@@ -142,6 +162,12 @@ def _causal_probabilities(
     heads = queries.shape[0]
     out = torch.empty(*lead, tokens, tokens, dtype=torch.float32, device=query.device)
     rows_out = out.view(heads, tokens, tokens)
+    kept = {"probability": out}
+    values = None
+    if value is not None:
+        values = _value_heads(value, out).reshape(heads, tokens, -1)
+        kept["output"] = torch.empty(*lead, tokens, values.shape[-1], device=query.device)
+        rows_weighted = kept["output"].view(heads, tokens, -1)
     block = min(_CAUSAL_BLOCK, tokens)
     scratch = torch.empty(heads * block * tokens, dtype=torch.float32, device=query.device)
     lowest = torch.finfo(torch.float32).min
@@ -156,7 +182,9 @@ def _causal_probabilities(
         torch.softmax(scores, dim=-1, out=scores)
         rows_out[:, start:stop, :stop].copy_(scores)
         rows_out[:, start:stop, stop:].zero_()
-    return out
+        if values is not None:
+            torch.bmm(scores, values[:, :stop], out=rows_weighted[:, start:stop])
+    return kept
 
 
 def _softmax_in_place(scores: torch.Tensor) -> torch.Tensor:
