@@ -130,9 +130,10 @@ def test_nan_activations_are_recorded_and_flagged():
     assert np.isnan(cap.attention[1]).any() and not np.isnan(cap.attention[0]).any()
 
 
-def test_error_inside_forward_names_the_module_and_restores_the_model():
+@pytest.mark.parametrize("options", [{}, {"attention": False, "norms": True}])
+def test_error_inside_forward_names_the_module_and_restores_the_model(options):
     model = tiny_gpt2()
-    with pytest.raises(IndexError) as info, aw.capture(model):
+    with pytest.raises(IndexError) as info, aw.capture(model, **options):
         model(input_ids=torch.tensor([[1, 2, 999]]))
     assert "transformer.wte (Embedding)" in "\n".join(info.value.__notes__)
     assert model.config._attn_implementation == "sdpa"

@@ -48,9 +48,11 @@ def norm_kind(module: torch.nn.Module) -> str | None:
     if isinstance(module, _NOT_NORMS):
         return None
     name = type(module).__name__
+    if not name.endswith("Norm"):  # first: the attribute lookups below are slow on modules
+        return None
     weight = getattr(module, "weight", None)
     has_eps = hasattr(module, "eps") or hasattr(module, "variance_epsilon")
-    if not (name.endswith("Norm") and has_eps and isinstance(weight, torch.Tensor)):
+    if not (has_eps and isinstance(weight, torch.Tensor)):
         return None
     if weight.dim() != 1:
         return None

@@ -55,8 +55,10 @@ def may_run_attention(module: torch.nn.Module) -> bool:
 class ModulePathStack:
     """The modules running right now, innermost last, and how many top-level calls began.
 
-    Only modules that may run attention (and the model itself) are hooked; when a forward
-    raises, ``failed`` names the innermost module of the model on the traceback.
+    Only modules that may run attention (and the model itself) are hooked, and only the model
+    when no attention is recorded (``every_module=False``: counting forwards and naming a
+    failure need no more); when a forward raises, ``failed`` names the innermost module of the
+    model on the traceback.
     """
 
     def __init__(self, model: torch.nn.Module) -> None:
@@ -66,10 +68,11 @@ class ModulePathStack:
         self.failed: str | None = None  # "path (Class)" of the innermost module that raised
 
     @contextmanager
-    def hooked(self) -> Iterator[ModulePathStack]:
+    def hooked(self, every_module: bool = True) -> Iterator[ModulePathStack]:
         handles: list[RemovableHandle] = []
+        modules = self.model.modules() if every_module else [self.model]
         try:
-            for module in self.model.modules():
+            for module in modules:
                 if module is self.model or may_run_attention(module):
                     handles.append(module.register_forward_pre_hook(self._enter))
                     handles.append(module.register_forward_hook(self._exit, always_call=True))

@@ -306,7 +306,7 @@ def capture(
         reuse_weights=reuse_weights,
     )
     with ExitStack() as stack:
-        stack.enter_context(cap.forwards.hooked())
+        stack.enter_context(cap.forwards.hooked(every_module=bool(cap.kinds)))
         if norms:
             record_norms = importlib.import_module(f"{__package__}.norms").record_norms
             options = norms if isinstance(norms, dict) else {}
