@@ -10,6 +10,7 @@ from typing import Any
 
 from .aliases import find_blocks, resolve
 from .generation import AttentionCall
+from .record_memory import RecordMemory, record_memory
 from .session import Capture, CaptureError, capture
 from .weights import KINDS, attention_probabilities, attention_steps
 
@@ -18,10 +19,12 @@ __all__ = [
     "AttentionCall",
     "Capture",
     "CaptureError",
+    "RecordMemory",
     "attention_probabilities",
     "attention_steps",
     "capture",
     "find_blocks",
+    "record_memory",
     "resolve",
 ]
 

@@ -19,6 +19,8 @@ from collections.abc import Collection
 
 import torch
 
+from .record_memory import record_memory
+
 KINDS = ("probability", "scores", "scaled", "masked")
 """Every step of attention that a capture can keep."""
 
@@ -81,7 +83,10 @@ def attention_steps(
         only_causal = is_causal and attn_mask is None and bias is None
         if set(kinds) == {"probability"} and only_causal and square and query.is_cpu:
             return _causal_probabilities(query, key.float(), softcap, value)
-        scores = torch.matmul(query, key.float().transpose(-1, -2))
+        key_t = key.float().transpose(-1, -2)
+        lead = torch.broadcast_shapes(query.shape[:-2], key_t.shape[:-2])
+        scores = record_memory.empty((*lead, query.shape[-2], key_t.shape[-1]), query.device)
+        torch.matmul(query, key_t, out=scores)
         if "scores" in kinds:
             kept["scores"] = scores.clone()
         if scale != 1.0:
@@ -160,7 +165,7 @@ def _causal_probabilities(
     queries = query.reshape(-1, tokens, dim)
     keys_t = key.reshape(-1, tokens, dim).transpose(1, 2)
     heads = queries.shape[0]
-    out = torch.empty(*lead, tokens, tokens, dtype=torch.float32, device=query.device)
+    out = record_memory.empty((*lead, tokens, tokens), query.device)
     rows_out = out.view(heads, tokens, tokens)
     kept = {"probability": out}
     values = None
