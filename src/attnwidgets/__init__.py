@@ -30,7 +30,7 @@ from .widgets import (
 from .widgets import compare as compare_positions
 
 if TYPE_CHECKING:
-    from .capture import Capture, CaptureError, capture
+    from .capture import Capture, CaptureError, capture, record_memory
     from .capture.norms import record_norms
     from .lens import Lens, Run, wrap
     from .monitor import TrainingMonitor
@@ -47,6 +47,7 @@ _LAZY = {
     "capture": "capture",
     "Capture": "capture",
     "CaptureError": "capture",
+    "record_memory": "capture",
     "record_norms": "capture.norms",
     "TrainingMonitor": "monitor",
 }
@@ -74,6 +75,7 @@ __all__ = [
     "norm_panel",
     "position_panel",
     "positions",
+    "record_memory",
     "record_norms",
     "wrap",
 ]

@@ -81,5 +81,6 @@ class RecordMemory:
 
 
 record_memory = RecordMemory()
-"""The buffers every capture's attention records come from. Set ``record_memory.limit = 0``
-to keep no memory between captures, or call ``record_memory.release()`` to free it now."""
+"""The buffers every capture's attention records come from (``aw.record_memory``). Set
+``record_memory.limit = 0`` to keep no memory between captures, or call
+``record_memory.release()`` to free it now."""

@@ -279,7 +279,10 @@ def capture(
     outputs. ``layers``: block indices, module paths, globs or TransformerLens aliases.
     ``dtype``: kept on the CPU as float32, float16 or float64. ``reuse_weights``: compute each
     sdpa output as ``weights @ V`` from the recorded weights instead of running sdpa beside them
-    (faster; float32 without gradients only; outputs within ~1e-6 of sdpa, not bit-identical).
+    (faster: GPT-2 small at 512 tokens on one CPU thread costs about 1.04x of a plain forward
+    instead of 1.12x; float32 without gradients only; outputs within float32 rounding of sdpa,
+    not bit-identical). The weights are written into memory of dropped records where some
+    waits (``aw.record_memory``).
 
     Hugging Face models record through transformers' AttentionInterface; plain PyTorch through
     ``scaled_dot_product_attention``, ``nn.MultiheadAttention`` and softmax. On exit the model
