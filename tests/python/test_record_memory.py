@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 
 import numpy as np
+import pytest
 import torch
 from conftest import tiny_gpt2
 
@@ -13,6 +14,12 @@ from attnwidgets.capture import RecordMemory, record_memory
 from attnwidgets.capture.weights import attention_steps
 
 IDS = torch.randint(1, 64, (1, 40), generator=torch.Generator().manual_seed(0))
+
+
+@pytest.fixture(autouse=True)
+def pool_every_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tiny models' records are below the size the pool takes by default."""
+    monkeypatch.setattr(record_memory, "smallest", 0)
 
 
 def captured(model: torch.nn.Module, ids: torch.Tensor = IDS) -> aw.capture.Capture:
@@ -58,7 +65,7 @@ def test_records_still_held_are_never_overwritten() -> None:
 
 
 def test_limit_bounds_what_is_kept_and_zero_keeps_nothing() -> None:
-    memory = RecordMemory(limit=3000)
+    memory = RecordMemory(limit=3000, smallest=0)
     first, second = memory.empty((25, 25)), memory.empty((25, 25))  # 2,500 bytes each
     del first, second
     assert memory.kept_bytes == 2500  # the second would pass the limit
@@ -67,6 +74,13 @@ def test_limit_bounds_what_is_kept_and_zero_keeps_nothing() -> None:
     third = memory.empty((10,))
     del third
     assert memory.kept_bytes == 0
+    default = RecordMemory()  # small buffers: torch's own, never kept
+    small = default.empty((4, 4))
+    del small
+    assert default.kept_bytes == 0
+    large = default.empty((1 << 16,))  # 256 KiB: the smallest size the pool keeps
+    del large
+    assert default.kept_bytes == 256 << 10
 
 
 def test_reused_memory_gives_the_textbook_steps_again() -> None:

@@ -11,7 +11,7 @@ arrays made from it and records built on them each keep it alive, so data a user
 is never overwritten.
 
 Example:
-    >>> memory = RecordMemory(limit=1 << 20)
+    >>> memory = RecordMemory(limit=1 << 20, smallest=0)
     >>> first = memory.empty((2, 4, 4))
     >>> address = first.data_ptr()
     >>> del first  # the last view is gone: its memory waits for the next capture
@@ -33,17 +33,25 @@ import torch
 DEFAULT_LIMIT = 256 << 20
 """Bytes of dropped record memory kept for the next capture (GPT-2 small at 512 tokens: 151 MB)."""
 
+SMALLEST = 256 << 10
+"""Smaller buffers come from torch's allocator: malloc keeps and reuses them itself, and
+generation's per-step rows (a few KB) would fill the free lists with sizes that never come
+again. GPT-2 small's layer at 128 tokens is 768 KiB."""
+
 
 class RecordMemory:
     """Float32 CPU buffers that return here when their last user drops them.
 
     ``limit`` bounds the bytes kept while no record uses them; 0 keeps nothing (each record
-    then gets fresh memory from the allocator, as ``torch.empty`` does).
+    then gets fresh memory from the allocator, as ``torch.empty`` does). Buffers below
+    ``smallest`` bytes are plain ``torch.empty``.
     """
 
-    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT, smallest: int = SMALLEST) -> None:
         self.limit = limit
+        self.smallest = smallest
         self._free: dict[int, list[np.ndarray]] = {}
+        self._kept = 0
         # Re-entrant: a garbage collection inside a locked step may drop a lease, whose
         # finaliser gives its buffer back on the same thread.
         self._lock = threading.RLock()
@@ -51,17 +59,19 @@ class RecordMemory:
     @property
     def kept_bytes(self) -> int:
         """Bytes held for reuse right now (none of them used by a record)."""
-        with self._lock:
-            return sum(b.nbytes for buffers in self._free.values() for b in buffers)
+        return self._kept
 
     def empty(self, shape: tuple[int, ...], device: torch.device | None = None) -> torch.Tensor:
         """An uninitialised float32 tensor of ``shape``: recycled memory where some fits."""
-        if device is not None and torch.device(device).type != "cpu":
-            return torch.empty(shape, dtype=torch.float32, device=device)
         count = math.prod(shape)
+        on_cpu = device is None or torch.device(device).type == "cpu"
+        if not on_cpu or count * 4 < self.smallest:
+            return torch.empty(shape, dtype=torch.float32, device=device)
         with self._lock:
             buffers = self._free.get(count)
             raw = buffers.pop() if buffers else None
+            if raw is not None:
+                self._kept -= raw.nbytes
         if raw is None:
             raw = np.empty(count, dtype=np.float32)
         lease = raw.view()  # dies with the last tensor, view or array that uses the memory
@@ -72,12 +82,13 @@ class RecordMemory:
         """Hand every kept buffer back to the allocator."""
         with self._lock:
             self._free.clear()
+            self._kept = 0
 
     def _give_back(self, raw: np.ndarray) -> None:
         with self._lock:
-            kept = sum(b.nbytes for buffers in self._free.values() for b in buffers)
-            if kept + raw.nbytes <= self.limit:
+            if self._kept + raw.nbytes <= self.limit:
                 self._free.setdefault(raw.size, []).append(raw)
+                self._kept += raw.nbytes
 
 
 record_memory = RecordMemory()
