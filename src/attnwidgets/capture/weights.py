@@ -52,7 +52,8 @@ def attention_steps(
     is added to the scores. ``is_causal`` uses sdpa's upper-left alignment. Rows with every
     key masked become uniform probabilities, as in eager attention. With ``value`` (and
     ``"probability"`` in ``kinds``) the result also holds ``"output"``: ``probability @ value``
-    ``[batch, heads, query, dim]``, where ``weighted_values`` allows it.
+    ``[batch, heads, query, dim]``, when that stays within float32 rounding of sdpa's own
+    output (float32 values, gradients off).
 
     Example:
         >>> q = torch.tensor([[[[1.0, 0.0], [0.0, 2.0]]]])
@@ -110,31 +111,15 @@ def attention_steps(
                 masked.masked_fill_(hidden, float("-inf"))
             kept["masked"] = masked
         if "probability" in kinds:
-            kept["probability"] = _softmax_in_place(scores)
+            probability = kept["probability"] = _softmax_in_place(scores)
             if value is not None:
-                kept["output"] = torch.matmul(kept["probability"], _value_heads(value, scores))
+                kept["output"] = torch.matmul(probability, _value_heads(value, probability))
     return kept
 
 
 def _may_weigh(value: torch.Tensor, kinds: Collection[str]) -> bool:
     """Whether ``probability @ value`` stays within float32 rounding of sdpa's own output."""
     return "probability" in kinds and value.dtype == torch.float32 and not torch.is_grad_enabled()
-
-
-def weighted_values(probability: torch.Tensor, value: torch.Tensor) -> torch.Tensor | None:
-    """``probability @ value`` (grouped-query values repeated), or None where that would not
-    stay within float32 rounding of sdpa's own output: gradients on, or a dtype below float32.
-
-    Example:
-        >>> p = torch.tensor([[[[1.0, 0.0], [0.5, 0.5]]]])
-        >>> with torch.no_grad():
-        ...     weighted_values(p, torch.tensor([[[[2.0], [4.0]]]]))[0, 0, :, 0].tolist()
-        [2.0, 3.0]
-    """
-    if not _may_weigh(value, ("probability",)):
-        return None
-    with torch.no_grad():
-        return torch.matmul(probability, _value_heads(value, probability))
 
 
 def _value_heads(value: torch.Tensor, probability: torch.Tensor) -> torch.Tensor:
