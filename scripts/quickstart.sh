@@ -4,7 +4,7 @@
 # artifacts/quickstart.html, a page that works offline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
+PYTHON="$PWD/.venv/bin/python"
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 if [ "${1:-}" = "--html" ]; then

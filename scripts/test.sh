@@ -3,7 +3,7 @@
 # notebooks and JupyterLab end to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PYTHON="${PYTHON:-python3}"
+PYTHON="$PWD/.venv/bin/python"
 bash scripts/setup.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONHASHSEED=0
 export ATTNWIDGETS_FAST="${ATTNWIDGETS_FAST:-1}"  # notebooks train briefly in the test run
