@@ -37,7 +37,7 @@ def test_family_matches_eager_attention_on_a_photo(name, size):
     expected = eager_attention(case, model, run.inputs)
     assert len(expected) == len(run.attention)
     for layer, reference in enumerate(expected):
-        if case.hooks:  # Swin: [windows, heads, w*w, w*w] -> the stage grid
+        if case.hooks:  # Swin, Swin v2: [windows, heads, w*w, w*w] -> the stage grid
             reference = run.vision.windows[layer].to_dense(reference.numpy())
         else:
             reference = reference[0].numpy()
@@ -45,7 +45,7 @@ def test_family_matches_eager_attention_on_a_photo(name, size):
         spread = np.abs(reference - reference.mean(-1, keepdims=True)).max()
         assert spread > 1e-2, f"{name}: eager attention is near uniform, the check proves little"
 
-    patch = 2 if name == "swin" else 8
+    patch = 2 if name.startswith("swin") else 8
     rows, cols = size[0] // patch, size[1] // patch
     assert run.patch_grid == (rows, cols)
     assert run.patch_size == (patch, patch)

@@ -145,3 +145,34 @@ def test_a_failing_forward_leaves_the_model_as_it_was():
         lens(pixel_values=torch.randn(1, 3, 32, 48), interpolate_pos_encoding=False)
     assert model.training
     assert model.config._attn_implementation == implementation
+
+
+def test_a_one_channel_model_takes_grayscale_in_every_form_and_refuses_rgb():
+    """A Fashion-MNIST-shaped ViT: 28x28 grayscale, 4x4 patches."""
+    config = tf.ViTConfig(
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        hidden_size=16,
+        intermediate_size=32,
+        image_size=28,
+        patch_size=4,
+        num_channels=1,
+    )
+    processor = tf.ViTImageProcessorPil(
+        size={"height": 28, "width": 28}, image_mean=[0.5], image_std=[0.5], do_convert_rgb=False
+    )
+    lens = aw.wrap(tf.ViTModel(config), processor)
+    gray = photo()[:28, :28, 1]
+    for given in (gray, gray[:, :, None], Image.fromarray(gray), torch.from_numpy(gray)[None]):
+        run = lens(given)
+        assert run.patch_grid == (7, 7)
+        assert np.array_equal(run.image, np.repeat(gray[:, :, None], 3, axis=-1))
+    with pytest.raises(ImageInputError, match=r"\(3 channels\); this model takes 1-channel"):
+        lens(photo()[:28, :28])
+
+
+def test_scores_follow_the_patch_layers(lens):
+    case = CASES["siglip"]
+    run = aw.wrap(case.build(), case.processor((32, 32)), scores=True)(photo())
+    assert sorted(run.scores) == ["masked", "scaled", "scores"]
+    assert run.scores["scaled"].shape == run.attention.shape == (2, 4, 16, 16)

@@ -5,7 +5,7 @@ so the twin gets the same weights through ``load_state_dict``), a PIL-backend im
 for an output size ``(height, width)``, and names the special tokens the model puts before its
 patches. ``eager_attention`` is the independent reference: the eager twin's own
 ``output_attentions`` (or, for Swin, whose stages return only their last block, the weights
-each eager ``SwinAttention`` returned).
+each eager ``SwinAttention`` / ``Swinv2SelfAttention`` returned).
 """
 
 from __future__ import annotations
@@ -27,6 +27,15 @@ VISION = dict(
     image_size=32,
     patch_size=8,
     initializer_range=0.3,  # attention far from uniform, so comparisons prove something
+)
+SWIN = dict(
+    image_size=32,
+    patch_size=2,
+    embed_dim=16,
+    depths=[2, 2],
+    num_heads=[2, 4],
+    window_size=4,
+    initializer_range=0.3,
 )
 LABELS = dict(num_labels=3, id2label={0: "cat", 1: "rocket", 2: "astronaut"})
 PHOTOS = {"chelsea": skimage.data.chelsea, "astronaut": skimage.data.astronaut}
@@ -126,19 +135,17 @@ CASES = {
     ),
     "swin": VisionCase(
         "SwinForImageClassification",
-        lambda: tf.SwinConfig(
-            image_size=32,
-            patch_size=2,
-            embed_dim=16,
-            depths=[2, 2],
-            num_heads=[2, 4],
-            window_size=4,
-            initializer_range=0.3,
-            **LABELS,
-        ),
+        lambda: tf.SwinConfig(**SWIN, **LABELS),
         _plain(tf.ViTImageProcessorPil),
         (),
         hooks=("SwinAttention",),
+    ),
+    "swinv2": VisionCase(
+        "Swinv2Model",
+        lambda: tf.Swinv2Config(**SWIN),
+        _plain(tf.ViTImageProcessorPil),
+        (),
+        hooks=("Swinv2SelfAttention",),
     ),
 }
 

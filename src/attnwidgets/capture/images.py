@@ -195,14 +195,13 @@ def pixel_values_of(arrays: list[UInt8Array], processor: Any, where: str) -> tor
         raise ImageInputError(f"the processor {type(processor).__name__} is not callable")
     tensors = []
     for index, array in enumerate(arrays):
-        image = array[:, :, 0] if array.shape[-1] == 1 else array
         try:
-            out = processor(images=image, return_tensors="pt")
-            pixels = out["pixel_values"]
+            pixels = _process(processor, array)
         except Exception as error:
+            said = str(error).splitlines()[0][:200] if str(error) else ""
             raise ImageInputError(
                 f"the image processor {type(processor).__name__} could not take image {index} "
-                f"(uint8 {list(array.shape)}): {type(error).__name__}: {error}"
+                f"(uint8 {list(array.shape)}): {type(error).__name__}: {said}"
             ) from error
         tensors.append(torch.as_tensor(pixels, dtype=torch.float32))
     shapes = {tuple(t.shape[1:]) for t in tensors}
@@ -212,6 +211,19 @@ def pixel_values_of(arrays: list[UInt8Array], processor: Any, where: str) -> tor
             "at a time, or set the processor's size so they share one"
         )
     return torch.cat(tensors)
+
+
+def _process(processor: Any, array: UInt8Array) -> Any:
+    """``processor(images=HxWxC)``, telling Hugging Face processors the channels come last
+    (their guess fails on small or one-channel images)."""
+    try:
+        return processor(images=array, return_tensors="pt", input_data_format="channels_last")[
+            "pixel_values"
+        ]
+    except TypeError as error:
+        if "input_data_format" not in str(error):
+            raise
+    return processor(images=array, return_tensors="pt")["pixel_values"]
 
 
 def check_pixel_values(pixels: Any, channels: int, patch: tuple[int, int]) -> torch.Tensor:
