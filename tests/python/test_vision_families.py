@@ -16,7 +16,7 @@ import pytest
 import torch
 import transformers as tf
 from PIL import Image
-from vision_cases import CASES, eager_attention, photo
+from vision_cases import CASES, VISION, eager_attention, photo
 
 import attnwidgets as aw
 from attnwidgets.vision_records import patch_label
@@ -156,3 +156,16 @@ def test_pixel_values_with_the_processor_undo_its_normalisation():
     from_pixels = aw.wrap(case.build(), processor)(pixel_values=pixels)
     from_photo = aw.wrap(case.build(), processor)(photo())
     assert np.array_equal(from_pixels.image, from_photo.image)
+
+
+def test_yolos_detection_tokens_come_after_the_patches():
+    config = tf.YolosConfig(**{**VISION, "image_size": [32, 32]}, num_detection_tokens=2)
+    model = tf.YolosModel(config).eval()
+    run = aw.wrap(model)(pixel_values=torch.randn(1, 3, 32, 48))
+    assert run.tokens == ["[CLS]", *_patches(4, 6), "[DET0]", "[DET1]"]
+    twin = tf.YolosModel._from_config(config, attn_implementation="eager").eval()
+    twin.load_state_dict(model.state_dict())
+    with torch.no_grad():
+        expected = twin(**run.inputs, output_attentions=True).attentions
+    for layer, reference in enumerate(expected):
+        assert np.abs(run.attention[layer] - reference[0].numpy()).max() <= 1e-5
