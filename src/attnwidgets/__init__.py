@@ -19,6 +19,7 @@ from .norm_records import NormRecord
 from .positions import PositionScheme
 from .records import AttentionRecord
 from .views import head_view, model_view
+from .vision_rollout import rollout
 from .widgets import (
     AttentionView,
     NormView,
@@ -77,6 +78,7 @@ __all__ = [
     "positions",
     "record_memory",
     "record_norms",
+    "rollout",
     "wrap",
 ]
 

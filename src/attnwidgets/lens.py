@@ -108,6 +108,11 @@ class Lens:
         self.capture_options = capture_options
 
     def __call__(self, text: str | None = None, **inputs: Any) -> Run:
+        from .vision_run import vision_call  # images in: lens(image), lens(pixel_values=...)
+
+        vision = vision_call(self, text, inputs)
+        if vision is not None:  # a list of VisionRuns for a list of images
+            return vision  # type: ignore[return-value]
         inputs = self._inputs(text, inputs)
         check_length(self.model, inputs)
         with self._capturing() as cap:
