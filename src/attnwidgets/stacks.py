@@ -257,14 +257,10 @@ def position_labels(axis: str, count: int) -> list[str]:
     return [str(i) for i in range(count)]
 
 
-def _where(axis: str) -> str:
-    return "positions" if axis == DEFAULT_AXIS else f"{axis} positions"
-
-
 def _axis_labels(
     axis: str, count: int, labels: Mapping[str, Sequence[str]], missing: str
 ) -> tuple[list[str], str]:
-    """Labels of one axis, and a note when they are positions."""
+    """Labels of one axis, and why they are positions ("" when they are tokens)."""
     own = labels.get(axis)
     if own is not None and len(own) == count:
         return [str(t) for t in own], ""
@@ -273,14 +269,27 @@ def _axis_labels(
     if shares and default is not None and len(default) == count:
         return [str(t) for t in default], ""
     if axis in POSITION_ONLY:
-        what = "image patches" if axis == "vision" else "frames"
-        why = f"{axis} positions: no token text for {what}"
+        why = f"no token text for {'image patches' if axis == 'vision' else 'frames'}"
     elif own is not None or default:
         given = len(own) if own is not None else len(default or ())
-        why = f"{_where(axis)}: {given} token labels for {count} positions"
+        why = f"{given} token labels for {count} positions"
     else:
-        why = f"{_where(axis)}: {missing}"
+        why = missing
     return position_labels(axis, count), why
+
+
+def _note(reasons: Sequence[tuple[str, str]]) -> str:
+    """``[(axis, why)]`` -> ``"decoder and encoder positions: why"`` (one clause per why)."""
+    by_reason: dict[str, list[str]] = {}
+    for axis, why in reasons:
+        if why and axis not in by_reason.setdefault(why, []):
+            by_reason[why].append(axis)
+    clauses = []
+    for why, axes in by_reason.items():
+        named = [axis for axis in axes if axis != DEFAULT_AXIS]
+        where = f"{' and '.join(named)} positions" if named else "positions"
+        clauses.append(f"{where}: {why}")
+    return "; ".join(clauses)
 
 
 def label_stacks(
@@ -306,7 +315,6 @@ def label_stacks(
     for name, stack in stacks.items():
         queries, why_q = _axis_labels(stack.query_axis, stack.n_queries, labels, missing)
         keys, why_k = _axis_labels(stack.key_axis, stack.n_keys, labels, missing)
-        notes = list(dict.fromkeys(n for n in (why_q, why_k) if n))
         generated = -1
         if stack.is_self and stack.query_axis in (DEFAULT_AXIS, "text") and not why_q:
             generated = generated_from if 0 < generated_from < stack.n_queries else -1
@@ -314,7 +322,7 @@ def label_stacks(
             stack,
             query_tokens=queries,
             key_tokens=keys,
-            note="; ".join(notes),
+            note=_note([(stack.query_axis, why_q), (stack.key_axis, why_k)]),
             generated_from=generated,
         )
     return out

@@ -13,8 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..records import AttentionRecord
-from ..stacks import Stack, label_stacks, split_stacks
+from ..stacks import Stack, label_stacks, position_labels, split_stacks
 from .inputs import as_attention_record
 from .view_data import ViewData, load_view_data
 
@@ -55,6 +54,7 @@ def load_stacks(
 
     Example:
         >>> import numpy as np
+        >>> from attnwidgets.records import AttentionRecord
         >>> names = ["vision_model.layers.0.attn", "text_model.layers.0.attn"]
         >>> rec = AttentionRecord([np.ones((1, 4, 4)) / 4, np.ones((1, 2, 2)) / 2], names)
         >>> stacked = load_stacks(rec, ["a", "b"])
@@ -70,13 +70,14 @@ def load_stacks(
     if plain and isinstance(own, dict) and own and all(isinstance(s, Stack) for s in own.values()):
         return StackedData({name: _stack_view(s) for name, s in own.items()})
     record = as_attention_record(data)
-    if _one_shape(record):
-        return StackedData({"attention": _single(data, record, tokens, key_tokens, scores)})
+    if tokens is None:
+        tokens = getattr(data, "tokens", None)
+    split = split_stacks(record)
+    if len(split) <= 1:
+        return StackedData({"attention": _single(data, split, tokens, key_tokens, scores)})
     if scores is None:
         scores = getattr(data, "scores", None) or {}
     kinds = {name: as_attention_record(other) for name, other in scores.items()}
-    if tokens is None:
-        tokens = getattr(data, "tokens", None)
     labels = {"tokens": [str(t) for t in tokens]} if tokens else {}
     if key_tokens:
         labels["encoder"] = [str(t) for t in key_tokens]
@@ -84,28 +85,25 @@ def load_stacks(
     return StackedData({name: _stack_view(s) for name, s in found.items()})
 
 
-def _one_shape(record: AttentionRecord) -> bool:
-    shapes = {layer.shape[1:] for layer in record}
-    return len(shapes) <= 1 and len(record.stacks()) <= 1
-
-
 def _single(
     data: Any,
-    record: AttentionRecord,
+    split: dict[str, Stack],
     tokens: Sequence[Any] | None,
     key_tokens: Sequence[Any] | None,
     scores: dict[str, Any] | None,
 ) -> ViewData:
-    """One stack: the labels checked as before (a wrong count is an error); no labels at all
-    (a run without input_ids) gives positions and a note."""
-    if tokens is None:
-        tokens = getattr(data, "tokens", None)
-    if tokens is not None and len(tokens) == 0 and len(record):
+    """One stack: the labels given are checked as before (a wrong count is an error); without
+    labels, positions (``position_labels`` of the stack's axes), with a note when the data had
+    an empty token list (a run without input_ids)."""
+    note = ""
+    if tokens is not None and len(tokens) == 0 and split:
         tokens = None  # e.g. lens(pixel_values=...): no ids, so no token labels
         note = "positions: no input_ids; pass a tokenizer/ids for token labels"
-    else:
-        note = ""
     loaded = load_view_data(data, tokens, key_tokens, scores)
-    if not note:
-        return loaded
-    return ViewData(loaded.records, loaded.queries, loaded.keys, note=note)
+    stack = next(iter(split.values()), None)
+    queries, keys = loaded.queries, loaded.keys
+    if stack is not None and tokens is None:
+        queries = position_labels(stack.query_axis, stack.n_queries)
+        if not key_tokens:
+            keys = position_labels(stack.key_axis, stack.n_keys)
+    return ViewData(loaded.records, queries, keys, note=note)
