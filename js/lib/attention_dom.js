@@ -68,6 +68,9 @@ const CSS = `
 .${ROOT} .attnwidgets-label.attnwidgets-generated { color: rgb(194, 24, 91); font-weight: 600; }
 .${ROOT} .attnwidgets-prompt-divider { position: absolute; pointer-events: none;
   background: #fff; box-shadow: 0 0 0 1px rgba(0, 0, 0, 0.55); }
+.${ROOT} .attnwidgets-thumb-label { position: absolute; overflow: hidden; white-space: nowrap;
+  font-size: 10px; line-height: 14px; color: var(--jp-ui-font-color2, #555); }
+.${ROOT} .attnwidgets-thumb-layer { text-align: right; }
 .${ROOT} .attnwidgets-stack-bar { margin-bottom: 4px; }
 .${ROOT} .attnwidgets-label-note { color: var(--jp-ui-font-color2, #555); font-size: 12px; }
 .${ROOT} textarea.attnwidgets-text { resize: vertical; line-height: 1.3; }

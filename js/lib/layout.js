@@ -9,6 +9,7 @@ export const MAX_LABEL_CHARS = 16;
 export const PAD = 6; // gap between labels and the heatmap
 export const AXIS_TITLE = 14; // strip for the axis titles (query left, key above)
 const CHAR_WIDTH = 0.62; // average glyph width of a sans font, in font sizes
+const LABEL_SLACK = 4; // px
 const LINE_HEIGHT = 1.25;
 
 /** Width the view takes inside its container: min(600, available), 600 when unknown. */
@@ -50,7 +51,8 @@ export function labelWidthPx(labels, fontPx) {
   for (const label of labels) {
     longest = Math.max(longest, Array.from(truncateLabel(label)).length);
   }
-  return Math.ceil(longest * fontPx * CHAR_WIDTH);
+  // + LABEL_SLACK: digits and many glyphs are a little wider than the average (no "1…" for 11)
+  return longest > 0 ? Math.ceil(longest * fontPx * CHAR_WIDTH) + LABEL_SLACK : 0;
 }
 
 function cellSizes(availW, nQ, nK) {

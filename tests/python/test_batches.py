@@ -103,8 +103,10 @@ def test_batch_explorer_example_selector_switches_the_view() -> None:
     assert "attnwidgets-example" in picker._dom_classes
     assert picker.options[0][0] == "0: ab c (4 tokens)"
     assert view.query_tokens == list(TEXTS[1]) and view.layer == 1
+    assert view.text == TEXTS[1]
     picker.value = 2
     assert view.query_tokens == ["x"] and view.layer == 1
+    assert view.text == "x"  # the text box follows the example
     assert view.chunk_meta["shape"] == [4, 1, 1]
     assert "3 examples" in repr(runs)
 

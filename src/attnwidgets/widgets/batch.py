@@ -51,7 +51,11 @@ def batch_explorer(
     view = find_attention_view(shown)
 
     def pick(change: dict[str, Any]) -> None:
-        view.set_data(runs[change["new"]])
+        run = runs[change["new"]]
+        view.set_data(run)
+        text = getattr(run, "text", None)
+        if view.live and isinstance(text, str):
+            view.text = text  # the text box shows the example's own text
 
     picker.observe(pick, names="value")
     box = ipywidgets.VBox([picker, shown])
