@@ -265,7 +265,8 @@ def test_short_labels_are_drawn_whole(page: Any) -> None:
     cut = page.eval_on_selector_all(
         ".attnwidgets-qlabel, .attnwidgets-klabel",
         """els => els
-          .filter((e) => e.scrollWidth > e.clientWidth + 0.5 || e.scrollHeight > e.clientHeight + 0.5)
+          .filter((e) => e.scrollWidth > e.clientWidth + 0.5
+                      || e.scrollHeight > e.clientHeight + 0.5)
           .map((e) => e.textContent)""",
     )
     assert cut == []
