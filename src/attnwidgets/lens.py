@@ -94,8 +94,11 @@ class Run:
             >>> {name: s.record.shape for name, s in run.stacks.items()}  # doctest: +SKIP
             {'encoder': (2, 4, 8, 8), 'decoder': (2, 4, 5, 5), 'cross': (2, 4, 5, 8)}
         """
-        from .stacks import label_stacks, split_stacks
+        from .stacks import DEFAULT_AXIS, label_stacks, rename_axis, split_stacks
 
+        stacks = split_stacks(self.attention, self.scores)
+        if not self.tokens and "pixel_values" in (self.inputs or {}):
+            stacks = rename_axis(stacks, DEFAULT_AXIS, "vision")  # a ViT: image patches
         labels: dict[str, list[str]] = {}
         if self.tokens:
             labels["tokens"] = self.tokens
@@ -104,7 +107,7 @@ class Run:
             labels["decoder"] = self.lens._labels({"input_ids": decoder})
         generated_from = len(self.tokens) - len(self.generated) + 1 if self.generated else -1
         return label_stacks(
-            split_stacks(self.attention, self.scores),
+            stacks,
             labels,
             missing=self._missing_labels(),
             generated_from=generated_from,
@@ -215,7 +218,7 @@ class Lens:
         check_length(self.model, inputs, max_new_tokens)
         callbacks = step_callbacks(view, stream, on_step, max_new_tokens)
         try:
-            with self._capturing() as cap:
+            with self._capturing(norms=False) as cap:  # norms: one pass at the end
                 streamer = StepStreamer(lambda ids: callbacks(*self._step(cap, ids, inputs, text)))
                 sequences = self.model.generate(  # type: ignore[operator]
                     **inputs,
@@ -313,19 +316,8 @@ class Lens:
         if isinstance(mask, torch.Tensor) and mask.dim() == 2 and mask.shape[1] < fed:
             extra = mask.new_ones(mask.shape[0], fed - mask.shape[1])
             again["attention_mask"] = torch.cat([mask, extra], dim=1)
-        selection = (
-            {"layers": self.capture_options["layers"]} if "layers" in self.capture_options else {}
-        )
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            with (
-                torch.no_grad(),
-                capture(self.model, attention=False, norms=options, **selection) as cap,
-            ):
-                self.model(**again)
-        finally:
-            self.model.train(was_training)
+        with self._capturing(attention=False, scores=False, residual=False) as cap:
+            self.model(**again)
         norms: NormRecord = cap.norms
         return norms
 
@@ -340,12 +332,14 @@ class Lens:
         return inputs
 
     @contextmanager
-    def _capturing(self) -> Iterator[Capture]:
-        """Eval mode and no grad for the call; the model's own mode is restored afterwards."""
+    def _capturing(self, **override: Any) -> Iterator[Capture]:
+        """Eval mode and no grad for the call; the model's own mode is restored afterwards.
+        ``override`` replaces capture options for this call."""
         was_training = self.model.training
         self.model.eval()
+        options = {**self.capture_options, **override}
         try:
-            with torch.no_grad(), capture(self.model, **self.capture_options) as cap:
+            with torch.no_grad(), capture(self.model, **options) as cap:
                 yield cap
         finally:
             self.model.train(was_training)

@@ -235,6 +235,25 @@ def _subset(record: AttentionRecord, layers: Sequence[int]) -> AttentionRecord:
     )
 
 
+def rename_axis(stacks: Mapping[str, Stack], old: str, new: str) -> dict[str, Stack]:
+    """The stacks with axis ``old`` called ``new`` (a ViT run on ``pixel_values``: its one
+    stack is over image patches, ``"vision"``).
+
+    Example:
+        >>> rec = AttentionRecord.from_array(np.zeros((1, 1, 5, 5)))
+        >>> rename_axis(split_stacks(rec), DEFAULT_AXIS, "vision")["attention"].key_axis
+        'vision'
+    """
+
+    def axis(name: str) -> str:
+        return new if name == old else name
+
+    return {
+        name: replace(stack, query_axis=axis(stack.query_axis), key_axis=axis(stack.key_axis))
+        for name, stack in stacks.items()
+    }
+
+
 POSITION_LABELERS: dict[str, Callable[[int], list[str]]] = {}
 """Axis name -> a function giving the labels of ``count`` positions of that axis. Empty by
 default (positions are numbered); the vision work registers ``"vision"`` to name patches

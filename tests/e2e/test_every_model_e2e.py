@@ -144,7 +144,8 @@ def test_every_kind_of_model_opens_and_switches(page: Any, jupyterlab: Any, tool
             assert not select.is_visible(), name
         if name in ("vit", "pytorch"):
             note = view.locator(".attnwidgets-label-note").inner_text()
-            assert note.startswith("positions: no input_ids"), note
+            expected = "vision positions: no token text" if name == "vit" else "positions: no"
+            assert note.startswith(expected), note
         if name == "batch":
             picker = cell.locator(".attnwidgets-example select")
             assert picker.is_visible()

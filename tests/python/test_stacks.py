@@ -249,6 +249,10 @@ def test_runs_without_input_ids_show_positions_and_say_why(case: str) -> None:
     n = run.attention[0].shape[1]
     view = find_attention_view(run.widget())  # raised "0 query tokens given..." before
     assert view.query_tokens == [str(i) for i in range(n)] == view.key_tokens
+    if case == "vit-pixels":  # image patches: their labels come from the position hook
+        assert view.label_note == "vision positions: no token text for image patches"
+        assert run.stacks["attention"].query_axis == "vision"
+        return
     assert view.label_note.startswith("positions: no input_ids")
     assert f"(the run took {took})" in view.label_note and "tokenizer" in view.label_note
 
@@ -260,10 +264,13 @@ def test_position_labels_hook_names_vision_positions() -> None:
     try:
         view = AttentionView(record)
         stacks = split_stacks(record)
+        vit = aw.wrap(tiny_vit())(pixel_values=torch.randn(1, 3, 8, 8))  # 4 patches + class
+        vit_view = AttentionView(vit)
     finally:
         del POSITION_LABELERS["vision"]
     assert list(stacks) == ["vision"]
     assert view.query_tokens == ["cls", "(0, 0)", "(1, 0)"]
+    assert vit_view.query_tokens == ["cls", "(0, 0)", "(1, 0)", "(2, 0)", "(3, 0)"]
 
 
 def test_single_stack_views_keep_their_labels_and_errors() -> None:
