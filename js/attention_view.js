@@ -2,6 +2,7 @@
 // Token labels are untrusted: they only ever reach the page through textContent / title.
 
 import { buildDom, injectStyle } from "./lib/attention_dom.js";
+import { createAxes } from "./lib/axes.js";
 import { LayerStore } from "./lib/cache.js";
 import { decodeHead, splitChunk, toBytes, valueRange } from "./lib/decode.js";
 import { redrawScheduler } from "./lib/dom.js";
@@ -9,9 +10,11 @@ import { drawAxisLabels, drawColorbar, drawHeatmap, place } from "./lib/heatmap.
 import { clampIndex, computeLayout, truncateLabel, viewWidth } from "./lib/layout.js";
 import { createLive } from "./lib/live.js";
 import { createPanels } from "./lib/panels.js";
+import { titlePlayButtons } from "./lib/play_titles.js";
 import { createPointer } from "./lib/pointer.js";
 import { applyScale } from "./lib/scales.js";
 import { hasSentences, sentenceBounds, sentenceLabel } from "./lib/sentences.js";
+import { createStacks } from "./lib/stacks.js";
 import { decodeTile, TileStore } from "./lib/tiles.js";
 import { cropValues, viewLayout } from "./lib/viewport.js";
 
@@ -33,6 +36,9 @@ function createView(model, el) {
   const tiles = new TileStore({ send, onChange: schedule });
   const panels = createPanels(model, dom.root, tiles);
   const live = createLive(model, dom.root, dom.title);
+  const stacks = createStacks(model, dom.root, dom.title); // stack select and label note
+  const axes = createAxes(dom); // axis titles, generated-token marks
+  const untitlePlay = titlePlayButtons(el);
 
   // A new chunk means new data: forget every layer and every request in flight.
   function resetStore() {
@@ -162,6 +168,7 @@ function createView(model, el) {
     }
     updateSentences(nQ, nK);
     live.update();
+    stacks.update();
     const L = computeLayout({
       width: viewWidth(el.clientWidth),
       queryTokens: queryTokens.slice(bounds.q0, bounds.q1),
@@ -175,6 +182,7 @@ function createView(model, el) {
     place(dom.canvas, L.marginLeft, L.marginTop, L.heatW, L.heatH);
     const qShown = queryTokens.slice(view.q0, view.q1);
     drawAxisLabels(dom.queries, dom.keys, V, qShown, keyTokens.slice(view.k0, view.k1));
+    axes.draw(V, view, model.get("generated_from"));
     hideHover();
 
     const tiled = model.get("mode") === "tiles";
@@ -326,7 +334,7 @@ function createView(model, el) {
   redrawOn.push("query_tokens", "key_tokens", "mode", "color_scale", "focus_token");
   redrawOn.push("tile0", "tile0_meta", "value_kind", "available_kinds");
   redrawOn.push("sentence_b_start", "sentence_filter", "live_answered", ...live.traits);
-  redrawOn.push(...panels.traits);
+  redrawOn.push(...panels.traits, ...stacks.traits, "generated_from");
   for (const name of redrawOn) events.push([`change:${name}`, schedule]);
   for (const [name, fn] of events) model.on(name, fn);
   const listeners = [
@@ -351,6 +359,8 @@ function createView(model, el) {
     store.dispose();
     tiles.dispose();
     live.dispose();
+    stacks.dispose();
+    untitlePlay();
     dom.root.remove();
   };
 }

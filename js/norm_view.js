@@ -15,6 +15,7 @@ import {
   OUTPUT_RGB,
 } from "./lib/norm_plots.js";
 import { readPacked, row } from "./lib/packed.js";
+import { markWhitespace } from "./lib/whitespace.js";
 
 const ROOT = "attnwidgets-norms";
 
@@ -158,7 +159,7 @@ function createView(model, el) {
     ]) {
       for (let i = 0; entry && i < entry.shape[0]; i++) {
         const [t, d, v] = entry.data.subarray(3 * i, 3 * i + 3);
-        const token = labels[t] !== undefined ? `"${labels[t]}" (${t})` : `${t}`;
+        const token = labels[t] !== undefined ? `"${markWhitespace(labels[t])}" (${t})` : `${t}`;
         node(
           "li",
           "attnwidgets-outlier",

@@ -62,6 +62,18 @@ const CSS = `
 .${ROOT} .attnwidgets-live-status { color: var(--jp-ui-font-color2, #555); }
 .${ROOT} .attnwidgets-live[data-state="error"] .attnwidgets-live-status {
   color: var(--jp-error-color1, #d32f2f); }
+.${ROOT} .attnwidgets-axis-title { position: absolute; overflow: hidden; white-space: nowrap;
+  text-align: center; font-size: 11px; line-height: 14px; color: var(--jp-ui-font-color2, #555); }
+.${ROOT} .attnwidgets-axis-title-query { writing-mode: vertical-rl; transform: rotate(180deg); }
+.${ROOT} .attnwidgets-label.attnwidgets-generated { color: rgb(194, 24, 91); font-weight: 600; }
+.${ROOT} .attnwidgets-prompt-divider { position: absolute; pointer-events: none;
+  background: #fff; box-shadow: 0 0 0 1px rgba(0, 0, 0, 0.55); }
+.${ROOT} .attnwidgets-thumb-label { position: absolute; overflow: hidden; white-space: nowrap;
+  font-size: 10px; line-height: 14px; color: var(--jp-ui-font-color2, #555); }
+.${ROOT} .attnwidgets-thumb-layer { text-align: right; }
+.${ROOT} .attnwidgets-stack-bar { margin-bottom: 4px; }
+.${ROOT} .attnwidgets-label-note { color: var(--jp-ui-font-color2, #555); font-size: 12px; }
+.${ROOT} textarea.attnwidgets-text { resize: vertical; line-height: 1.3; }
 .${ROOT} [hidden] { display: none !important; }
 `;
 

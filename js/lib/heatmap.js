@@ -3,7 +3,7 @@
 // DOM). Labels are a few spans set through textContent: token text is untrusted.
 
 import { colorTable, fillPixels } from "./colormap.js";
-import { canvasPixels, displayLabel, PAD, truncateLabel } from "./layout.js";
+import { AXIS_TITLE, canvasPixels, displayLabel, PAD, truncateLabel } from "./layout.js";
 
 const sources = new WeakMap(); // target canvas -> its 1-pixel-per-cell source canvas
 
@@ -92,8 +92,9 @@ export function drawAxisLabels(queryBox, keyBox, L, queryTokens, keyTokens) {
   const doc = queryBox.ownerDocument;
   const line = Math.round(L.fontPx * 1.25);
   const font = { fontSize: `${L.fontPx}px`, lineHeight: `${line}px` };
-  place(queryBox, 0, L.marginTop, L.marginLeft - PAD, L.heatH);
-  place(keyBox, L.marginLeft, 0, L.heatW, L.marginTop - PAD);
+  // (the first AXIS_TITLE px on the left and at the top hold the axis titles: axes.js)
+  place(queryBox, AXIS_TITLE, L.marginTop, L.marginLeft - PAD - AXIS_TITLE, L.heatH);
+  place(keyBox, L.marginLeft, AXIS_TITLE, L.heatW, L.marginTop - PAD - AXIS_TITLE);
   const queries = [];
   for (let i = 0; i < queryTokens.length; i += L.queryStep) {
     const top = `${(i + 0.5) * L.cellH - line / 2}px`;

@@ -1,11 +1,15 @@
 // Pure layout maths for the heatmap: sizes in CSS pixels, hit testing, label thinning.
 
+import { isBlank, markWhitespace } from "./whitespace.js";
+
 export const DEFAULT_WIDTH = 600;
 export const MAX_CELL = 40; // cells never grow past this, so 5 tokens do not fill the screen
 export const MIN_SIDE = 60; // a 1 x 500 map still gets a visible strip
 export const MAX_LABEL_CHARS = 16;
 export const PAD = 6; // gap between labels and the heatmap
+export const AXIS_TITLE = 14; // strip for the axis titles (query left, key above)
 const CHAR_WIDTH = 0.62; // average glyph width of a sans font, in font sizes
+const LABEL_SLACK = 4; // px
 const LINE_HEIGHT = 1.25;
 
 /** Width the view takes inside its container: min(600, available), 600 when unknown. */
@@ -15,6 +19,7 @@ export function viewWidth(available) {
 
 /** A token as one line of text: newlines, tabs and other control characters made visible. */
 export function displayLabel(text) {
+  if (isBlank(text)) return markWhitespace(text); // "␣", "⏎", "⇥": a blank token stays visible
   return String(text ?? "")
     .replace(/\n/g, "\\n")
     .replace(/\r/g, "\\r")
@@ -46,7 +51,8 @@ export function labelWidthPx(labels, fontPx) {
   for (const label of labels) {
     longest = Math.max(longest, Array.from(truncateLabel(label)).length);
   }
-  return Math.ceil(longest * fontPx * CHAR_WIDTH);
+  // + LABEL_SLACK: digits and many glyphs are a little wider than the average (no "1…" for 11)
+  return longest > 0 ? Math.ceil(longest * fontPx * CHAR_WIDTH) + LABEL_SLACK : 0;
 }
 
 function cellSizes(availW, nQ, nK) {
@@ -68,8 +74,8 @@ export function computeLayout({ width, queryTokens, keyTokens }) {
   let result = null;
   // Two passes: margins depend on the font, the font on the cell size, the cells on the margins.
   for (let pass = 0; pass < 2; pass++) {
-    const marginLeft = labelWidthPx(queryTokens, fontPx) + PAD;
-    const marginTop = labelWidthPx(keyTokens, fontPx) + PAD;
+    const marginLeft = AXIS_TITLE + labelWidthPx(queryTokens, fontPx) + PAD;
+    const marginTop = AXIS_TITLE + labelWidthPx(keyTokens, fontPx) + PAD;
     const availW = Math.max(MIN_SIDE, width - marginLeft - PAD);
     const { cellW, cellH } = cellSizes(availW, nQ, nK);
     result = {

@@ -9,15 +9,23 @@ import { node } from "./dom.js";
 // The kernel says it started (live_state "running" / "generating") at once; without that
 // within this time it is busy with another cell or absent (an exported page).
 export const LIVE_TIMEOUT_MS = 15000;
+const MAX_ROWS = 6;
 
 export function createLive(model, root, before) {
   const box = node("div", "attnwidgets-live");
   root.insertBefore(box, before);
-  const input = node("input", "attnwidgets-text", box);
-  input.type = "text";
+  // Multi-line: Enter runs the model, Shift+Enter starts a new line; grows up to MAX_ROWS.
+  const input = node("textarea", "attnwidgets-text", box);
+  input.rows = 1;
   input.spellcheck = false;
-  input.placeholder = "type text, press Enter to run the model";
-  input.setAttribute("aria-label", "text: edit and press Enter to run the model again");
+  input.placeholder = "type text, press Enter to run the model (Shift+Enter: new line)";
+  input.setAttribute(
+    "aria-label",
+    "text: edit and press Enter to run the model again (Shift+Enter: new line)",
+  );
+  const fitRows = () => {
+    input.rows = Math.max(1, Math.min(MAX_ROWS, input.value.split("\n").length));
+  };
   const generate = node("button", "attnwidgets-generate", box, "generate");
   generate.type = "button";
   generate.title = "generate new tokens after the text (greedy), shown as they come";
@@ -49,13 +57,14 @@ export function createLive(model, root, before) {
   }
   function onKey(event) {
     event.stopPropagation(); // arrow keys move the caret here, not the layer or head
-    if (event.key === "Enter" && !event.shiftKey) {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       submit("run_text");
     }
   }
   const onGenerate = () => submit("generate");
   input.addEventListener("keydown", onKey);
+  input.addEventListener("input", fitRows);
   count.addEventListener("keydown", (event) => event.stopPropagation());
   generate.addEventListener("click", onGenerate);
 
@@ -67,6 +76,7 @@ export function createLive(model, root, before) {
     if (text !== shownText) {
       shownText = text; // a new run: its text (what the user typed stays on errors)
       input.value = text;
+      fitRows();
     }
     const canGenerate = Boolean(model.get("can_generate"));
     generate.hidden = !canGenerate;
@@ -94,6 +104,7 @@ export function createLive(model, root, before) {
     dispose() {
       if (pending) clearTimeout(pending.timer);
       input.removeEventListener("keydown", onKey);
+      input.removeEventListener("input", fitRows);
       generate.removeEventListener("click", onGenerate);
     },
   };

@@ -1,6 +1,8 @@
 // Canvas charts shared by the norm view and the training monitor. Text goes through fillText
 // only (token labels are untrusted). Colours are fixed so that tests can read pixels.
 
+import { markWhitespace } from "./whitespace.js";
+
 export const INPUT_RGB = [31, 119, 180]; // blue
 export const OUTPUT_RGB = [255, 127, 14]; // orange
 export const OUTLIER_RGB = [214, 39, 40]; // red
@@ -167,7 +169,7 @@ export function drawSeries(canvas, { series, labels, cssW, cssH, marked = [] }) 
   text(ctx, fmt(lo), PAD.left - 4, PAD.top + plotH, "right");
   const every = Math.max(1, Math.ceil((n * 40) / Math.max(40, plotW)));
   for (let i = 0; i < (labels?.length ?? 0); i += every) {
-    const label = String(labels[i]);
+    const label = markWhitespace(labels[i]); // a blank token drawn as "␣" / "⏎" / "⇥"
     text(
       ctx,
       label.length > 6 ? `${label.slice(0, 5)}…` : label,

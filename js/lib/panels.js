@@ -8,6 +8,7 @@ import { truncateLabel } from "./layout.js";
 import { drawLines, MAX_LINE_TOKENS, tokenAt } from "./lines.js";
 import { drawMetricsTable, readMetrics } from "./metrics_table.js";
 import { drawOverview, overviewLayout, readThumbnails, thumbAt } from "./overview.js";
+import { drawOverviewLabels } from "./overview_labels.js";
 
 function node(tag, className, parent) {
   const n = document.createElement(tag);
@@ -39,6 +40,7 @@ export function createPanels(model, root, tiles) {
   }
   const overview = node("div", "attnwidgets-overview", root);
   const grid = node("div", "attnwidgets-overview-grid", overview);
+  const thumbLabels = node("div", "attnwidgets-thumb-labels", grid); // L0.. and H0..
   const canvas = node("canvas", "attnwidgets-thumbnails", grid);
   const marker = node("div", "attnwidgets-thumb-selected", grid);
   const overviewStatus = node("div", "attnwidgets-panel-status", overview);
@@ -162,10 +164,14 @@ export function createPanels(model, root, tiles) {
     layout = overviewLayout(thumbs, width);
     grid.style.width = `${layout.w}px`;
     grid.style.height = `${layout.h}px`;
+    grid.style.paddingLeft = `${layout.labelW}px`; // room for the labels (overview_labels.js)
+    grid.style.paddingTop = `${layout.labelH}px`;
     drawOverview(canvas, thumbs, layout, dpr);
+    drawOverviewLabels(thumbLabels, thumbs, layout);
     const layer = Number(model.get("layer"));
     const head = Number(model.get("head"));
-    place(marker, head * layout.pitch, layer * layout.pitchY, layout.pitch, layout.pitchY);
+    const left = layout.labelW + head * layout.pitch;
+    place(marker, left, layout.labelH + layer * layout.pitchY, layout.pitch, layout.pitchY);
     marker.hidden = !(layer < thumbs.layers && head < thumbs.heads);
   }
 

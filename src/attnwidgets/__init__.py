@@ -31,6 +31,7 @@ from .widgets import (
 from .widgets import compare as compare_positions
 
 if TYPE_CHECKING:
+    from .batches import Runs
     from .capture import Capture, CaptureError, capture, record_memory
     from .capture.norms import record_norms
     from .lens import Lens, Run, wrap
@@ -45,6 +46,7 @@ _LAZY = {
     "wrap": "lens",
     "Lens": "lens",
     "Run": "lens",
+    "Runs": "batches",
     "capture": "capture",
     "Capture": "capture",
     "CaptureError": "capture",
@@ -65,6 +67,7 @@ __all__ = [
     "PositionScheme",
     "PositionView",
     "Run",
+    "Runs",
     "TrainingMonitor",
     "__version__",
     "attention_explorer",

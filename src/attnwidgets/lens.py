@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,11 @@ from .streaming import StepStreamer, check_length, step_callbacks
 
 if TYPE_CHECKING:
     import ipywidgets
+
+    from .batches import Runs
+    from .stacks import Stack
+
+_MASKS = ("attention_mask", "decoder_attention_mask", "token_type_ids", "position_ids")
 
 
 @dataclass
@@ -77,6 +82,46 @@ class Run:
         except PositionSchemeNotFound:
             return None
 
+    @property
+    def stacks(self) -> dict[str, Stack]:
+        """The attention stacks (``encoder``, ``decoder``, ``cross``, ``vision``, ``text``...;
+        one ``attention`` stack for a decoder-only model), each with its token labels: the
+        ``input_ids`` for encoder and text positions, ``decoder_input_ids`` for the decoder
+        (cross attention: decoder rows x encoder columns), positions for image patches and
+        for runs without ids (``note`` then says where token labels would come from).
+
+        Example:
+            >>> {name: s.record.shape for name, s in run.stacks.items()}  # doctest: +SKIP
+            {'encoder': (2, 4, 8, 8), 'decoder': (2, 4, 5, 5), 'cross': (2, 4, 5, 8)}
+        """
+        from .stacks import DEFAULT_AXIS, label_stacks, rename_axis, split_stacks
+
+        stacks = split_stacks(self.attention, self.scores)
+        if not self.tokens and "pixel_values" in (self.inputs or {}):
+            stacks = rename_axis(stacks, DEFAULT_AXIS, "vision")  # a ViT: image patches
+        labels: dict[str, list[str]] = {}
+        if self.tokens:
+            labels["tokens"] = self.tokens
+        decoder = self.inputs.get("decoder_input_ids") if isinstance(self.inputs, dict) else None
+        if decoder is not None and self.lens is not None:
+            labels["decoder"] = self.lens._labels({"input_ids": decoder})
+        generated_from = len(self.tokens) - len(self.generated) + 1 if self.generated else -1
+        return label_stacks(
+            stacks,
+            labels,
+            missing=self._missing_labels(),
+            generated_from=generated_from,
+        )
+
+    def _missing_labels(self) -> str:
+        """Where token labels would come from, for a run without ``input_ids``."""
+        took = [k for k in self.inputs or {} if k not in _MASKS and not k.endswith("input_ids")]
+        what = f" (the run took {', '.join(took)})" if took else ""
+        return (
+            f"no input_ids{what}; pass input_ids and a tokenizer (aw.wrap(model, tok)) "
+            "for token labels"
+        )
+
     def show(self, layer: int = 0, head: int = 0) -> None:
         """Display the explorer (Attention, Norms and Positions tabs) below the cell.
 
@@ -107,26 +152,49 @@ class Lens:
             capture_options["norms"] = bool(find_norm_modules(model))
         self.capture_options = capture_options
 
-    def __call__(self, text: str | None = None, **inputs: Any) -> Run:
+    def __call__(self, text: str | Sequence[str] | None = None, **inputs: Any) -> Run | Runs:
+        """A Run of ``text`` (or of tensors: ``input_ids=...``, ``pixel_values=...``); a list
+        of texts, or tensors holding more than one example, give ``Runs`` (one Run per
+        example, padding left out). Vision models take images: ``lens(image)``, a list of
+        images, or ``pixel_values=...`` (see ``VisionRun``)."""
         from .vision_run import vision_call  # images in: lens(image), lens(pixel_values=...)
 
         vision = vision_call(self, text, inputs)
-        if vision is not None:  # a list of VisionRuns for a list of images
-            return vision  # type: ignore[return-value]
-        inputs = self._inputs(text, inputs)
+        if isinstance(vision, list):  # a batch of images: one VisionRun per image
+            from .batches import Runs
+
+            return Runs(list(vision))
+        if vision is not None:
+            return vision
+        texts = list(text) if isinstance(text, (list, tuple)) else None
+        if texts is not None:
+            from .batches import pad_texts
+
+            if self.tokenizer is None:
+                raise ValueError(
+                    "a list of texts given but no tokenizer: wrap the model with one, "
+                    "aw.wrap(model, AutoTokenizer.from_pretrained(path))"
+                )
+            inputs = {**pad_texts(self.tokenizer, texts), **inputs}
+        else:
+            inputs = self._inputs(text, inputs)  # type: ignore[arg-type]
         check_length(self.model, inputs)
         with self._capturing() as cap:
             outputs = self.model(**inputs)
+        kinds = ("probability", *self._scores(cap, batch=True))
+        records = {kind: cap.records(kind) for kind in kinds}
+        if texts is not None or len(records["probability"]) > 1:
+            return self._batch(records, inputs, outputs, texts, cap)
         return Run(
             self._labels(inputs),
-            cap.attention,
+            records["probability"][0],
             inputs,
             outputs,
             self.model,
             self._norms(cap),
-            self._scores(cap),
+            {kind: found[0] for kind, found in records.items() if kind != "probability"},
             lens=self,
-            text=text if text is not None else self._decode(inputs.get("input_ids")),
+            text=text if isinstance(text, str) else self._decode(inputs.get("input_ids")),
         )
 
     def can_generate(self) -> bool:
@@ -160,7 +228,7 @@ class Lens:
         check_length(self.model, inputs, max_new_tokens)
         callbacks = step_callbacks(view, stream, on_step, max_new_tokens)
         try:
-            with self._capturing() as cap:
+            with self._capturing(norms=False) as cap:  # norms: one pass at the end
                 streamer = StepStreamer(lambda ids: callbacks(*self._step(cap, ids, inputs, text)))
                 sequences = self.model.generate(  # type: ignore[operator]
                     **inputs,
@@ -169,6 +237,7 @@ class Lens:
                     streamer=streamer if callbacks else None,
                 )
                 run = self._generation_run(cap, sequences, inputs, text)
+            run.norms = self._sequence_norms(inputs, sequences, len(run.tokens))
         except Exception as error:
             callbacks.fail(error)  # the open views say so (and keep the steps they got)
             raise
@@ -187,7 +256,8 @@ class Lens:
     ) -> Run:
         record = cap.attention
         prompt = inputs["input_ids"].shape[-1] if "input_ids" in inputs else 0
-        fed = {"input_ids": sequences[:, : record.shape[2]]}
+        # rows fed so far: the last layer's (the language model's, after a vision tower)
+        fed = {"input_ids": sequences[:, : record[-1].shape[1] if len(record) else 0]}
         generated = self._labels({"input_ids": sequences[:, prompt:]})
         full = self._decode(sequences) if text is not None else None
         return Run(
@@ -210,17 +280,56 @@ class Lens:
         row = ids[0].tolist() if ids.dim() == 2 else ids.tolist()
         return str(tokenizer.decode(row, skip_special_tokens=True))
 
-    def _scores(self, cap: Capture) -> dict[str, AttentionRecord]:
-        """The pre-softmax records captured, by kind (empty unless ``scores=`` was given)."""
+    def _scores(self, cap: Capture, batch: bool = False) -> dict[str, AttentionRecord]:
+        """The pre-softmax records captured, by kind (empty unless ``scores=`` was given);
+        ``batch``: only which kinds were captured (the records of the first example)."""
         if not self.capture_options.get("scores"):
             return {}
         kinds: dict[str, AttentionRecord] = {}
         for kind in ("scores", "scaled", "masked"):
             try:
-                kinds[kind] = cap.record(kind)
+                kinds[kind] = cap.records(kind)[0] if batch else cap.record(kind)
             except (KeyError, ValueError, RuntimeError):
                 continue  # not captured (scores=["masked"] asks for one kind)
         return kinds
+
+    def _batch(
+        self,
+        records: dict[str, list[AttentionRecord]],
+        inputs: dict[str, Any],
+        outputs: Any,
+        texts: Sequence[str] | None,
+        cap: Capture,
+    ) -> Runs:
+        """One Run per example of a batch, padding left out (``attnwidgets.batches``)."""
+        from .batches import Runs, example_run
+
+        count = len(records["probability"])
+        runs = [
+            example_run(self, i, records, inputs, outputs, texts[i] if texts else None)
+            for i in range(count)
+        ]
+        return Runs(runs, self._norms(cap))
+
+    def _sequence_norms(
+        self, inputs: dict[str, Any], sequences: torch.Tensor, fed: int
+    ) -> NormRecord | None:
+        """After generation: the norm statistics of one forward pass over every token fed
+        (prompt and generated), so the Norms tab shows the generated tokens too. None when
+        norms are not captured."""
+        options = self.capture_options.get("norms")
+        if not options or fed == 0:
+            return None
+        ids = sequences[:, :fed]
+        again = {**inputs, "input_ids": ids}
+        mask = inputs.get("attention_mask")
+        if isinstance(mask, torch.Tensor) and mask.dim() == 2 and mask.shape[1] < fed:
+            extra = mask.new_ones(mask.shape[0], fed - mask.shape[1])
+            again["attention_mask"] = torch.cat([mask, extra], dim=1)
+        with self._capturing(attention=False, scores=False, residual=False) as cap:
+            self.model(**again)
+        norms: NormRecord = cap.norms
+        return norms
 
     def _norms(self, cap: Capture) -> NormRecord | None:
         return cap.norms if self.capture_options.get("norms") else None
@@ -233,12 +342,14 @@ class Lens:
         return inputs
 
     @contextmanager
-    def _capturing(self) -> Iterator[Capture]:
-        """Eval mode and no grad for the call; the model's own mode is restored afterwards."""
+    def _capturing(self, **override: Any) -> Iterator[Capture]:
+        """Eval mode and no grad for the call; the model's own mode is restored afterwards.
+        ``override`` replaces capture options for this call."""
         was_training = self.model.training
         self.model.eval()
+        options = {**self.capture_options, **override}
         try:
-            with torch.no_grad(), capture(self.model, **self.capture_options) as cap:
+            with torch.no_grad(), capture(self.model, **options) as cap:
                 yield cap
         finally:
             self.model.train(was_training)

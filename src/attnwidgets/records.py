@@ -108,7 +108,8 @@ class AttentionRecord(Sequence[FloatArray]):
             if layer.shape != first:
                 raise ValueError(
                     f"layers differ in shape ({name} is {layer.shape}, the first is {first}); "
-                    "index layers one by one"
+                    "record.stacks() groups them (encoder, decoder, cross...), or index "
+                    "layers one by one"
                 )
         return (len(self._layers), first[0], first[1], first[2])
 
@@ -130,6 +131,21 @@ class AttentionRecord(Sequence[FloatArray]):
             raise IndexError(f"head {head} out of range: layer {layer} has heads 0..{heads - 1}")
         single: FloatArray = block[head]
         return single
+
+    def stacks(self) -> dict[str, AttentionRecord]:
+        """The layers grouped by the token axes they share (``encoder``, ``decoder``,
+        ``cross``, ``vision``, ``text``...; one ``attention`` stack for a decoder-only model),
+        each of one shape. See ``attnwidgets.stacks``.
+
+        Example:
+            >>> names = ["vision_model.layers.0.attn", "text_model.layers.0.attn"]
+            >>> rec = AttentionRecord([np.zeros((1, 5, 5)), np.zeros((1, 3, 3))], names)
+            >>> {name: stack.shape for name, stack in rec.stacks().items()}
+            {'vision': (1, 1, 5, 5), 'text': (1, 1, 3, 3)}
+        """
+        from .stacks import split_stacks
+
+        return {name: stack.record for name, stack in split_stacks(self).items()}
 
     def to_numpy(self) -> FloatArray:
         """All layers stacked: ``[layers, heads, query, key]``."""

@@ -56,6 +56,11 @@ def assert_pixels_match(page: Any, layer_values: np.ndarray, head: int) -> None:
                 q, k, rgba, expected)  # fmt: skip
 
 
+def drawn(text: str) -> list[str]:
+    """The labels of a text of one character per token: a space token is drawn as "␣"."""
+    return ["␣" if c == " " else c for c in text]
+
+
 def labels(page: Any, kind: str = "qlabel") -> list[str]:
     return page.locator(f".attnwidgets-{kind}").all_text_contents()
 
@@ -72,7 +77,7 @@ def test_enter_runs_the_model_again_and_the_view_follows(page):
     bridge = KernelBridge(page, view)
     box = page.locator(".attnwidgets-text")
     assert box.is_visible() and box.input_value() == "the cat"
-    assert labels(page) == list("the cat")
+    assert labels(page) == drawn("the cat")
     assert page.locator(".attnwidgets-generate").is_visible()  # GPT-2 has an LM head
 
     box.fill("a dog ran")
@@ -80,7 +85,7 @@ def test_enter_runs_the_model_again_and_the_view_follows(page):
     status = page.locator(".attnwidgets-live-status")
     assert status.text_content() == "running the model…"  # before the kernel answers
     bridge.pump()
-    assert labels(page) == list("a dog ran") and labels(page, "klabel") == list("a dog ran")
+    assert labels(page) == drawn("a dog ran") and labels(page, "klabel") == drawn("a dog ran")
     root = page.locator(".attnwidgets-attention")
     assert (root.get_attribute("data-layer"), root.get_attribute("data-head")) == ("1", "2")
     assert root.get_attribute("data-state") == "ready"
@@ -168,7 +173,7 @@ def test_generate_streams_rows_step_by_step(page):
     assert len(run.generated) == 5 and run.attention.shape == (2, 4, 7, 7)
     np.testing.assert_array_equal(view.record.to_numpy(), run.attention.to_numpy())
     text = "the" + "".join(run.generated[:-1])
-    assert labels(page) == list(text)
+    assert labels(page) == drawn(text)
     assert_pixels_match(page, eager(lens.model, lens.tokenizer, text)[0], head=1)
     assert page.locator(".attnwidgets-text").input_value() == run.text
     assert page.locator(".attnwidgets-live-status").text_content() == "generated 5 new tokens"

@@ -18,12 +18,12 @@ from .view_data import (
     ViewData,
     chunk_traits,
     first_tile_traits,
-    load_view_data,
     metrics_traits,
     overview_traits,
     pick_mode,
     preloaded_layers,
 )
+from .view_stacks import StackedData, load_stacks
 
 
 class AttentionView(anywidget.AnyWidget):
@@ -48,6 +48,11 @@ class AttentionView(anywidget.AnyWidget):
     A Run from a lens with a tokenizer gets a text box (``live``): edit, press Enter, and the
     model runs again in the kernel (``live=None`` turns the box off); ``set_data`` replaces
     what is shown in place.
+    A record whose layers differ in shape (T5, BART, Whisper, CLIP, LLaVA) holds several
+    *stacks* (``encoder``, ``decoder``, ``cross``, ``vision``, ``text``: see
+    ``attnwidgets.stacks``); ``stack`` names the one shown (a select in the view), each with
+    its own labels; ``label_note`` says where token labels would come from when positions
+    are shown.
 
     Example:
         >>> import numpy as np
@@ -96,6 +101,10 @@ class AttentionView(anywidget.AnyWidget):
     live_message = traitlets.Unicode("").tag(sync=True)
     max_new_tokens = traitlets.Int(20).tag(sync=True)
     live_answered = traitlets.Int(0).tag(sync=True)  # id of the last run/generate request done
+    stacks = traitlets.List(traitlets.Unicode()).tag(sync=True)  # names, e.g. encoder, cross
+    stack = traitlets.Unicode("").tag(sync=True)  # the stack shown
+    label_note = traitlets.Unicode("").tag(sync=True)  # why positions are shown, "" for tokens
+    generated_from = traitlets.Int(-1).tag(sync=True)  # first generated token, -1: none
 
     def __init__(
         self,
@@ -113,10 +122,15 @@ class AttentionView(anywidget.AnyWidget):
         value_kind: str | None = None,
         sentence_b_start: int | None = None,
         live: Any = "auto",
+        stack: str | None = None,
         **kwargs: Any,
     ) -> None:
         require_bundle("attention_view.js")
-        loaded = load_view_data(data, tokens, key_tokens, scores)
+        stacked = load_stacks(data, tokens, key_tokens, scores)
+        if stack is not None and stack not in stacked.stacks:
+            raise ValueError(f"stack {stack!r} is not one of {stacked.names}")
+        stack = stacked.pick(stack)
+        loaded = stacked.stacks[stack]
         kind = loaded.record.kind if value_kind is None else value_kind
         if kind not in loaded.records:
             raise ValueError(f"value_kind {kind!r} is not one of {list(loaded.records)}")
@@ -128,6 +142,7 @@ class AttentionView(anywidget.AnyWidget):
         if sentence_b_start is not None:
             start = check_sentence_b_start(sentence_b_start, n_queries, n_keys)
         self._preload, self._mode_option, self._data = preload, mode, loaded
+        self._stacked, self._stack_shown = stacked, stack
         self.source_data = data  # what was passed (a Run, a record...): the latest after set_data
         self._loading = False
         source = live_source(data) if isinstance(live, str) and live == "auto" else live
@@ -141,6 +156,8 @@ class AttentionView(anywidget.AnyWidget):
             show_overview=show_overview,
             show_metrics=show_metrics,
             sentence_b_start=start,
+            stacks=stacked.names,
+            stack=stack,
             **live_traits(source, data),
             **kwargs,
         )
@@ -149,6 +166,7 @@ class AttentionView(anywidget.AnyWidget):
         self.observe(self._fill_panels, names=["show_overview", "show_metrics"])
         self.observe(self._on_kind, names=["value_kind"])
         self.observe(self._on_sentences, names=["sentence_filter", "sentence_b_start"])
+        self.observe(self._on_stack, names=["stack"])
 
     def _data_traits(
         self,
@@ -180,6 +198,8 @@ class AttentionView(anywidget.AnyWidget):
             "thumbnail_meta": {},
             "metrics": b"",
             "metrics_meta": {},
+            "label_note": loaded.note,
+            "generated_from": loaded.generated_from,
         }
         if mode == "tiles":  # first paint without a round trip, and a picture in exported pages
             traits.update(first_tile_traits(shown, kind, layer, head))
@@ -200,15 +220,39 @@ class AttentionView(anywidget.AnyWidget):
         """Show new data in place (a new text, a generation step): one update to the browser.
 
         Layer and head are kept (clamped), the kind when the new data has it, the locked row
-        and the compared heads when still in range, the sentence split when it still fits.
+        and the compared heads when still in range, the sentence split when it still fits,
+        the stack when the new data has one of that name.
         """
-        loaded = load_view_data(data, tokens, key_tokens, scores)
+        self._show(load_stacks(data, tokens, key_tokens, scores), self.stack, data)
+
+    @property
+    def stacked_data(self) -> StackedData:
+        """Every stack the view can show (``set_data`` takes it back, e.g. after an error)."""
+        return self._stacked
+
+    def _on_stack(self, change: dict[str, Any]) -> None:
+        """Another stack picked (the select, or Python): its data replaces what is shown."""
+        if self._loading:
+            return
+        if change["new"] not in self._stacked.stacks:
+            self.set_trait("stack", change["old"])
+            raise traitlets.TraitError(
+                f"stack {change['new']!r} is not one of {self._stacked.names}"
+            )
+        self._show(self._stacked, change["new"], self.source_data)
+
+    def _show(self, stacked: StackedData, name: str, data: Any) -> None:
+        """Show stack ``name`` (else the first) of ``stacked``: one update to the browser."""
+        name = stacked.pick(name)
+        loaded = stacked.stacks[name]
         n_layers, n_heads, n_queries, n_keys = loaded.record.shape
         if n_layers == 0 or n_heads == 0:
             raise ValueError(f"no attention to show: the new data has shape {loaded.record.shape}")
         layer, head = min(self.layer, n_layers - 1), min(self.head, n_heads - 1)
         kind = self.value_kind if self.value_kind in loaded.records else loaded.record.kind
-        start = self.sentence_b_start
+        same = name == self._stack_shown  # another stack: other tokens, other heads
+        focus = self.focus_token if same and self.focus_token < n_queries else -1
+        start = self.sentence_b_start if same else -1
         if n_queries != n_keys or not 0 < start < n_queries:
             start = -1
         region = sentence_region(self.sentence_filter, start, n_queries, n_keys)
@@ -219,16 +263,21 @@ class AttentionView(anywidget.AnyWidget):
             layer=layer,
             head=head,
             value_kind=kind,
-            focus_token=self.focus_token if self.focus_token < n_queries else -1,
-            compare_heads=[[i, h] for i, h in self.compare_heads if i < n_layers and h < n_heads],
+            focus_token=focus,
+            compare_heads=[
+                [i, h] for i, h in self.compare_heads if same and i < n_layers and h < n_heads
+            ],
             sentence_b_start=start,
             sentence_filter=self.sentence_filter if start >= 0 else "all",
             data_version=self.data_version + 1,
+            stacks=stacked.names,
+            stack=name,
         )
         self._loading = True
         try:
             with self.hold_sync():
-                self._data, self.source_data = loaded, data
+                self._data, self.source_data, self._stacked = loaded, data, stacked
+                self._stack_shown = name
                 for name, value in traits.items():
                     self.set_trait(name, value)
         finally:

@@ -146,12 +146,12 @@ class LiveRunner:
             return
         self.view.max_new_tokens = max_new_tokens
         say_generating(self.view, 0, max_new_tokens)
-        previous, previous_source = self.view._data, self.view.source_data
+        previous, previous_source = self.view.stacked_data, self.view.source_data
         on_step = follow_generation(self.view, max_new_tokens)
         try:
             run = self.source.generate(checked, max_new_tokens=max_new_tokens, on_step=on_step)
         except Exception as error:
-            if self.view._data is not previous:  # steps were shown: back to the previous run
+            if self.view.stacked_data is not previous:  # steps were shown: back to the previous run
                 self.view.set_data(previous)
                 self.view.source_data = previous_source
             self._fail(error_text(error))

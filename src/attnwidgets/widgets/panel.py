@@ -32,6 +32,7 @@ def attention_explorer(view: AttentionView) -> ipywidgets.VBox:
     play = ipywidgets.Play(
         value=view.layer, min=0, max=max(0, view.n_layers - 1), interval=700, description="layers"
     )
+    play.tooltip = "play / pause, stop, loop: step through the layers"
     play.add_class("attnwidgets-play")
     ipywidgets.jslink((play, "value"), (layer, "value"))
     # New data in place (a new text, a generation step) may change the counts.

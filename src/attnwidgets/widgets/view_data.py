@@ -33,6 +33,8 @@ class ViewData:
     records: dict[str, AttentionRecord]
     queries: list[str]
     keys: list[str]
+    note: str = ""  # where token labels would come from, when positions are shown
+    generated_from: int = -1  # first generated position (prompt + generation), -1: none
 
     @property
     def record(self) -> AttentionRecord:
