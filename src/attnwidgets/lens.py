@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .capture import Capture, capture
+from .capture.threads import eval_mode
 from .norm_records import NormRecord
 from .positions import PositionScheme
 from .records import AttentionRecord
@@ -42,6 +43,9 @@ class Run:
     generated: list[str] = field(default_factory=list)
     """After ``lens.generate``: the new tokens, the last one included (it was never fed, so
     it has no attention row)."""
+    notes: list[str] = field(default_factory=list)
+    """How this run differs from a plain eval forward, e.g. it ran in training mode because
+    another thread was running the model (the live box shows these)."""
 
     def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
         """Tabs: the attention heatmap with layer and head sliders, the norm statistics when
@@ -92,13 +96,24 @@ class Lens:
     """A model plus its tokenizer: call it with text or tensors to get a ``Run``.
 
     The model is left as it was after every call (mode, hooks, attention implementation).
+    Each call runs in eval mode without gradients. A model in training mode is switched to eval
+    only when no other thread is running it: the lens waits up to ``busy_wait`` seconds for
+    such a thread to stop at a module call, else it runs in training mode and says so in
+    ``run.notes``; other threads wait at their next module call while it is switched (see
+    ``capture.threads``). A ``torch.compile``d model is run through the module it wraps.
     """
+
+    busy_wait = 2.0
+    """Seconds to wait for another thread running the model before running without eval."""
 
     def __init__(
         self, model: torch.nn.Module, tokenizer: Any = None, **capture_options: Any
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"wrap() takes a torch.nn.Module, not {type(model).__name__}")
+        inner = getattr(model, "_orig_mod", None)
+        if type(model).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
+            model = inner  # compiled code runs without our hooks; the same weights, uncompiled
         self.model = model
         self.tokenizer = tokenizer
         if "norms" not in capture_options:
@@ -110,7 +125,7 @@ class Lens:
     def __call__(self, text: str | None = None, **inputs: Any) -> Run:
         inputs = self._inputs(text, inputs)
         check_length(self.model, inputs)
-        with self._capturing() as cap:
+        with self._capturing() as (cap, notes):
             outputs = self.model(**inputs)
         return Run(
             self._labels(inputs),
@@ -122,6 +137,7 @@ class Lens:
             self._scores(cap),
             lens=self,
             text=text if text is not None else self._decode(inputs.get("input_ids")),
+            notes=notes,
         )
 
     def can_generate(self) -> bool:
@@ -155,7 +171,7 @@ class Lens:
         check_length(self.model, inputs, max_new_tokens)
         callbacks = step_callbacks(view, stream, on_step, max_new_tokens)
         try:
-            with self._capturing() as cap:
+            with self._capturing() as (cap, notes):
                 streamer = StepStreamer(lambda ids: callbacks(*self._step(cap, ids, inputs, text)))
                 sequences = self.model.generate(  # type: ignore[operator]
                     **inputs,
@@ -164,6 +180,7 @@ class Lens:
                     streamer=streamer if callbacks else None,
                 )
                 run = self._generation_run(cap, sequences, inputs, text)
+                run.notes = notes
         except Exception as error:
             callbacks.fail(error)  # the open views say so (and keep the steps they got)
             raise
@@ -225,18 +242,22 @@ class Lens:
             inputs = {**self._encode(text), **inputs}
         if not inputs:
             raise ValueError("give text, e.g. lens('The cat sat'), or tensors, e.g. input_ids=...")
+        ids = inputs.get("input_ids")
+        if isinstance(ids, torch.Tensor) and ids.numel() == 0:
+            raise ValueError(
+                f"the input has no tokens (input_ids of shape {list(ids.shape)}): give text or "
+                "ids with at least one token"
+            )
         return inputs
 
     @contextmanager
-    def _capturing(self) -> Iterator[Capture]:
-        """Eval mode and no grad for the call; the model's own mode is restored afterwards."""
-        was_training = self.model.training
-        self.model.eval()
-        try:
+    def _capturing(self) -> Iterator[tuple[Capture, list[str]]]:
+        """Eval mode (unless another thread is running the model: see the class) and no grad
+        for the call; yields the capture and the run's notes."""
+        with eval_mode(self.model, self.busy_wait) as busy:
+            notes = [busy] if busy else []
             with torch.no_grad(), capture(self.model, **self.capture_options) as cap:
-                yield cap
-        finally:
-            self.model.train(was_training)
+                yield cap, notes
 
     def positions(self, length: int | None = None) -> PositionScheme:
         """The wrapped model's positional encoding as data (see ``aw.positions``).
@@ -270,7 +291,10 @@ class Lens:
         if tokenizer is None:
             return [str(i) for i in row]
         pieces = tokenizer.convert_ids_to_tokens(row)
-        return [_readable(tokenizer, piece) for piece in pieces]
+        return [
+            _readable(tokenizer, piece) if isinstance(piece, str) else f"<id {token}>"
+            for token, piece in zip(row, pieces, strict=False)
+        ]
 
 
 def _readable(tokenizer: Any, piece: str) -> str:
