@@ -2,7 +2,10 @@
 
 ``attnwidgets.capture`` is both this package and the ``capture(model)`` context manager: the
 package object is callable, so ``aw.capture(model)`` works however it was first imported.
-``aw.capture.memory_budget`` is the default memory budget of every capture (see ``capture``).
+Call it as ``aw.capture(model, attention=True, scores=False, norms=False, residual=False,
+layers=None, dtype=torch.float32, reuse_weights=False, max_bytes=None)``;
+``help(aw.capture.capture)`` documents each option. ``aw.capture.memory_budget`` is the default
+memory budget of every capture.
 """
 
 import sys
