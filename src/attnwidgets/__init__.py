@@ -90,5 +90,8 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from importlib import import_module
 
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        module = import_module(f".{_LAZY[name]}", __name__)
+        if name == "capture":  # the callable package: aw.capture.memory_budget is its setting
+            return module
+        return getattr(module, name)
     raise AttributeError(f"module 'attnwidgets' has no attribute {name!r}")

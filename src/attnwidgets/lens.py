@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .capture import Capture, capture
+from .capture.threads import eval_mode
 from .norm_records import NormRecord
 from .positions import PositionScheme
 from .records import AttentionRecord
@@ -47,6 +48,9 @@ class Run:
     generated: list[str] = field(default_factory=list)
     """After ``lens.generate``: the new tokens, the last one included (it was never fed, so
     it has no attention row)."""
+    notes: list[str] = field(default_factory=list)
+    """How this run differs from a plain eval forward, e.g. it ran in training mode because
+    another thread was running the model (the live box shows these)."""
 
     def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
         """Tabs: the attention heatmap with layer and head sliders, the norm statistics when
@@ -137,13 +141,24 @@ class Lens:
     """A model plus its tokenizer: call it with text or tensors to get a ``Run``.
 
     The model is left as it was after every call (mode, hooks, attention implementation).
+    Each call runs in eval mode without gradients. A model in training mode is switched to eval
+    only when no other thread is running it: the lens waits up to ``busy_wait`` seconds for
+    such a thread to stop at a module call, else it runs in training mode and says so in
+    ``run.notes``; other threads wait at their next module call while it is switched (see
+    ``capture.threads``). A ``torch.compile``d model is run through the module it wraps.
     """
+
+    busy_wait = 2.0
+    """Seconds to wait for another thread running the model before running without eval."""
 
     def __init__(
         self, model: torch.nn.Module, tokenizer: Any = None, **capture_options: Any
     ) -> None:
         if not isinstance(model, torch.nn.Module):
             raise TypeError(f"wrap() takes a torch.nn.Module, not {type(model).__name__}")
+        inner = getattr(model, "_orig_mod", None)
+        if type(model).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
+            model = inner  # compiled code runs without our hooks; the same weights, uncompiled
         self.model = model
         self.tokenizer = tokenizer
         if "norms" not in capture_options:
@@ -179,7 +194,7 @@ class Lens:
         else:
             inputs = self._inputs(text, inputs)  # type: ignore[arg-type]
         check_length(self.model, inputs)
-        with self._capturing() as cap:
+        with self._capturing() as (cap, notes):
             outputs = self.model(**inputs)
         kinds = ("probability", *self._scores(cap, batch=True))
         records = {kind: cap.records(kind) for kind in kinds}
@@ -195,6 +210,7 @@ class Lens:
             {kind: found[0] for kind, found in records.items() if kind != "probability"},
             lens=self,
             text=text if isinstance(text, str) else self._decode(inputs.get("input_ids")),
+            notes=notes,
         )
 
     def can_generate(self) -> bool:
@@ -228,7 +244,7 @@ class Lens:
         check_length(self.model, inputs, max_new_tokens)
         callbacks = step_callbacks(view, stream, on_step, max_new_tokens)
         try:
-            with self._capturing(norms=False) as cap:  # norms: one pass at the end
+            with self._capturing(norms=False) as (cap, notes):  # norms: one pass at the end
                 streamer = StepStreamer(lambda ids: callbacks(*self._step(cap, ids, inputs, text)))
                 sequences = self.model.generate(  # type: ignore[operator]
                     **inputs,
@@ -237,6 +253,7 @@ class Lens:
                     streamer=streamer if callbacks else None,
                 )
                 run = self._generation_run(cap, sequences, inputs, text)
+                run.notes = notes
             run.norms = self._sequence_norms(inputs, sequences, len(run.tokens))
         except Exception as error:
             callbacks.fail(error)  # the open views say so (and keep the steps they got)
@@ -326,7 +343,7 @@ class Lens:
         if isinstance(mask, torch.Tensor) and mask.dim() == 2 and mask.shape[1] < fed:
             extra = mask.new_ones(mask.shape[0], fed - mask.shape[1])
             again["attention_mask"] = torch.cat([mask, extra], dim=1)
-        with self._capturing(attention=False, scores=False, residual=False) as cap:
+        with self._capturing(attention=False, scores=False, residual=False) as (cap, _):
             self.model(**again)
         norms: NormRecord = cap.norms
         return norms
@@ -339,20 +356,24 @@ class Lens:
             inputs = {**self._encode(text), **inputs}
         if not inputs:
             raise ValueError("give text, e.g. lens('The cat sat'), or tensors, e.g. input_ids=...")
+        ids = inputs.get("input_ids")
+        if isinstance(ids, torch.Tensor) and ids.numel() == 0:
+            raise ValueError(
+                f"the input has no tokens (input_ids of shape {list(ids.shape)}): give text or "
+                "ids with at least one token"
+            )
         return inputs
 
     @contextmanager
-    def _capturing(self, **override: Any) -> Iterator[Capture]:
-        """Eval mode and no grad for the call; the model's own mode is restored afterwards.
-        ``override`` replaces capture options for this call."""
-        was_training = self.model.training
-        self.model.eval()
+    def _capturing(self, **override: Any) -> Iterator[tuple[Capture, list[str]]]:
+        """Eval mode (unless another thread is running the model: see the class) and no grad
+        for the call; yields the capture and the run's notes. ``override`` replaces capture
+        options for this call."""
         options = {**self.capture_options, **override}
-        try:
+        with eval_mode(self.model, self.busy_wait) as busy:
+            notes = [busy] if busy else []
             with torch.no_grad(), capture(self.model, **options) as cap:
-                yield cap
-        finally:
-            self.model.train(was_training)
+                yield cap, notes
 
     def positions(self, length: int | None = None) -> PositionScheme:
         """The wrapped model's positional encoding as data (see ``aw.positions``).
@@ -386,7 +407,10 @@ class Lens:
         if tokenizer is None:
             return [str(i) for i in row]
         pieces = tokenizer.convert_ids_to_tokens(row)
-        return [_readable(tokenizer, piece) for piece in pieces]
+        return [
+            _readable(tokenizer, piece) if isinstance(piece, str) else f"<id {token}>"
+            for token, piece in zip(row, pieces, strict=False)
+        ]
 
 
 def _readable(tokenizer: Any, piece: str) -> str:

@@ -8,6 +8,8 @@ browser half is ``widgets.training_monitor.TrainingMonitorView``.
 from __future__ import annotations
 
 import statistics
+import sys
+import threading
 import time
 from collections import deque
 from contextlib import ExitStack
@@ -18,6 +20,7 @@ from weakref import WeakKeyDictionary
 import torch
 
 from .capture.norms import NormRecorder
+from .capture.threads import threads_inside
 from .widgets.norm_arrays import summary_arrays
 from .widgets.training_monitor import TrainingMonitorView, monitor_panel
 
@@ -156,22 +159,36 @@ class TrainingMonitor:
         return self.view.history
 
     def _before_forward(self, module: torch.nn.Module, args: Any) -> None:
+        me = threading.get_ident()
+        if self.recorder.enabled and self._abandoned(me):
+            self.recorder.enabled = False  # what an interrupted forward recorded is no snapshot
+            self.recorder.clear()
         if self._unstepped:  # the previous forward had no step(): it was a step by itself
             self._auto_step()
         if self.train_only and not module.training:
             return
         now = time.perf_counter()
         self.throttle.forward_started(now)
-        if self._captured is None and self.throttle.due(now):
+        if self._captured is None and not self.recorder.enabled and self.throttle.due(now):
             self.throttle.captured(now)
             self._capture_started = self.recorder.seconds
             self.recorder.clear()
+            self.recorder.thread = me  # the norm hooks record this forward's thread only
             self.recorder.enabled = True
 
+    def _abandoned(self, me: int) -> bool:
+        """Whether the recording forward will never reach ``_after_forward``: a KeyboardInterrupt
+        (which skips always-call hooks) ended it, on this thread or on one no longer inside the
+        model. A forward still running on another thread is left to finish."""
+        return self.recorder.thread == me or self.recorder.thread not in threads_inside(self.model)
+
     def _after_forward(self, module: torch.nn.Module, args: Any, output: Any) -> None:
-        if not self.recorder.enabled:
+        if not self.recorder.enabled or self.recorder.thread != threading.get_ident():
             return
         self.recorder.enabled = False
+        if output is None and sys.exc_info()[0] is not None:  # it raised: a part-record only
+            self.recorder.clear()
+            return
         if self.recorder.layers:
             self._captured = self.recorder.record
 

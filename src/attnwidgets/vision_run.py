@@ -7,15 +7,13 @@ image model, and raises a clear error for an image given to a text-only model.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .capture import Capture, CaptureError, capture
+from .capture import Capture, CaptureError
 from .capture.images import (
     ImageInputError,
     accepted,
@@ -151,25 +149,16 @@ def _run_images(
     height, width = int(pixels.shape[-2]), int(pixels.shape[-1])
     if family.interpolate and family.image_size not in (None, (height, width)):
         inputs.setdefault("interpolate_pos_encoding", True)
-    with _capturing(lens) as cap, window_geometry(lens.model) as windows:
+    # the lens's own capture: eval only while no other thread runs the model (see Lens)
+    with lens._capturing() as (cap, notes), window_geometry(lens.model) as windows:
         outputs = lens.model(pixel_values=pixels, **inputs)
     runs = [
         _one_run(lens, family, cap, windows, outputs, pixels, inputs, b)
         for b in range(pixels.shape[0])
     ]
+    for run in runs:
+        run.notes = list(notes)
     return runs if batched else runs[0]
-
-
-@contextmanager
-def _capturing(lens: Lens) -> Iterator[Capture]:
-    """Eval mode and no grad for the call; the model's own mode is restored afterwards."""
-    was_training = lens.model.training
-    lens.model.eval()
-    try:
-        with torch.no_grad(), capture(lens.model, **lens.capture_options) as cap:
-            yield cap
-    finally:
-        lens.model.train(was_training)
 
 
 def _one_run(

@@ -195,6 +195,27 @@ class LayerSelection:
         return any(fnmatch.fnmatchcase(path, glob) for glob in self.globs)
 
 
+def count_attention_modules(model: torch.nn.Module, selected: LayerSelection) -> int:
+    """How many attention modules ``selected`` records: the outermost ones, at least 1.
+
+    Example:
+        >>> from transformers import BertConfig, BertModel
+        >>> m = BertModel(BertConfig(num_hidden_layers=3, num_attention_heads=2, hidden_size=8,
+        ...                          intermediate_size=16, vocab_size=10))
+        >>> count_attention_modules(m, LayerSelection(m, None))  # BertAttention > BertSelf...
+        3
+        >>> count_attention_modules(m, LayerSelection(m, [0, 2]))
+        2
+    """
+    outer: list[str] = []
+    for path, module in model.named_modules():
+        if not is_attention_module(module) or not selected(path):
+            continue
+        if not any(o == "" or path.startswith(f"{o}.") for o in outer):
+            outer.append(path)
+    return max(1, len(outer))
+
+
 def _block_indices(model: torch.nn.Module) -> dict[str, int]:
     """Module path -> index of the block it sits in, for every stack of attention blocks."""
     found: dict[str, int] = {}

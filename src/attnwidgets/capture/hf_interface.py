@@ -6,19 +6,23 @@ the duration of a capture. Each function runs the original kernel for the output
 identical) and hands the attention steps to the captures that watch the module.
 
 Which captures are active lives in a context variable, not in module state: two captures on two
-models, or nested captures on one model, each see only their own modules.
+models, or nested captures on one model, each see only their own modules; another thread (the
+live box's) sees none of them. The switch of a config is counted per config object: the first
+capture switches it, the last one to leave restores it, in whatever order they leave.
 """
 
 from __future__ import annotations
 
 import contextvars
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
 import torch
 
+from .admission import CallShape
 from .weights import attention_steps
 
 SDPA_NAME = "attnwidgets_sdpa"
@@ -37,6 +41,11 @@ class AttentionSink(Protocol):
 
     def kinds_for(self, module: torch.nn.Module) -> frozenset[str]:
         """The attention steps wanted from this module; empty when it is not watched."""
+        ...
+
+    def admit(self, module: torch.nn.Module, query: torch.Tensor, shape: CallShape) -> None:
+        """Raise before anything is computed when the call cannot be recorded (meta, complex,
+        empty) or its records would exceed the capture's memory budget."""
         ...
 
     def record_attention(
@@ -64,19 +73,23 @@ _watchers = _WatchedModules()
 @contextmanager
 def activated(sink: AttentionSink) -> Iterator[None]:
     """Make ``sink`` visible to the recording functions for the duration of the block."""
-    token = active_sinks.set((*active_sinks.get(), sink))
+    active_sinks.set((*active_sinks.get(), sink))
     try:
         yield
-    finally:
-        active_sinks.reset(token)
+    finally:  # not reset(token): captures may leave in any order
+        active_sinks.set(tuple(s for s in active_sinks.get() if s is not sink))
 
 
-def wanted(module: torch.nn.Module) -> list[tuple[AttentionSink, frozenset[str]]]:
-    """The active captures that watch ``module``, with the steps each one wants."""
+def wanted(
+    module: torch.nn.Module, query: torch.Tensor, keys: int
+) -> list[tuple[AttentionSink, frozenset[str]]]:
+    """The active captures that watch ``module``, with the steps each one wants; each has
+    admitted the call (``query`` and ``keys`` give its shape)."""
     found = []
     for sink in active_sinks.get():
         kinds = sink.kinds_for(module)
         if kinds:
+            sink.admit(module, query, CallShape.of(query, keys))
             found.append((sink, kinds))
     return found
 
@@ -130,7 +143,7 @@ def _recording_sdpa(
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
-    watchers = wanted(module)
+    watchers = wanted(module, query, key.shape[-2])
     if watchers and all(sink.reuse_weights for sink, _ in watchers) and not kwargs.get("dropout"):
         kinds = frozenset({"probability"}).union(*(k for _, k in watchers))
         steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds, value)
@@ -196,8 +209,8 @@ def _recording_eager(
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
         kernel = sdpa_attention_forward
+    watchers = wanted(module, query, key.shape[-2])
     output, weights = _run_kernel(kernel, module, query, key, value, attention_mask, **kwargs)
-    watchers = wanted(module)
     if watchers:
         kinds = frozenset().union(*(k for _, k in watchers))
         steps: dict[str, torch.Tensor] = {}
@@ -234,24 +247,64 @@ def supports_interface(model: torch.nn.Module) -> bool:
         return False
 
 
+# id(config) -> [config, its own implementation, captures using it]; entries live only while
+# a capture holds the config, so nothing here outlives the captures.
+_switched: dict[int, list[Any]] = {}
+_switch_lock = threading.Lock()
+
+
+def _switch(config: Any) -> None:
+    with _switch_lock:
+        entry = _switched.get(id(config))
+        if entry is None:
+            implementation = config._attn_implementation_internal
+            entry = _switched[id(config)] = [config, implementation, 0]
+            if implementation not in OUR_NAMES:
+                wrapped = EAGER_NAME if implementation == "eager" else SDPA_NAME
+                config._attn_implementation_internal = wrapped
+        entry[2] += 1
+
+
+def _restore(config: Any) -> None:
+    with _switch_lock:
+        entry = _switched.get(id(config))
+        if entry is None:
+            return
+        entry[2] -= 1
+        if entry[2] == 0:
+            config._attn_implementation_internal = entry[1]
+            del _switched[id(config)]
+
+
 @contextmanager
 def recording(model: torch.nn.Module) -> Iterator[bool]:
     """Route the model's attention through our recording functions; restore on exit.
 
     Yields whether the interface is in use (False for models that do not dispatch through it).
+    Counted per config: the implementation comes back when the last capture of the model
+    leaves, in any order, on any thread.
+
+    Example:
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> model = GPT2Model(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=10))
+        >>> first, second = recording(model), recording(model)
+        >>> first.__enter__(), second.__enter__(), model.config._attn_implementation
+        (True, True, 'attnwidgets_sdpa')
+        >>> _ = first.__exit__(None, None, None); model.config._attn_implementation
+        'attnwidgets_sdpa'
+        >>> _ = second.__exit__(None, None, None); model.config._attn_implementation
+        'sdpa'
     """
     if "transformers" not in sys.modules or not supports_interface(model):
         yield False
         return
     _register()
-    originals = [(config, config._attn_implementation_internal) for config in _configs(model)]
+    switched: list[Any] = []
     try:
-        for config, implementation in originals:
-            if implementation in OUR_NAMES:
-                continue
-            wrapped = EAGER_NAME if implementation == "eager" else SDPA_NAME
-            config._attn_implementation_internal = wrapped
+        for config in _configs(model):
+            _switch(config)
+            switched.append(config)
         yield True
     finally:
-        for config, implementation in originals:
-            config._attn_implementation_internal = implementation
+        for config in switched:
+            _restore(config)

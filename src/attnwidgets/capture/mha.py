@@ -26,10 +26,27 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from .admission import CallShape
 from .hf_interface import unseen
 from .weights import attention_steps
 
 _PARAMETERS = list(inspect.signature(F.multi_head_attention_forward).parameters)
+
+
+def call_shape(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[torch.Tensor, CallShape]:
+    """The query of one ``F.multi_head_attention_forward`` call and the shape of its weights
+    (inputs are sequence-first: ``[query, batch, embed]``, or ``[query, embed]`` unbatched).
+
+    Example:
+        >>> x = torch.zeros(5, 2, 8)
+        >>> call_shape((x, x, x), {"num_heads": 4})[1]
+        CallShape(batch=2, heads=4, queries=5, keys=5)
+    """
+    bound = dict(zip(_PARAMETERS, args, strict=False))
+    bound.update(kwargs)
+    query, key = bound["query"], bound["key"]
+    batch = query.shape[1] if query.dim() == 3 else 1
+    return query, CallShape(batch, int(bound["num_heads"]), query.shape[0], key.shape[0])
 
 
 def call_with_head_weights(

@@ -10,6 +10,7 @@ per-head ``q_norm``/``k_norm``): a class named ``*Norm`` with a 1-D ``weight`` a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -116,7 +117,9 @@ class NormRecorder:
     the arithmetic on the small results for later: all of a forward pass's calls are finished
     together when ``layers`` or ``record`` is read, or when ``hooked()`` ends (``on_layer``
     finishes each call at once). Set ``enabled = False`` to make the hooks return at once (the
-    training monitor's throttle).
+    training monitor's throttle). With ``thread`` set (``record_norms`` sets the calling
+    thread), calls on other threads are not recorded: hooks are global to a module, and the
+    live box may run the model on another thread meanwhile.
     """
 
     def __init__(
@@ -150,6 +153,7 @@ class NormRecorder:
         self.outlier_ratio = outlier_ratio
         self.details = details
         self.enabled = True
+        self.thread: int | None = None  # record only this thread's calls (None: any thread)
         self.workspace = Workspace()  # temporaries reused by every call (no page faults)
         self.seconds = 0.0  # time spent summarising, for callers that budget it
         self.on_layer: Callable[[NormLayer], None] | None = None
@@ -195,7 +199,9 @@ class NormRecorder:
 
     def _hook(self, path: str, kind: str) -> Callable[..., None]:
         def record(module: torch.nn.Module, args: Any, kwargs: Any, output: Any) -> None:
-            if not self.enabled:
+            if not self.enabled or (
+                self.thread is not None and threading.get_ident() != self.thread
+            ):
                 return
             inputs = [*args, *kwargs.values()]
             source = next((a for a in inputs if isinstance(a, torch.Tensor)), None)
@@ -273,7 +279,8 @@ def record_norms(
     per-token statistics always use every element. ``keep_raw``: also copy the raw tensors to
     the CPU.
     ``outlier_ratio``: |x| above this multiple of the median |x| is marked as an outlier.
-    Raises ``NoNormModulesError`` when the model has no norm module. Hooks are removed on exit.
+    Raises ``NoNormModulesError`` when the model has no norm module. Only the calls made on
+    the thread that entered the block are recorded. Hooks are removed on exit.
 
     Example:
         >>> import torch
@@ -287,5 +294,6 @@ def record_norms(
     recorder = NormRecorder(
         model, bins=bins, subsample=subsample, keep_raw=keep_raw, outlier_ratio=outlier_ratio
     )
+    recorder.thread = threading.get_ident()
     with recorder.hooked():
         yield recorder

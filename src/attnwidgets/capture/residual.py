@@ -3,11 +3,13 @@
 Forward hooks on each block (``hook_resid_pre`` is its input hidden states,
 ``hook_resid_post`` its output) and on its attention and MLP modules (``hook_attn_out``,
 ``hook_mlp_out``). Tensors are copied to the CPU in the capture's dtype, keyed by
-TransformerLens-style names; a later forward overwrites an earlier one.
+TransformerLens-style names; a later forward overwrites an earlier one. Only calls on the
+thread that built the recorder (the capturing thread) are kept.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -44,6 +46,7 @@ class ResidualRecorder:
     ) -> None:
         self.model = model
         self.dtype = dtype
+        self.thread = threading.get_ident()
         self.tensors: dict[str, torch.Tensor] = {}
         self.paths: dict[str, str] = {}  # alias -> module path
         self._targets: list[tuple[torch.nn.Module, int, str | None]] = []
@@ -88,6 +91,8 @@ class ResidualRecorder:
 
     def _hook(self, index: int, hook: str | None) -> Callable[..., None]:
         def record(module: torch.nn.Module, args: Any, kwargs: Any, output: Any) -> None:
+            if threading.get_ident() != self.thread:
+                return
             if hook is not None:
                 self._keep(f"blocks.{index}.{hook}", output)
                 return

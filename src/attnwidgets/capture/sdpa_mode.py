@@ -5,12 +5,15 @@ A ``TorchFunctionMode`` sees ``scaled_dot_product_attention`` whether the code w
 patching the attribute would miss. It also sees ``F.multi_head_attention_forward`` (see
 ``mha.py``) and, as the last fallback for hand-written attention (BLOOM's ALiBi, MPT, nanoGPT's
 manual path), a softmax over the last dimension of a ``[batch, heads, query, key]`` tensor.
-Module paths come from forward hooks that keep a stack of the modules currently running.
+Module paths come from forward hooks that keep a stack of the modules currently running on the
+capture's own thread (hooks are global to a module; other threads' calls are not ours, and the
+mode itself is thread-local in torch).
 """
 
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -20,8 +23,9 @@ import torch.nn.functional as F
 from torch.overrides import TorchFunctionMode
 from torch.utils.hooks import RemovableHandle
 
+from .admission import CallShape
 from .hf_interface import AttentionSink, inside_interface, unseen
-from .mha import call_with_head_weights
+from .mha import call_shape, call_with_head_weights
 from .weights import attention_steps
 
 _SDPA_PARAMETERS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale")
@@ -58,11 +62,13 @@ class ModulePathStack:
     Only modules that may run attention (and the model itself) are hooked, and only the model
     when no attention is recorded (``every_module=False``: counting forwards and naming a
     failure need no more); when a forward raises, ``failed`` names the innermost module of the
-    model on the traceback.
+    model on the traceback. Only calls on ``thread`` (the capturing thread) count; a new call of
+    the model itself starts a new stack (what a KeyboardInterrupt left, no hook saw leave).
     """
 
-    def __init__(self, model: torch.nn.Module) -> None:
+    def __init__(self, model: torch.nn.Module, thread: int | None = None) -> None:
         self.model = model
+        self.thread = threading.get_ident() if thread is None else thread
         self.modules: list[torch.nn.Module] = []
         self.forward_count = 0
         self.failed: str | None = None  # "path (Class)" of the innermost module that raised
@@ -83,11 +89,17 @@ class ModulePathStack:
             self.modules.clear()
 
     def _enter(self, module: torch.nn.Module, args: Any) -> None:
+        if threading.get_ident() != self.thread:
+            return
+        if module is self.model:
+            self.modules.clear()
         if not self.modules:
             self.forward_count += 1
         self.modules.append(module)
 
     def _exit(self, module: torch.nn.Module, args: Any, output: Any) -> None:
+        if threading.get_ident() != self.thread:
+            return
         if self.failed is None and sys.exc_info()[0] is not None:
             self.failed = self._innermost_failing(module)
         if self.modules and self.modules[-1] is module:
@@ -132,6 +144,7 @@ class RecordingMode(TorchFunctionMode):
             self.calls_seen += 1
             kinds = self.sink.kinds_for(module)
             if kinds:
+                self.sink.admit(module, *call_shape(args, kwargs))
                 result, steps = call_with_head_weights(func, args, kwargs, kinds)
                 if steps:
                     unseen(self.sink.record_attention, module, steps, "mha")
@@ -150,6 +163,8 @@ class RecordingMode(TorchFunctionMode):
     ) -> Any:
         bound = dict(zip(_SDPA_PARAMETERS, args, strict=False))
         bound.update(kwargs)
+        query = bound["query"]
+        self.sink.admit(module, query, CallShape.of(query, bound["key"].shape[-2]))
         reuse = self.sink.reuse_weights and not bound.get("dropout_p")
         steps = unseen(_sdpa_steps, bound, kinds | {"probability"} if reuse else kinds, reuse)
         output = steps.pop("output", None)
@@ -178,6 +193,7 @@ class RecordingMode(TorchFunctionMode):
         if not kinds:
             return output
         self.calls_seen += 1
+        self.sink.admit(module, output, CallShape(*shape))
         unseen(self._record_softmax, module, kinds, output, scores, shape)
         return output
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import sys
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from typing import Any
@@ -10,8 +12,9 @@ from typing import Any
 import torch
 
 from ..records import AttentionRecord
-from . import hf_interface
-from .aliases import LayerSelection, is_attention_module, resolve
+from . import admission, hf_interface
+from .admission import CallShape, check_budget, check_compiled
+from .aliases import LayerSelection, count_attention_modules, is_attention_module, resolve
 from .generation import AttentionCall, RecomputedRows, is_generation, merge_steps
 from .residual import ResidualRecorder
 from .sdpa_mode import ModulePathStack, RecordingMode
@@ -47,8 +50,10 @@ class Capture:
         selection: LayerSelection | None = None,
         dtype: torch.dtype = torch.float32,
         reuse_weights: bool = False,
+        max_bytes: int | None = None,
     ) -> None:
         self.model = model
+        self.thread = threading.get_ident()  # records only the calls of the thread it began on
         self.reuse_weights = reuse_weights
         self.kinds = kinds
         self.dtype = dtype
@@ -57,15 +62,22 @@ class Capture:
         self._calls: list[AttentionCall] = []
         self._merged: tuple[int, list[AttentionCall]] | None = None
         self._recomputed = RecomputedRows()  # generate(use_cache=False): keep new rows only
-        self.forwards = ModulePathStack(model)
+        self.forwards = ModulePathStack(model, self.thread)
         self.used_interface = False
         self.calls_seen = 0
         self.unsupported: dict[str, str] = {}  # path: "Class: why its attention is no matrix"
         self.residual: ResidualRecorder | None = None
         self.norm_recorder: Any = None
+        self.max_bytes = max_bytes
+        self.kept_bytes = 0  # of attention records
+        self._budget: admission.Budget | None = None  # resolved at the first attention call
+        self._admitted_step = -1
+        self._layers = 1  # attention modules selected, counted at the first attention call
 
     # -- recording (called by hf_interface and sdpa_mode) ----------------------------------
     def kinds_for(self, module: torch.nn.Module) -> frozenset[str]:
+        if threading.get_ident() != self.thread:
+            return _NOTHING  # another thread's forward of the same model
         path = self._names.get(module)
         if path is None or not self.kinds or not self.selection(path):
             return _NOTHING
@@ -74,6 +86,38 @@ class Capture:
             self.unsupported.setdefault(path, f"{type(module).__name__}: {reason}")
             return _NOTHING
         return self.kinds
+
+    def admit(self, module: torch.nn.Module, query: torch.Tensor, shape: CallShape) -> None:
+        """Before an attention call is recorded: refuse what cannot be, and (at the first call
+        of each forward) records beyond the memory budget, with a ``CaptureError``."""
+        step = self.forwards.forward_count
+        if step == self._admitted_step:
+            return
+        self._admitted_step = step
+        where = f"{self._names.get(module) or '<model>'} ({type(module).__name__})"
+        reason = admission.unsupported_input(where, query, shape)
+        if reason is not None:
+            raise CaptureError(f"{reason}. The model is left as it was.")
+        if self._budget is None:
+            default = getattr(sys.modules[__package__], "memory_budget", admission.DEFAULT_BUDGET)
+            check_budget(default, "aw.capture.memory_budget")
+            self._budget = admission.resolve_budget(self.max_bytes, default)
+            if self._budget.limit is not None:
+                self._layers = count_attention_modules(self.model, self.selection)
+        if self._budget.limit is None:
+            return
+        continuation = bool(self._calls) and shape.queries < shape.keys
+        layers, kinds, kept = self._layers, sorted(self.kinds), self.kept_bytes
+        needed = admission.estimate_bytes(
+            shape, layers=layers, kinds=kinds, dtype=self.dtype, kept=kept, step=continuation
+        )
+        if needed > self._budget.limit:
+            raise CaptureError(
+                admission.refusal(
+                    needed, self._budget, shape, kept, continuation,
+                    layers=layers, kinds=kinds, dtype=self.dtype,
+                )
+            )  # fmt: skip
 
     def record_attention(
         self, module: torch.nn.Module, steps: dict[str, torch.Tensor], source: str
@@ -85,6 +129,7 @@ class Capture:
         if kept:
             name = self._names[module]
             kept = self._recomputed.new_rows(name, kept)
+            self.kept_bytes += sum(tensor.nbytes for tensor in kept.values())
             self._calls.append(AttentionCall(name, self.forwards.forward_count, kept, source))
 
     # -- reading ---------------------------------------------------------------------------
@@ -270,6 +315,7 @@ def capture(
     layers: int | str | Iterable[int | str] | None = None,
     dtype: torch.dtype = torch.float32,
     reuse_weights: bool = False,
+    max_bytes: int | None = None,
 ) -> Iterator[Capture]:
     """Record what ``model`` computes in the forward passes run inside the block.
 
@@ -282,7 +328,14 @@ def capture(
     (faster: GPT-2 small at 512 tokens on one CPU thread costs about 1.04x of a plain forward
     instead of 1.12x; float32 without gradients only; outputs within float32 rounding of sdpa,
     not bit-identical). The weights are written into memory of dropped records where some
-    waits (``aw.record_memory``).
+    waits (``aw.record_memory``). ``max_bytes``: the most the attention records may take; a
+    forward whose records would exceed it raises ``CaptureError`` before they are allocated
+    (default: ``aw.capture.memory_budget``, half of the memory available at the start).
+
+    Only calls on the thread that entered the block are recorded; other threads may run the
+    same model meanwhile, unrecorded and with their usual outputs. ``torch.compile``d models
+    are refused (capture ``model._orig_mod``); meta-device, complex and empty attention raise
+    ``CaptureError`` saying so.
 
     Hugging Face models record through transformers' AttentionInterface; plain PyTorch through
     ``scaled_dot_product_attention``, ``nn.MultiheadAttention`` and softmax. On exit the model
@@ -300,6 +353,8 @@ def capture(
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"capture() takes a torch.nn.Module, not {type(model).__name__}")
     _check_dtype(dtype)
+    check_compiled(model)
+    check_budget(max_bytes, "max_bytes")
     selection = LayerSelection(model, layers)
     cap = Capture(
         model,
@@ -307,6 +362,7 @@ def capture(
         selection=selection,
         dtype=dtype,
         reuse_weights=reuse_weights,
+        max_bytes=max_bytes,
     )
     with ExitStack() as stack:
         stack.enter_context(cap.forwards.hooked(every_module=bool(cap.kinds)))

@@ -9,6 +9,8 @@ and the data shown stays as it was.
 Messages (JS -> Python): ``{"type": "run_text", "text"}`` and
 ``{"type": "generate", "text", "max_new_tokens"}``. Answers come as traits (``text``,
 ``live_state``, ``live_message``, and the data traits through ``AttentionView.set_data``).
+A run's ``notes`` (how it differs from a plain eval forward) follow the token count in
+``live_message``.
 """
 
 from __future__ import annotations
@@ -107,6 +109,9 @@ class LiveRunner:
 
     def _done(self, run: Any, text: str, message: str) -> None:
         self.view.set_data(run)
+        notes = [note for note in getattr(run, "notes", None) or () if isinstance(note, str)]
+        if notes:  # e.g. it ran in training mode: another thread was running the model
+            message = f"{message}; {'; '.join(notes)}"
         shown = getattr(run, "text", None)
         with self.view.hold_sync():
             self.view.text = shown if isinstance(shown, str) else text
