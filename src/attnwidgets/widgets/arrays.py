@@ -1,0 +1,60 @@
+"""One binary value per payload: an array and what it means, in one Dict trait or message.
+
+ipywidgets lifts every ``memoryview`` inside a Dict trait (or a message's content) out into a
+binary buffer and puts it back in place in the browser, as a ``DataView``: so data and meta
+arrive together, in one state update, never as two traits that may change in either order
+(bqplot's ``array_to_json`` does the same). ``js/shared/arrays.js`` reads these values.
+
+A value is ``{"value": memoryview, "dtype": "float32", "shape": [...], **meta}``; named arrays
+packed in one buffer are ``{"value": memoryview, "arrays": {name: {"offset", "dtype",
+"shape"}}, **meta}`` (4-byte aligned). The empty value ``{}`` means "nothing yet".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+DTYPES = ("uint8", "int32", "float32")
+"""The dtypes the browser reads (``js/shared/arrays.js``)."""
+
+
+def array_value(array: npt.ArrayLike, dtype: str = "float32", **meta: Any) -> dict[str, Any]:
+    """One array as a trait value: C-order little-endian bytes, its dtype and shape, and meta.
+
+    Example:
+        >>> v = array_value(np.arange(6).reshape(2, 3), "uint8", kind="probability")
+        >>> bytes(v["value"]), v["dtype"], v["shape"], v["kind"]
+        (b'\\x00\\x01\\x02\\x03\\x04\\x05', 'uint8', [2, 3], 'probability')
+    """
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} cannot be read by the browser; use one of {DTYPES}")
+    data = np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<"))
+    return {"value": memoryview(data.reshape(-1).view(np.uint8)), "dtype": dtype,
+            "shape": list(data.shape), **meta}  # fmt: skip
+
+
+def packed_value(arrays: Mapping[str, npt.ArrayLike], **meta: Any) -> dict[str, Any]:
+    """Named arrays in one buffer (float32, or int32 for integer arrays), 4-byte aligned.
+
+    Example:
+        >>> v = packed_value({"a": np.ones(2), "b": np.arange(3, dtype=np.int32)}, step=4)
+        >>> v["arrays"], v["step"], len(v["value"])
+        ({'a': {'offset': 0, 'dtype': 'float32', 'shape': [2]}, \
+'b': {'offset': 8, 'dtype': 'int32', 'shape': [3]}}, 4, 20)
+    """
+    layout: dict[str, dict[str, Any]] = {}
+    parts: list[bytes] = []
+    offset = 0
+    for name, item in arrays.items():
+        source = np.asarray(item)
+        integer = np.issubdtype(source.dtype, np.integer) or source.dtype == np.bool_
+        data = np.ascontiguousarray(source, dtype="<i4" if integer else "<f4")
+        layout[name] = {"offset": offset, "dtype": "int32" if integer else "float32",
+                        "shape": list(data.shape)}  # fmt: skip
+        parts.append(data.tobytes())
+        offset += data.nbytes
+    return {"value": memoryview(b"".join(parts)), "arrays": layout, **meta}
