@@ -1,6 +1,8 @@
 // Canvas charts shared by the norm view and the training monitor. Text goes through fillText
 // only (token labels are untrusted). Colours are fixed so that tests can read pixels.
 
+import { truncateLabel } from "./layout.js";
+
 export const INPUT_RGB = [31, 119, 180]; // blue
 export const OUTPUT_RGB = [255, 127, 14]; // orange
 export const OUTLIER_RGB = [214, 39, 40]; // red
@@ -167,14 +169,8 @@ export function drawSeries(canvas, { series, labels, cssW, cssH, marked = [] }) 
   text(ctx, fmt(lo), PAD.left - 4, PAD.top + plotH, "right");
   const every = Math.max(1, Math.ceil((n * 40) / Math.max(40, plotW)));
   for (let i = 0; i < (labels?.length ?? 0); i += every) {
-    const label = String(labels[i]);
-    text(
-      ctx,
-      label.length > 6 ? `${label.slice(0, 5)}…` : label,
-      xOf(i),
-      PAD.top + plotH + 18,
-      "center",
-    );
+    // bidi controls and control characters shown as marks (displayLabel), cut to 6
+    text(ctx, truncateLabel(labels[i], 6), xOf(i), PAD.top + plotH + 18, "center");
   }
   return { lo, hi, xOf };
 }
