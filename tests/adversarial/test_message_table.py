@@ -143,10 +143,12 @@ def test_the_live_box_turns_bad_messages_into_an_error_state() -> None:
         ({"type": "run_text", "id": 2, "text": ["x"]}, "the text must be a string"),
         ({"type": "run_text", "id": 3, "text": " \t "}, "the text is empty"),
         ({"type": "generate", "id": True, "text": "x", "max_new_tokens": True}, "cannot generate"),
+        ({"type": "run_text", "id": 10**30, "text": None}, "the text must be a string"),
     ]:
         assert replies_to(view, message) == []  # answers come as traits
         assert view.live_state == "error" and words in view.live_message
         assert {k: v for k, v in state_of(view).items() if not k.startswith("live")} == data
+    assert view.live_answered == 3  # ids a browser cannot count on are not taken
 
 
 def other_widgets() -> list[Any]:
