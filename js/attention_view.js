@@ -4,10 +4,11 @@
 import { buildDom, injectStyle } from "./lib/attention_dom.js";
 import { createAxes } from "./lib/axes.js";
 import { LayerStore } from "./lib/cache.js";
+import { hasNaN } from "./lib/colormap.js";
 import { decodeHead, splitChunk, toBytes, valueRange } from "./lib/decode.js";
 import { redrawScheduler } from "./lib/dom.js";
 import { drawAxisLabels, drawColorbar, drawHeatmap, place } from "./lib/heatmap.js";
-import { clampIndex, computeLayout, truncateLabel, viewWidth } from "./lib/layout.js";
+import { clampIndex, computeLayout, displayLabel, truncateLabel, viewWidth } from "./lib/layout.js";
 import { createLive } from "./lib/live.js";
 import { createPanels } from "./lib/panels.js";
 import { titlePlayButtons } from "./lib/play_titles.js";
@@ -73,6 +74,7 @@ function createView(model, el) {
   function clearCanvas(L, dpr) {
     shown = null; // never leave another head's picture under this title
     dom.lockedRow.hidden = true;
+    dom.nanKey.hidden = true;
     drawHeatmap(dom.canvas, { nQ: 0, nK: 0, cssW: L.heatW, cssH: L.heatH, dpr });
   }
 
@@ -212,6 +214,7 @@ function createView(model, el) {
     const scaled = applyScale(values, rows, cols, lo, hi, scale);
     const size = { cssW: L.heatW, cssH: L.heatH, dpr };
     drawHeatmap(dom.canvas, { values: scaled.t, nQ: rows, nK: cols, lo: 0, hi: 1, ...size });
+    dom.nanKey.hidden = !hasNaN(values);
     drawColorbar(dom.colorbar, { cssW: Math.min(200, Math.max(60, L.heatW / 2)), cssH: 10, dpr });
     dom.lo.textContent = scaled.low;
     dom.hi.textContent = scaled.high;
@@ -265,7 +268,7 @@ function createView(model, el) {
         ...kinds.map((name) => {
           const option = dom.kind.ownerDocument.createElement("option");
           option.value = name;
-          option.textContent = name;
+          option.textContent = displayLabel(name);
           return option;
         }),
       );
@@ -290,7 +293,7 @@ function createView(model, el) {
       dom.title.textContent = "no layers";
       return;
     }
-    const name = model.get("layer_names")?.[layer];
+    const name = displayLabel(model.get("layer_names")?.[layer] ?? "");
     const headText = head >= 0 ? ` · head ${head}` : "";
     const same = ["q0", "q1", "k0", "k1"].every((k) => view[k] === bounds[k]);
     const zoom = same ? "" : ` · queries ${view.q0}–${view.q1 - 1}, keys ${view.k0}–${view.k1 - 1}`;
@@ -323,6 +326,7 @@ function createView(model, el) {
 
   const onMessage = (msg, buffers) => {
     if (!tiles.handleMessage(msg, buffers)) store.handleMessage(msg, buffers);
+    else if (msg.type !== "error" && store.clearNotice()) schedule(); // an old notice is stale
   };
   const events = [
     ["change:chunk", onChunk],

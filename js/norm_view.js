@@ -3,6 +3,7 @@
 // data (packed arrays, lib/packed.js) and data_meta. Token labels are untrusted text.
 
 import { BASE_CSS, chart, injectStyle, node, redrawScheduler, widthOf } from "./lib/dom.js";
+import { displayLabel } from "./lib/layout.js";
 import { normHeader } from "./lib/norm_header.js";
 import {
   drawHistogram,
@@ -15,7 +16,6 @@ import {
   OUTPUT_RGB,
 } from "./lib/norm_plots.js";
 import { readPacked, row } from "./lib/packed.js";
-import { markWhitespace } from "./lib/whitespace.js";
 
 const ROOT = "attnwidgets-norms";
 
@@ -62,7 +62,8 @@ function createView(model, el) {
     const kind = (model.get("layer_kinds") ?? [])[layer] ?? "";
     const cls = (model.get("class_names") ?? [])[layer] ?? "";
     dom.root.dataset.layer = String(layer);
-    dom.title.textContent = `norm ${layer} of ${n}: ${names[layer] ?? "?"} (${cls}, ${kind})`;
+    const name = displayLabel(names[layer] ?? "?");
+    dom.title.textContent = `norm ${layer} of ${n}: ${name} (${displayLabel(cls)}, ${kind})`;
     dom.log.checked = Boolean(model.get("log_counts"));
     const hin = arrays.get("hist_in");
     if (problem || !hin || layer < 0) {
@@ -159,7 +160,7 @@ function createView(model, el) {
     ]) {
       for (let i = 0; entry && i < entry.shape[0]; i++) {
         const [t, d, v] = entry.data.subarray(3 * i, 3 * i + 3);
-        const token = labels[t] !== undefined ? `"${markWhitespace(labels[t])}" (${t})` : `${t}`;
+        const token = labels[t] !== undefined ? `"${displayLabel(labels[t])}" (${t})` : `${t}`;
         node(
           "li",
           "attnwidgets-outlier",

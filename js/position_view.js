@@ -4,6 +4,7 @@
 
 import { injectStyle, node, redrawScheduler } from "./lib/dom.js";
 import { drawColorbar } from "./lib/heatmap.js";
+import { displayLabel } from "./lib/layout.js";
 import { similarityMatrix, unpackArrays } from "./lib/position_data.js";
 import { setupCanvas } from "./lib/position_plots.js";
 import { fmt, VIEWS } from "./lib/position_views.js";
@@ -118,7 +119,7 @@ function createView(model, el) {
     const metric = model.get("metric") === "dot" ? "dot" : "cosine";
     drawButtons(dom.metrics, "metric", ["cosine", "dot"], metric, "metric: ");
     dom.metrics.hidden = view !== "similarity" && view !== "grid";
-    dom.title.textContent = `${model.get("kind")} · ${model.get("title")}`;
+    dom.title.textContent = `${model.get("kind")} · ${displayLabel(model.get("title"))}`;
     const width = Math.max(320, Math.min(720, el.clientWidth || 640));
     const dpr = globalThis.devicePixelRatio || 1;
     const ctx = setupCanvas(dom.canvas, width, HEIGHT, dpr);

@@ -5,6 +5,7 @@
 // position, n_history, steps_seen, status.
 
 import { BASE_CSS, chart, injectStyle, node, widthOf } from "./lib/dom.js";
+import { displayLabel } from "./lib/layout.js";
 import { normHeader } from "./lib/norm_header.js";
 import { drawHistogram, drawLoss, drawSpread, fmt, nonfiniteText } from "./lib/norm_plots.js";
 import { readPacked, row } from "./lib/packed.js";
@@ -88,7 +89,8 @@ function createView(model, el) {
       return;
     }
     const where = meta.live ? "live" : `history ${meta.index + 1} of ${model.get("n_history")}`;
-    dom.title.textContent = `step ${meta.step} (${where}) · norm ${layer}: ${names[layer] ?? "?"}`;
+    const name = displayLabel(names[layer] ?? "?");
+    dom.title.textContent = `step ${meta.step} (${where}) · norm ${layer}: ${name}`;
     dom.root.dataset.step = String(meta.step);
     dom.root.dataset.layer = String(layer);
     const range = row(snapshot.get("range"), layer);

@@ -14,6 +14,12 @@ CDNs, so offline they show no widgets. This page carries everything inline inste
   under the module's name so that the manager finds it locally and never falls back to a CDN.
 
 MathJax and Mermaid are left out (they would load from a CDN): math stays as TeX source.
+
+The widget state sits in ``<script type="application/vnd.jupyter.widget-state+json">``
+elements. Token strings are untrusted: a token ``<!--`` or ``<script>`` there changes how the
+browser parses the element and every widget is lost. The JSON is written with ``<``, ``>`` and
+``&`` as ``\\u003c``, ``\\u003e``, ``\\u0026``; then the page is read back as a browser would
+(``check_widgets``) and nothing is written unless every widget's state and view is there.
 The npm packages are devDependencies of this repository: ``npm ci`` installs them into
 ./node_modules; ``--node-modules DIR`` or ``$ATTNWIDGETS_NODE_MODULES`` points elsewhere.
 """
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import json
 import os
 import re
 import sys
@@ -59,6 +66,91 @@ TEMPLATE = """\
 
 class ReportError(RuntimeError):
     """Something the page needs is missing; the message says how to get it."""
+
+
+STATE_TYPE = "application/vnd.jupyter.widget-state+json"
+VIEW_TYPE = "application/vnd.jupyter.widget-view+json"
+
+
+def escape_script_json(text: str) -> str:
+    r"""JSON text made safe inside a ``<script>`` element: ``<``, ``>`` and ``&`` as JSON
+    escapes, so no token can open a comment, a script or close the element.
+
+    Example:
+        >>> escape_script_json('{"t": "<!--</script>&"}')
+        '{"t": "\\u003c!--\\u003c/script\\u003e\\u0026"}'
+        >>> json.loads(escape_script_json('{"t": "<!--</script>&"}'))["t"]
+        '<!--</script>&'
+    """
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+
+
+# A script element as a browser's parser ends it: at the first "</script" (when the content
+# holds no "<!--" / "<script", which check_widgets refuses).
+SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script", re.IGNORECASE | re.DOTALL)
+SCRIPT_TYPE = re.compile(r"""\btype\s*=\s*["']?([^"'\s>]+)""", re.IGNORECASE)
+UNSAFE_IN_SCRIPT = re.compile(r"<!--|<script|</script", re.IGNORECASE)
+
+
+def expected_widgets(nb: Any) -> tuple[set[str], list[str]]:
+    """The model ids of the notebook's stored widget state, and the model id of every widget
+    view among its outputs (in order)."""
+    views = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            view = output.get("data", {}).get(VIEW_TYPE)
+            if isinstance(view, dict) and "model_id" in view:
+                views.append(str(view["model_id"]))
+    return set(stored_widget_state(nb)), views
+
+
+def check_widgets(html: str, models: set[str], views: list[str]) -> None:
+    r"""Read the page's widget scripts back as a browser would; ReportError unless the state
+    holds exactly ``models`` and a view script names each of ``views``.
+
+    Example:
+        >>> page = '<script type="application/vnd.jupyter.widget-state+json">'
+        >>> page += '{"state": {"a": {"state": {"t": "\\u003c!--"}}}}</script>'
+        >>> check_widgets(page, {"a"}, [])
+        >>> check_widgets(page.replace("\\u003c", "<"), {"a"}, [])  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        report.ReportError: the page would lose its widgets: ... holds '<!--', which ...
+    """
+    states: list[dict[str, Any]] = []
+    shown: list[str] = []
+    for number, match in enumerate(SCRIPT.finditer(html)):
+        kind = SCRIPT_TYPE.search(match.group(1))
+        if kind is None or kind.group(1) not in (STATE_TYPE, VIEW_TYPE):
+            continue
+        where = f"script element {number} ({kind.group(1)})"
+        body = match.group(2)
+        unsafe = UNSAFE_IN_SCRIPT.search(body)
+        if unsafe:
+            raise ReportError(
+                f"the page would lose its widgets: {where} holds {unsafe.group(0)!r}, which "
+                "changes how a browser parses it"
+            )
+        try:
+            data = json.loads(body)
+        except ValueError as error:
+            raise ReportError(f"the page would lose its widgets: {where}: {error}") from error
+        if kind.group(1) == STATE_TYPE:
+            states.append(data.get("state", {}) if isinstance(data, dict) else {})
+        elif isinstance(data, dict):
+            shown.append(str(data.get("model_id")))
+    found = {model for state in states for model in state}
+    if found != models:
+        missing, extra = sorted(models - found), sorted(found - models)
+        raise ReportError(
+            f"the page would lose its widgets: its widget state holds {len(found)} models, "
+            f"the notebook {len(models)} (missing {missing[:5]}, unexpected {extra[:5]})"
+        )
+    if sorted(shown) != sorted(views):
+        raise ReportError(
+            f"the page would lose its widgets: {len(shown)} widget views in the page, "
+            f"{len(views)} in the notebook's outputs"
+        )
 
 
 def inline_js(source: str, origin: str) -> str:
@@ -229,7 +321,10 @@ def to_html(nb: Any, offline: dict[str, Any]) -> str:
         template_file="attnwidgets_offline.html.j2",
         extra_loaders=[jinja2.DictLoader({"attnwidgets_offline.html.j2": TEMPLATE})],
     )
+    # nbconvert's own filter escapes "/" only: a token "<!--" would swallow the page.
+    exporter.register_filter("escape_html_script", escape_script_json)
     html, _ = exporter.from_notebook_node(nb, resources={"offline": offline})
+    check_widgets(html, *expected_widgets(nb))
     tag = r"<(?:script|link)\b[^>]*\b(?:src|href)=[\"']?(?:https?:)?//[^>]*>"
     remote = [match.group(0)[:200] for match in re.finditer(tag, html)]
     if remote:

@@ -27,6 +27,7 @@ run_pytest() {
 run_pytest --doctest-modules src/attnwidgets scripts/report.py
 run_pytest tests/python
 run_pytest tests/browser
+run_pytest tests/adversarial
 run_pytest tests/notebooks
 run_pytest tests/e2e
 if [ ${#failed[@]} -gt 0 ]; then

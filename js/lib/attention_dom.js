@@ -1,5 +1,6 @@
 // The view's stylesheet and DOM skeleton (class names are the contract tests select by).
 
+import { NAN_RGB } from "./colormap.js";
 import { injectStyle as injectStyleOnce, node } from "./dom.js";
 import { SENTENCE_FILTERS } from "./sentences.js";
 
@@ -28,6 +29,8 @@ const CSS = `
 .${ROOT} .attnwidgets-legend { display: flex; align-items: center; gap: 6px; margin-top: 6px;
   font-variant-numeric: tabular-nums; }
 .${ROOT} .attnwidgets-colorbar { display: block; border: 1px solid var(--jp-border-color2, #ddd); }
+.${ROOT} .attnwidgets-nan-swatch { display: inline-block; width: 10px; height: 10px;
+  margin-right: 3px; vertical-align: -1px; border: 1px solid var(--jp-border-color2, #ddd); }
 .${ROOT}:focus { outline: none; }
 .${ROOT}:focus-visible { outline: 2px solid var(--jp-brand-color1, #1976d2); }
 .${ROOT} .attnwidgets-toolbar { display: flex; gap: 6px; margin-top: 8px; }
@@ -105,6 +108,12 @@ export function buildDom(el) {
   dom.colorbar = node("canvas", "attnwidgets-colorbar", legend);
   dom.hi = node("span", "attnwidgets-max", legend);
   dom.valueLabel = node("span", "attnwidgets-value-label", legend);
+  // Shown when the head drawn holds NaN: its cells have their own colour, outside the map.
+  dom.nanKey = node("span", "attnwidgets-nan-key", legend);
+  dom.nanKey.title = "cells in this colour are NaN (not a number): the forward produced them";
+  dom.nanKey.hidden = true;
+  node("span", "attnwidgets-nan-swatch", dom.nanKey).style.background = `rgb(${NAN_RGB})`;
+  dom.nanKey.append("NaN");
   dom.scale = node("select", "attnwidgets-scale", legend);
   dom.scale.title = "colour scale";
   for (const name of ["linear", "log", "row"]) {

@@ -4,6 +4,8 @@
 import { makeLayer } from "./decode.js";
 
 export const REQUEST_TIMEOUT_MS = 5000;
+// An error reply that names no request of ours is shown this long (or until a reply succeeds).
+export const NOTICE_MS = 4000;
 
 export function noKernelMessage(layer) {
   return `layer ${layer} is not in this page (no kernel)`;
@@ -29,13 +31,34 @@ export class LayerStore {
     this.requests = new Map(); // id -> layer, every request of this generation
     this.pending = new Map(); // layer -> {id, timer}, requests without a reply yet
     this.failed = new Map(); // layer -> {message, retry}
-    this.notice = null; // an error reply that names no layer we asked for
+    this.notice = null; // an error reply that names no layer we asked for (shown a while)
   }
 
   /** Stop the timers. */
   dispose() {
     for (const { timer } of this.pending?.values() ?? []) clearTimeout(timer);
     this.pending?.clear();
+    this.clearNotice();
+  }
+
+  /** Show an error that names no request for NOTICE_MS (or until clearNotice). */
+  showNotice(message) {
+    clearTimeout(this.noticeTimer);
+    this.notice = message;
+    this.noticeTimer = setTimeout(() => {
+      this.noticeTimer = null;
+      this.notice = null;
+      this.onChange();
+    }, NOTICE_MS);
+  }
+
+  /** A reply succeeded: the last notice is old news. Returns true when one was shown. */
+  clearNotice() {
+    clearTimeout(this.noticeTimer);
+    this.noticeTimer = null;
+    const had = this.notice != null;
+    this.notice = null;
+    return had;
   }
 
   /** The layer's entry, or null after sending a request for it (at most one in flight). */
@@ -79,7 +102,9 @@ export class LayerStore {
       if (!Number.isInteger(layer)) return false;
       this.receiveLayer(layer, msg, buffers);
     } else if (layer == null) {
-      this.notice = String(msg.message ?? "error");
+      this.showNotice(String(msg.message ?? "error"));
+    } else if (msg.retry) {
+      this.settle(layer); // dropped unanswered by a busy kernel: asked again when shown
     } else {
       this.fail(layer, String(msg.message ?? "error"));
     }
@@ -96,6 +121,7 @@ export class LayerStore {
       this.settle(layer);
       this.failed.delete(layer);
       this.layers.set(layer, entry);
+      this.clearNotice();
     } catch (err) {
       this.fail(layer, err.message);
     }

@@ -46,18 +46,29 @@ export function colorIndex(value, lo, hi) {
 /** Colour of masked cells (-Infinity): a neutral grey, outside the colormap. */
 export const MASKED_RGB = [200, 200, 200];
 
+/** Colour of NaN cells (a broken forward): magenta, outside the colormap and unlike grey. */
+export const NAN_RGB = [255, 0, 255];
+
+/** True when values (a typed array) hold a NaN. */
+export function hasNaN(values) {
+  for (let i = 0; i < values.length; i++) if (Number.isNaN(values[i])) return true;
+  return false;
+}
+
 /**
  * Fill an RGBA pixel array (length 4 * values.length) with the colours of values;
- * -Infinity (masked) is drawn in MASKED_RGB.
+ * -Infinity (masked) is drawn in MASKED_RGB, NaN in NAN_RGB.
  */
 export function fillPixels(pixels, values, lo, hi) {
   const table = colorTable();
   for (let i = 0; i < values.length; i++) {
     const p = i * 4;
-    if (values[i] === Number.NEGATIVE_INFINITY) {
-      pixels[p] = MASKED_RGB[0];
-      pixels[p + 1] = MASKED_RGB[1];
-      pixels[p + 2] = MASKED_RGB[2];
+    const v = values[i];
+    if (v === Number.NEGATIVE_INFINITY || Number.isNaN(v)) {
+      const rgb = Number.isNaN(v) ? NAN_RGB : MASKED_RGB;
+      pixels[p] = rgb[0];
+      pixels[p + 1] = rgb[1];
+      pixels[p + 2] = rgb[2];
       pixels[p + 3] = 255;
       continue;
     }

@@ -1,7 +1,8 @@
 // Decoding of the uint8 attention encoding (docs/architecture.md, "Encoding of one layer").
 // One layer is a [heads, queries, keys] block in C order; for head h:
 //   value = offset[h] + byte * scale[h]
-// When the meta has masked_byte (0), that byte means "masked" (-inf) and decodes to -Infinity.
+// When the meta has masked_byte (0), that byte means "masked" (-inf) and decodes to -Infinity;
+// when it has nan_byte (255), that byte means NaN (a broken forward) and decodes to NaN.
 
 /** A Uint8Array view over a DataView, ArrayBuffer or typed array (no copy; keeps byteOffset). */
 export function toBytes(data) {
@@ -28,7 +29,7 @@ export function layerSize(shape) {
  * Check one layer's bytes against its meta and bundle them.
  * Returns {layer, shape, offset, scale, bytes}; bytes is a view, not a copy.
  */
-export function makeLayer(data, { layer, shape, offset, scale, masked_byte }) {
+export function makeLayer(data, { layer, shape, offset, scale, masked_byte, nan_byte }) {
   const bytes = toBytes(data);
   const size = layerSize(shape);
   if (bytes.length !== size) {
@@ -44,6 +45,7 @@ export function makeLayer(data, { layer, shape, offset, scale, masked_byte }) {
     throw new Error(`layer ${layer}: scale needs ${heads} values`);
   }
   const maskedByte = Number.isInteger(masked_byte) ? masked_byte : null;
+  const nanByte = Number.isInteger(nan_byte) ? nan_byte : null;
   return {
     layer,
     shape: [...shape],
@@ -51,6 +53,7 @@ export function makeLayer(data, { layer, shape, offset, scale, masked_byte }) {
     scale: scale.map(Number),
     bytes,
     maskedByte,
+    nanByte,
   };
 }
 
@@ -75,6 +78,7 @@ export function splitChunk(data, meta) {
       offset: meta.offset[i],
       scale: meta.scale[i],
       masked_byte: meta.masked_byte,
+      nan_byte: meta.nan_byte,
     }),
   );
 }
@@ -88,8 +92,12 @@ export function decodeHead(entry, h) {
   const off = entry.offset[h];
   const sc = entry.scale[h];
   const masked = entry.maskedByte ?? -1;
+  const nan = entry.nanByte ?? -1;
   for (let i = 0; i < n; i++) {
-    out[i] = src[i] === masked ? Number.NEGATIVE_INFINITY : off + src[i] * sc;
+    const b = src[i];
+    if (b === masked) out[i] = Number.NEGATIVE_INFINITY;
+    else if (b === nan) out[i] = Number.NaN;
+    else out[i] = off + b * sc;
   }
   return out;
 }
@@ -105,12 +113,14 @@ export function decodeLayer(entry) {
  */
 export function valueRange(entry) {
   // With a masked byte, finite values start at byte 1: the range is the finite [min, max].
+  // With a NaN byte (255), finite values stop at byte 254.
   const masked = Number.isInteger(entry.maskedByte);
+  const top = Number.isInteger(entry.nanByte) ? 254 : 255;
   let lo = masked ? Number.POSITIVE_INFINITY : 0;
   let hi = Number.NEGATIVE_INFINITY;
   entry.offset.forEach((off, h) => {
     lo = Math.min(lo, masked ? off + entry.scale[h] : off);
-    hi = Math.max(hi, off + 255 * entry.scale[h]);
+    hi = Math.max(hi, off + top * entry.scale[h]);
   });
   if (!(hi > lo)) hi = lo + 1;
   return [lo, hi];

@@ -17,14 +17,27 @@ export function viewWidth(available) {
   return available > 0 ? Math.min(DEFAULT_WIDTH, available) : DEFAULT_WIDTH;
 }
 
-/** A token as one line of text: newlines, tabs and other control characters made visible. */
+// Bidirectional controls (embeddings, overrides, isolates, marks): drawn as they are, they
+// reorder the text around them, so a token could read as another string.
+const BIDI_CONTROLS = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/gu;
+
+/** A bidi control as a visible mark, e.g. ⟨U+202E⟩. */
+export function bidiMark(char) {
+  return `⟨U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`;
+}
+
+/**
+ * A token as one line of text: newlines, tabs and other control characters made visible, and
+ * bidi controls (U+202A-U+202E, U+2066-U+2069, U+200E/U+200F, U+061C) shown as marks.
+ */
 export function displayLabel(text) {
   if (isBlank(text)) return markWhitespace(text); // "␣", "⏎", "⇥": a blank token stays visible
   return String(text ?? "")
     .replace(/\n/g, "\\n")
     .replace(/\r/g, "\\r")
     .replace(/\t/g, "\\t")
-    .replace(/\p{Cc}/gu, "\ufffd");
+    .replace(/\p{Cc}/gu, "\ufffd")
+    .replace(BIDI_CONTROLS, bidiMark);
 }
 
 /** Shorten a label to maxChars characters (code points), ending in an ellipsis when cut. */

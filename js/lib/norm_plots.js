@@ -1,7 +1,7 @@
 // Canvas charts shared by the norm view and the training monitor. Text goes through fillText
 // only (token labels are untrusted). Colours are fixed so that tests can read pixels.
 
-import { markWhitespace } from "./whitespace.js";
+import { truncateLabel } from "./layout.js";
 
 export const INPUT_RGB = [31, 119, 180]; // blue
 export const OUTPUT_RGB = [255, 127, 14]; // orange
@@ -169,14 +169,8 @@ export function drawSeries(canvas, { series, labels, cssW, cssH, marked = [] }) 
   text(ctx, fmt(lo), PAD.left - 4, PAD.top + plotH, "right");
   const every = Math.max(1, Math.ceil((n * 40) / Math.max(40, plotW)));
   for (let i = 0; i < (labels?.length ?? 0); i += every) {
-    const label = markWhitespace(labels[i]); // a blank token drawn as "␣" / "⏎" / "⇥"
-    text(
-      ctx,
-      label.length > 6 ? `${label.slice(0, 5)}…` : label,
-      xOf(i),
-      PAD.top + plotH + 18,
-      "center",
-    );
+    // bidi controls and control characters shown as marks (displayLabel), cut to 6
+    text(ctx, truncateLabel(labels[i], 6), xOf(i), PAD.top + plotH + 18, "center");
   }
   return { lo, hi, xOf };
 }

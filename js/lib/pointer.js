@@ -34,7 +34,9 @@ export function createPointer({ dom, model, state, schedule, setTrait }) {
     const label = `${pooled ? "max " : ""}${model.get("value_label") || "value"}`;
     const q = truncateLabel(queryTokens[v.q0 + cell.row], 40);
     const k = truncateLabel(keyTokens[v.k0 + cell.col], 40);
-    const text = value === Number.NEGATIVE_INFINITY ? "masked" : `${label}: ${value.toFixed(3)}`;
+    let text = `${label}: ${value.toFixed(3)}`;
+    if (value === Number.NEGATIVE_INFINITY) text = "masked";
+    else if (Number.isNaN(value)) text = `${label}: NaN (not a number: the forward produced it)`;
     dom.tooltip.textContent = `query: ${q} → key: ${k}\n${text}`;
     dom.tooltip.hidden = false;
     const tipW = dom.tooltip.offsetWidth;

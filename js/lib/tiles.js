@@ -14,17 +14,21 @@ export function tileKey(request, kind = "request_tile") {
 
 /**
  * Decode a tile's bytes to floats: value = lo + byte * (hi - lo) / 255; with masked_byte (0),
- * that byte is -Infinity (masked) and value = lo + (byte - 1) * (hi - lo) / 254.
+ * that byte is -Infinity (masked) and finite values start at byte 1; with nan_byte (255), that
+ * byte is NaN and finite values stop at 254: value = lo + (byte - first) * (hi - lo) / (top - first).
  */
 export function decodeTile(tile) {
-  const masked = Number.isInteger(tile.masked_byte);
-  const scale = (tile.hi - tile.lo) / (masked ? 254 : 255);
-  const shift = masked ? 1 : 0;
+  const masked = Number.isInteger(tile.masked_byte) ? tile.masked_byte : -1;
+  const nan = Number.isInteger(tile.nan_byte) ? tile.nan_byte : -1;
+  const first = masked >= 0 ? 1 : 0;
+  const top = nan >= 0 ? 254 : 255;
+  const scale = (tile.hi - tile.lo) / (top - first);
   const out = new Float32Array(tile.bytes.length);
   for (let i = 0; i < out.length; i++) {
     const b = tile.bytes[i];
-    out[i] =
-      masked && b === tile.masked_byte ? Number.NEGATIVE_INFINITY : tile.lo + (b - shift) * scale;
+    if (b === masked) out[i] = Number.NEGATIVE_INFINITY;
+    else if (b === nan) out[i] = Number.NaN;
+    else out[i] = tile.lo + (b - first) * scale;
   }
   return out;
 }
@@ -81,7 +85,9 @@ export class TileStore {
     this.pending.delete(msg.id);
     this.waiting.delete(pending.key);
     if (msg.type === "error") {
-      this.errors.set(pending.key, String(msg.message ?? "error"));
+      // retry: the kernel dropped the request unanswered (a newer one replaced it, or too many
+      // waited); nothing is remembered, so the next draw that needs it asks again.
+      if (!msg.retry) this.errors.set(pending.key, String(msg.message ?? "error"));
     } else {
       const bytes = toBytes(buffers?.[0]);
       const size = (msg.shape ?? [NaN]).reduce((a, b) => a * b, 1);

@@ -10,6 +10,7 @@ inlined as ``data:`` URLs, so no request fails, not even one for a file next to 
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -161,3 +162,112 @@ def test_report_explains_missing_npm_packages(tools: Any, tmp_path: Path) -> Non
     assert result.returncode == 2
     assert "requirejs" in result.stderr and "npm ci" in result.stderr
     assert not (tmp_path / "out.html").exists()
+
+
+# Tokens that break a page whose widget state is not escaped for a <script> element ("<!--"
+# then "<script": the browser's parser no longer ends the element at its "</script>"; no "-->"
+# after them, which would undo it), and payloads that would run if a label were parsed as HTML.
+HOSTILE_TOKENS = [
+    "<!--",
+    "</script>",
+    "<script>alert(1)</script>",
+    '<img src=x onerror="window.__pwned=1">',
+    "<svg onload=window.__pwned=1>",
+    "&amp;",
+    "\u202eexe.txt",
+    "ok",
+]
+TRAPS = """
+window.__dialogs = [];
+for (const name of ["alert", "confirm", "prompt"]) {
+  window[name] = (message) => { window.__dialogs.push([name, String(message)]); };
+}
+"""
+
+
+def write_notebook(path: Path, source: str, outputs: list[Any] | None = None, **meta: Any) -> Path:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell(source)
+    if outputs is not None:
+        cell.outputs = [nbformat.from_dict(output) for output in outputs]
+    nb.cells = [cell]
+    nb.metadata.update(meta)
+    nbformat.write(nb, path)
+    return path
+
+
+def run_report(tools: Any, notebook: Path, output: Path, *extra: str) -> Any:
+    return subprocess.run(
+        [
+            sys.executable,
+            str(tools.repo / "scripts" / "report.py"),
+            str(notebook),
+            "-o",
+            str(output),
+            *extra,
+        ],
+        env=tools.subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def hostile_report(tools: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("hostile")
+    source = (
+        "import json\nimport numpy as np\nimport attnwidgets as aw\n"
+        f"tokens = json.loads({json.dumps(json.dumps(HOSTILE_TOKENS))})\n"
+        "n = len(tokens)\n"
+        "att = np.random.default_rng(0).dirichlet(np.ones(n), size=(2, 2, n)).astype(np.float32)\n"
+        "aw.AttentionView(att, tokens, preload='all')"
+    )
+    notebook = write_notebook(folder / "hostile.ipynb", source)
+    output = folder / "hostile.html"
+    result = run_report(tools, notebook, output)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "wrote" in result.stdout
+    return output
+
+
+def test_offline_page_with_hostile_tokens_keeps_its_widgets(
+    hostile_report: Path, offline_page: tuple[Any, list[str]], tools: Any
+) -> None:
+    page, attempted = offline_page
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.add_init_script(TRAPS)
+    page.goto(hostile_report.as_uri())
+    tools.wait_for_drawn_canvas(page, DRAW)  # the state survived: the heatmap draws
+    labels = page.locator(".attnwidgets-qlabel").evaluate_all("(ls) => ls.map((l) => l.title)")
+    want = [t.replace("\u202e", "⟨U+202E⟩") for t in HOSTILE_TOKENS]
+    assert labels == want  # the literal strings, as text
+    assert page.evaluate("window.__pwned") is None
+    assert page.evaluate("window.__dialogs") == [] and dialogs == []
+    assert page.locator(".attnwidgets-attention img, .attnwidgets-attention svg").count() == 0
+    assert attempted == [], f"the page tried to reach the network: {sorted(set(attempted))}"
+
+
+def test_report_refuses_a_page_that_would_lose_its_widgets(tools: Any, tmp_path: Path) -> None:
+    # an output that shows a widget whose state the notebook does not hold: offline, a blank
+    view = {"version_major": 2, "version_minor": 0, "model_id": "0123456789abcdef"}
+    output = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {"application/vnd.jupyter.widget-view+json": view, "text/plain": "view"},
+    }
+    state = {
+        "application/vnd.jupyter.widget-state+json": {
+            "version_major": 2,
+            "version_minor": 0,
+            "state": {},
+        }
+    }
+    notebook = write_notebook(tmp_path / "broken.ipynb", "view", [output], widgets=state)
+    result = run_report(tools, notebook, tmp_path / "broken.html", "--no-execute")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "would lose its widgets" in result.stderr and "wrote" not in result.stdout
+    assert not (tmp_path / "broken.html").exists()

@@ -33,7 +33,7 @@ def array_value(array: npt.ArrayLike, dtype: str = "float32", **meta: Any) -> di
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r} cannot be read by the browser; use one of {DTYPES}")
     data = np.ascontiguousarray(array, dtype=np.dtype(dtype).newbyteorder("<"))
-    return {"value": memoryview(data.reshape(-1).view(np.uint8)), "dtype": dtype,
+    return {"value": data.reshape(-1).view(np.uint8).data, "dtype": dtype,
             "shape": list(data.shape), **meta}  # fmt: skip
 
 

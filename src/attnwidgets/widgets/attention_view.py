@@ -9,10 +9,12 @@ import anywidget
 import traitlets
 
 from ..records import AttentionRecord
-from .attention_requests import answer_request, shown_record
+from .attention_requests import Reply, answer_request, error_reply, reply_id, shown_record
 from .bundles import bundle as bundle  # re-exported: the other widgets import it from here
 from .bundles import require_bundle as require_bundle
+from .inputs import Text
 from .live import LiveRunner, live_source, live_traits
+from .request_queue import RequestQueue
 from .sentences import SENTENCE_FILTERS, check_sentence_b_start, sentence_region
 from .view_data import (
     ViewData,
@@ -70,14 +72,14 @@ class AttentionView(anywidget.AnyWidget):
     head = traitlets.Int(0).tag(sync=True)
     n_layers = traitlets.Int(0).tag(sync=True)
     n_heads = traitlets.Int(0).tag(sync=True)
-    layer_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    query_tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    key_tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    layer_names = traitlets.List(Text()).tag(sync=True)  # Text: lone surrogates -> U+FFFD
+    query_tokens = traitlets.List(Text()).tag(sync=True)
+    key_tokens = traitlets.List(Text()).tag(sync=True)
     chunk = traitlets.Bytes(b"").tag(sync=True)
     chunk_meta = traitlets.Dict().tag(sync=True)
     value_label = traitlets.Unicode("probability").tag(sync=True)
     value_kind = traitlets.Unicode("probability").tag(sync=True)  # key of available_kinds
-    available_kinds = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    available_kinds = traitlets.List(Text()).tag(sync=True)
     mode = traitlets.Unicode("layers").tag(sync=True)
     color_scale = traitlets.Enum(["linear", "log", "row"], "linear").tag(sync=True)
     focus_token = traitlets.Int(-1).tag(sync=True)  # locked query row / focused token, -1: none
@@ -96,9 +98,9 @@ class AttentionView(anywidget.AnyWidget):
     sentence_filter = traitlets.Enum(SENTENCE_FILTERS, "all").tag(sync=True)
     live = traitlets.Bool(False).tag(sync=True)  # a text box that re-runs the model
     can_generate = traitlets.Bool(False).tag(sync=True)
-    text = traitlets.Unicode("").tag(sync=True)  # the text of the run shown
+    text = Text("").tag(sync=True)  # the text of the run shown
     live_state = traitlets.Enum(["idle", "running", "generating", "error"], "idle").tag(sync=True)
-    live_message = traitlets.Unicode("").tag(sync=True)
+    live_message = Text("").tag(sync=True)
     max_new_tokens = traitlets.Int(20).tag(sync=True)
     live_answered = traitlets.Int(0).tag(sync=True)  # id of the last run/generate request done
     stacks = traitlets.List(traitlets.Unicode()).tag(sync=True)  # names, e.g. encoder, cross
@@ -162,6 +164,7 @@ class AttentionView(anywidget.AnyWidget):
             **kwargs,
         )
         self._live = LiveRunner(self, source) if source is not None else None
+        self._requests = RequestQueue(self._answer, self._send_reply)  # newest per slot wins
         self.on_msg(self._on_message)
         self.observe(self._fill_panels, names=["show_overview", "show_metrics"])
         self.observe(self._on_kind, names=["value_kind"])
@@ -202,7 +205,8 @@ class AttentionView(anywidget.AnyWidget):
             "generated_from": loaded.generated_from,
         }
         if mode == "tiles":  # first paint without a round trip, and a picture in exported pages
-            traits.update(first_tile_traits(shown, kind, layer, head))
+            colour = loaded.tile_range(kind, layer, head)  # kept for the tiles asked next
+            traits.update(first_tile_traits(shown, kind, layer, head, colour))
         if overview:
             traits.update(overview_traits(shown, region))
         if metrics:
@@ -320,7 +324,9 @@ class AttentionView(anywidget.AnyWidget):
                 for name, value in chunk_traits(record, self.chunk_meta["layers"]).items():
                     self.set_trait(name, value)
             else:
-                for name, value in first_tile_traits(record, kind, self.layer, self.head).items():
+                colour = self._data.tile_range(kind, self.layer, self.head)
+                traits = first_tile_traits(record, kind, self.layer, self.head, colour)
+                for name, value in traits.items():
                     self.set_trait(name, value)
 
     def _on_sentences(self, change: dict[str, Any]) -> None:
@@ -343,17 +349,29 @@ class AttentionView(anywidget.AnyWidget):
                 self.set_trait(name, value)
 
     def _on_message(self, widget: Any, content: Any, buffers: Any) -> None:
-        """Answer the browser's requests for data (``attention_requests``) and live runs."""
-        if not isinstance(content, dict):
-            return
-        if content.get("type") in ("run_text", "generate"):
+        """Answer the browser's requests for data (``attention_requests``, through a queue
+        where the newest request per slot wins: ``request_queue``) and live runs."""
+        if isinstance(content, dict) and content.get("type") in ("run_text", "generate"):
             if self._live is None:
                 message = "this view has no model to run (it was not made from aw.wrap(model, tok))"
-                self.send({"type": "error", "id": content.get("id"), "message": message})
+                self._send_reply(error_reply(reply_id(content.get("id")), message))
             else:
                 self._live.handle(content)
             return
-        answer = answer_request(content, self._data, len(self.query_tokens), self.value_kind)
-        if answer is not None:
-            reply, data = answer
-            self.send(reply, buffers=data)
+        self._requests.submit(content)
+
+    def _answer(self, content: Any) -> Reply:
+        """The reply to one queued request, from the data shown when it is answered."""
+        n_queries = len(self._data.queries)
+        return answer_request(content, self._data, n_queries, self.value_kind, self.mode)
+
+    def _send_reply(self, reply: Reply) -> None:
+        content, buffers = reply
+        self.send(content, buffers=buffers)
+
+    def close(self) -> None:
+        """Close the view in the browser; requests still queued are dropped unanswered."""
+        requests = getattr(self, "_requests", None)  # None when __init__ failed early
+        if requests is not None:
+            requests.clear()
+        super().close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import traitlets
 
 from ..records import AttentionRecord
 
@@ -76,7 +78,32 @@ def token_labels(tokens: Sequence[Any] | None, count: int, axis: str) -> list[st
     """
     if tokens is None:
         return [str(i) for i in range(count)]
-    labels = [str(token) for token in tokens]
+    labels = [clean_text(str(token)) for token in tokens]
     if len(labels) != count:
         raise ValueError(f"{len(labels)} {axis} tokens given for an attention of {count} {axis}s")
     return labels
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` as it can travel to the browser: UTF-16 surrogate pairs joined into their
+    character, lone surrogates (which no UTF-8 message can carry: the whole trait update
+    would fail and the old labels stay) replaced by U+FFFD.
+
+    Example:
+        >>> clean_text("a\\ud800b"), clean_text("\\ud83d\\ude00"), clean_text("plain")
+        ('a\ufffdb', '😀', 'plain')
+    """
+    if _SURROGATE.search(text) is None:
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+class Text(traitlets.Unicode):  # type: ignore[type-arg]
+    """A ``Unicode`` trait whose values are passed through ``clean_text`` (labels, names,
+    messages: anything shown that may come from a tokenizer or a model)."""
+
+    def validate(self, obj: Any, value: Any) -> str:
+        return clean_text(super().validate(obj, value))

@@ -89,8 +89,8 @@ class LiveRunner:
             else:
                 self.generate(content.get("text"), content.get("max_new_tokens"))
         finally:
-            request = content.get("id")
-            if isinstance(request, int) and not isinstance(request, bool):
+            request = content.get("id")  # a count JS can go on from (exact below 2**53)
+            if isinstance(request, int) and not isinstance(request, bool) and 0 < request < 2**53:
                 self.view.live_answered = max(self.view.live_answered, request)
 
     def _check_text(self, text: Any) -> str | None:

@@ -10,6 +10,7 @@ import traitlets
 
 from ..norm_records import NormLayer, NormRecord
 from .attention_view import bundle, require_bundle
+from .inputs import Text
 from .norm_arrays import check_bins, layer_arrays, pack_arrays, summary_arrays
 
 
@@ -34,15 +35,15 @@ class NormView(anywidget.AnyWidget):
 
     layer = traitlets.Int(0).tag(sync=True)
     n_layers = traitlets.Int(0).tag(sync=True)
-    layer_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    layer_kinds = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    class_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    layer_names = traitlets.List(Text()).tag(sync=True)
+    layer_kinds = traitlets.List(Text()).tag(sync=True)
+    class_names = traitlets.List(Text()).tag(sync=True)
+    tokens = traitlets.List(Text()).tag(sync=True)
     bins = traitlets.Int(0).tag(sync=True)
     log_counts = traitlets.Bool(True).tag(sync=True)
     data = traitlets.Bytes(b"").tag(sync=True)
     data_meta = traitlets.Dict().tag(sync=True)
-    hist_notes = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    hist_notes = traitlets.List(Text()).tag(sync=True)
 
     def __init__(
         self,

@@ -15,6 +15,7 @@ import traitlets
 
 from ..positions import ABSOLUTE_KINDS, PositionScheme
 from .attention_view import bundle, require_bundle
+from .inputs import Text
 from .norm_arrays import pack_arrays as pack_typed
 
 MAX_POSITIONS = 512  # rows of a table (and relative distances) sent to the browser
@@ -86,8 +87,8 @@ class PositionView(anywidget.AnyWidget):
     _esm = bundle("position_view.js")
 
     kind = traitlets.Unicode().tag(sync=True)
-    title = traitlets.Unicode().tag(sync=True)
-    views = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    title = Text().tag(sync=True)
+    views = traitlets.List(Text()).tag(sync=True)
     view = traitlets.Unicode().tag(sync=True)
     position = traitlets.Int(0).tag(sync=True)
     dimension = traitlets.Int(0).tag(sync=True)

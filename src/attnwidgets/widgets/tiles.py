@@ -2,18 +2,23 @@
 
 A tile is the region ``rows = [q0, q1)`` x ``cols = [k0, k1)`` of one head, reduced to at most
 ``height x width`` cells by taking the maximum of each bin of ``pool_factor`` tokens (so a sharp
-head stays visible), then
-quantised to uint8 against the head's colour range: ``value = lo + byte * (hi - lo) / 255``.
+head stays visible; a bin holding NaN is NaN, so a broken cell stays visible too), then
+quantised to uint8 against the head's colour range: ``value = lo + byte * (hi - lo) / 255``
+(byte 0 is reserved for masked cells when the head holds -inf, byte 255 for NaN when it holds
+NaN: see ``tile_bytes``). The head's range is computed once per (kind, layer, head) and kept
+in the view's ``ViewData`` (``TileRange``), so a small tile costs only its own region.
 Thumbnails are the same reduction of whole heads, each scaled to its own maximum.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import numpy.typing as npt
+
+from .transport import MASKED_BYTE, NAN_BYTE, byte_span, head_stats
 
 MAX_TILE_SIDE = 2048  # the browser never needs more cells than this per side
 
@@ -32,11 +37,14 @@ def max_pool(region: npt.ArrayLike, height: int, width: int) -> npt.NDArray[np.f
     """Reduce ``[rows, cols]`` to at most ``[height, width]`` by the max of each bin of
     ``pool_factor`` tokens (the last bin of an axis may be shorter).
 
-    -inf (masked scores) and NaN count as the lowest value of their bin.
+    -inf (masked scores) counts as the lowest value of its bin; NaN wins its bin (a broken
+    cell stays visible however far the view is zoomed out).
 
     Example:
         >>> max_pool(np.eye(4), 2, 2).tolist()
         [[1.0, 0.0], [0.0, 1.0]]
+        >>> max_pool(np.array([[0.0, np.nan], [1.0, 0.0]]), 1, 1).tolist()
+        [[nan]]
     """
     values = np.asarray(region, dtype=np.float32)
     if values.ndim != 2:
@@ -44,10 +52,7 @@ def max_pool(region: npt.ArrayLike, height: int, width: int) -> npt.NDArray[np.f
     rows, cols = values.shape
     if rows == 0 or cols == 0:
         return values.copy()
-    pooled = _pool(values, height, width)
-    if np.isnan(pooled).any():  # NaN would win every max: count it as masked (-inf)
-        pooled = _pool(np.where(np.isnan(values), np.float32(-np.inf), values), height, width)
-    return pooled
+    return _pool(values, height, width)
 
 
 def _pool(values: npt.NDArray[np.float32], height: int, width: int) -> npt.NDArray[np.float32]:
@@ -108,16 +113,15 @@ def finite_range(head: npt.ArrayLike) -> tuple[float, float]:
     return lo, hi if hi > lo else lo + 1.0
 
 
-def quantise(values: npt.NDArray[np.float32], lo: float, hi: float) -> bytes:
-    """uint8 bytes of ``values`` over ``[lo, hi]``; -inf (masked) becomes 0.
+def is_index(value: Any) -> TypeGuard[int]:
+    """A whole number from a message: an ``int`` and not a ``bool`` (JSON ``true`` arrives as
+    ``True``, which Python counts as the int 1).
 
     Example:
-        >>> list(quantise(np.array([0.0, 0.25, 1.0], np.float32), 0.0, 1.0))
-        [0, 64, 255]
+        >>> is_index(3), is_index(True), is_index(2.0)
+        (True, False, False)
     """
-    scale = (hi - lo) / 255.0 if hi > lo else 1.0
-    scaled = (np.where(np.isfinite(values), values, lo) - lo) / scale
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8).tobytes()
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -142,9 +146,9 @@ class TileRequest:
         """
         n_layers, n_heads, n_q, n_k = shape
         layer, head = content.get("layer"), content.get("head")
-        if not isinstance(layer, int) or not 0 <= layer < n_layers:
+        if not is_index(layer) or not 0 <= layer < n_layers:
             raise ValueError(f"tile layer {layer!r} out of range 0..{n_layers - 1}")
-        if not isinstance(head, int) or not 0 <= head < n_heads:
+        if not is_index(head) or not 0 <= head < n_heads:
             raise ValueError(f"tile head {head!r} out of range 0..{n_heads - 1}")
         rows = _span(content.get("rows"), n_q, "rows")
         cols = _span(content.get("cols"), n_k, "cols")
@@ -152,9 +156,9 @@ class TileRequest:
         if (
             not isinstance(pixels, list)
             or len(pixels) != 2
-            or not all(isinstance(p, int) and p > 0 for p in pixels)
+            or not all(is_index(p) and p > 0 for p in pixels)
         ):
-            raise ValueError(f"tile pixels must be [height, width] > 0, got {pixels!r}")
+            raise ValueError(f"tile pixels must be [height, width] > 0, got {short_repr(pixels)}")
         height, width = (min(p, MAX_TILE_SIDE) for p in pixels)
         return cls(layer, head, rows, cols, height, width)
 
@@ -163,36 +167,114 @@ def _span(value: Any, length: int, name: str) -> tuple[int, int]:
     if (
         not isinstance(value, list)
         or len(value) != 2
-        or not all(isinstance(v, int) for v in value)
+        or not all(is_index(v) for v in value)
         or not 0 <= value[0] < value[1] <= length
     ):
-        raise ValueError(f"tile {name} must be [start, stop] within 0..{length}, got {value!r}")
+        raise ValueError(
+            f"tile {name} must be [start, stop] within 0..{length}, got {short_repr(value)}"
+        )
     return int(value[0]), int(value[1])
 
 
+def short_repr(value: Any) -> str:
+    """``repr`` cut to 80 characters (an error message must not echo a huge field)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:79] + "…"
+
+
+def quantise(values: npt.NDArray[np.float32], lo: float, hi: float) -> bytes:
+    """uint8 bytes of ``values`` over ``[lo, hi]``; non-finite values become 0.
+
+    Example:
+        >>> list(quantise(np.array([0.0, 0.25, 1.0], np.float32), 0.0, 1.0))
+        [0, 64, 255]
+    """
+    return tile_bytes(values, TileRange(lo, hi, False, False))
+
+
 def quantise_masked(values: npt.NDArray[np.float32], lo: float, hi: float) -> bytes:
-    """uint8 bytes with byte 0 reserved for non-finite (masked) cells and finite values mapped
+    """uint8 bytes with byte 0 reserved for masked (-inf, NaN) cells and finite values mapped
     to 1..255 over ``[lo, hi]``: ``value = lo + (byte - 1) * (hi - lo) / 254``.
 
     Example:
         >>> list(quantise_masked(np.array([-np.inf, -1.0, 0.0, 1.0], np.float32), -1.0, 1.0))
         [0, 1, 128, 255]
     """
-    scale = (hi - lo) / 254.0 if hi > lo else 1.0
-    finite = np.isfinite(values)
-    scaled = (np.where(finite, values, np.where(np.isposinf(values), hi, lo)) - lo) / scale + 1
-    out = np.clip(np.rint(scaled), 1, 255).astype(np.uint8)
-    out[np.isneginf(values) | np.isnan(values)] = 0
+    return tile_bytes(values, TileRange(lo, hi, True, False))
+
+
+@dataclass(frozen=True)
+class TileRange:
+    """How a head's tiles are encoded: colour range ``[lo, hi]`` and the reserved bytes
+    (``masked``: byte 0 = -inf; ``nan``: byte 255 = NaN). Finite values take the bytes
+    ``first..top`` of ``transport.byte_span``: ``value = lo + (byte - first) * (hi - lo) /
+    (top - first)``."""
+
+    lo: float
+    hi: float
+    masked: bool
+    nan: bool
+
+    @classmethod
+    def of(cls, head: npt.NDArray[Any], kind: str | None = None) -> TileRange:
+        """The range of one head: probabilities ``min(0, lowest)..highest`` (``head_range``),
+        score kinds the finite ``min..max`` (``finite_range``); one pass, no float copy.
+
+        Example:
+            >>> TileRange.of(np.array([[0.5, np.nan], [-np.inf, 2.0]], np.float32), "masked")
+            TileRange(lo=0.5, hi=2.0, masked=True, nan=True)
+        """
+        stats = head_stats(head)
+        lo = min(0.0, stats.low) if kind in (None, "probability") else stats.low
+        hi = stats.high if stats.high > lo else lo + 1.0
+        return cls(lo, hi, stats.neginf, stats.nan)
+
+    def meta(self) -> dict[str, Any]:
+        """``lo``, ``hi`` and the reserved bytes, as a tile reply carries them."""
+        meta: dict[str, Any] = {"lo": self.lo, "hi": self.hi}
+        if self.masked:
+            meta["masked_byte"] = MASKED_BYTE
+        if self.nan:
+            meta["nan_byte"] = NAN_BYTE
+        return meta
+
+
+def tile_bytes(values: npt.NDArray[np.float32], r: TileRange) -> bytes:
+    """uint8 bytes of ``values`` encoded as ``r`` says (see ``TileRange``).
+
+    Example:
+        >>> r = TileRange(0.0, 1.0, masked=True, nan=True)
+        >>> list(tile_bytes(np.array([-np.inf, 0.0, 1.0, np.nan], np.float32), r))
+        [0, 1, 254, 255]
+    """
+    first, top = byte_span(r.masked, r.nan)
+    scale = (r.hi - r.lo) / (top - first) if r.hi > r.lo else 1.0
+    scaled = np.subtract(values, np.float32(r.lo), dtype=np.float32)
+    scaled *= np.float32(1.0 / scale)
+    scaled += np.float32(first)
+    np.rint(scaled, out=scaled)
+    np.clip(scaled, first, top, out=scaled)  # +inf -> top, -inf -> first
+    nan = np.isnan(scaled)
+    scaled[nan] = first
+    out = scaled.astype(np.uint8)
+    if r.masked:
+        out[np.isneginf(values)] = MASKED_BYTE
+    out[nan] = NAN_BYTE if r.nan else (MASKED_BYTE if r.masked else first)
     return out.tobytes()
 
 
 def make_tile(
-    head: npt.NDArray[np.float32], request: TileRequest, kind: str | None = None
+    head: npt.NDArray[np.float32],
+    request: TileRequest,
+    kind: str | None = None,
+    colour: TileRange | None = None,
 ) -> tuple[dict[str, Any], bytes]:
     """The reply content and its one buffer for a tile of ``head``.
 
-    When ``head`` holds -inf (masked scores), byte 0 means "masked" and the meta
-    carries ``"masked_byte": 0`` (see ``quantise_masked``); ``kind`` is echoed when given.
+    ``colour`` is the head's ``TileRange`` (computed here when not given: a view passes the
+    one it keeps, so a small tile does not rescan the whole head). When the head holds -inf
+    (masked scores) byte 0 means "masked" and the meta carries ``"masked_byte": 0``; when it
+    holds NaN byte 255 means NaN (``"nan_byte": 255``); ``kind`` is echoed when given.
 
     Example:
         >>> req = TileRequest(0, 0, (0, 4), (0, 4), 2, 2)
@@ -202,8 +284,8 @@ def make_tile(
     """
     (q0, q1), (k0, k1) = request.rows, request.cols
     pooled = max_pool(head[q0:q1, k0:k1], request.height, request.width)
-    lo, hi = head_range(head) if kind in (None, "probability") else finite_range(head)
-    meta = {
+    colour = colour or TileRange.of(head, kind)
+    meta: dict[str, Any] = {
         "type": "tile",
         "layer": request.layer,
         "head": request.head,
@@ -211,15 +293,11 @@ def make_tile(
         "cols": [k0, k1],
         "shape": [int(pooled.shape[0]), int(pooled.shape[1])],
         "dtype": "uint8",
-        "lo": lo,
-        "hi": hi,
+        **colour.meta(),
     }
     if kind is not None:
         meta["kind"] = kind
-    if bool(np.isneginf(head).any()):
-        meta["masked_byte"] = 0
-        return meta, quantise_masked(pooled, lo, hi)
-    return meta, quantise(pooled, lo, hi)
+    return meta, tile_bytes(pooled, colour)
 
 
 def thumbnails(layers: Any, side: int) -> tuple[bytes, dict[str, Any]]:

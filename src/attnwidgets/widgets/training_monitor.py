@@ -20,6 +20,7 @@ import traitlets
 from .attention_view import bundle, require_bundle
 from .gif_export import save_gif
 from .history import LossHistory, Snapshot, SnapshotHistory
+from .inputs import Text
 from .norm_arrays import pack_arrays
 
 
@@ -42,7 +43,7 @@ class TrainingMonitorView(anywidget.AnyWidget):
 
     layer = traitlets.Int(0).tag(sync=True)
     n_layers = traitlets.Int(0).tag(sync=True)
-    layer_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
+    layer_names = traitlets.List(Text()).tag(sync=True)
     log_counts = traitlets.Bool(True).tag(sync=True)
     snapshot = traitlets.Bytes(b"").tag(sync=True)
     snapshot_meta = traitlets.Dict().tag(sync=True)
@@ -51,7 +52,7 @@ class TrainingMonitorView(anywidget.AnyWidget):
     position = traitlets.Int(-1).tag(sync=True)
     n_history = traitlets.Int(0).tag(sync=True)
     steps_seen = traitlets.Int(0).tag(sync=True)
-    status = traitlets.Unicode("waiting for the first training step").tag(sync=True)
+    status = Text("waiting for the first training step").tag(sync=True)
 
     def __init__(self, *, history: int = 200, loss_points: int = 2000, **kwargs: Any) -> None:
         require_bundle("training_monitor_view.js")

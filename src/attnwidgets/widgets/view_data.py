@@ -9,7 +9,7 @@ step).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -17,8 +17,8 @@ import numpy as np
 from ..metrics import head_metrics
 from ..records import AttentionRecord
 from .inputs import as_attention_record, token_labels
-from .tiles import TileRequest, make_tile, thumbnails
-from .transport import MASKED_BYTE, encode_block
+from .tiles import TileRange, TileRequest, make_tile, thumbnails
+from .transport import MASKED_BYTE, NAN_BYTE, encode_block
 
 PRELOAD_BUDGET = 256 * 1024  # bytes of uint8 data sent up front when preload="auto"
 LAYER_BUDGET = 1024 * 1024  # above this many cells per layer, the browser asks for tiles
@@ -28,18 +28,41 @@ FIRST_TILE_SIDE = 512  # cells per side of the first view sent with the state in
 
 @dataclass(frozen=True)
 class ViewData:
-    """The records a view can show (by kind, the attention's own kind first) and the labels."""
+    """The records a view can show (by kind, the attention's own kind first) and the labels.
+
+    ``tile_range`` keeps each head's colour range once computed: a tile of a few cells then
+    costs its own region, not a scan of the whole head. ``set_data`` makes a new ViewData, so
+    new data never meets an old range.
+    """
 
     records: dict[str, AttentionRecord]
     queries: list[str]
     keys: list[str]
     note: str = ""  # where token labels would come from, when positions are shown
     generated_from: int = -1  # first generated position (prompt + generation), -1: none
+    ranges: dict[tuple[str, int, int], TileRange] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     @property
     def record(self) -> AttentionRecord:
         """The attention record itself (thumbnails, metrics and token focus read it)."""
         return next(iter(self.records.values()))
+
+    def tile_range(self, kind: str, layer: int, head: int) -> TileRange:
+        """The colour range and reserved bytes of one head of ``records[kind]`` (cached).
+
+        Example:
+            >>> vd = load_view_data(np.eye(3, dtype=np.float32)[None, None] * 0.5)
+            >>> vd.tile_range("probability", 0, 0), len(vd.ranges)
+            (TileRange(lo=0.0, hi=0.5, masked=False, nan=False), 1)
+        """
+        key = (kind, layer, head)
+        found = self.ranges.get(key)
+        if found is None:
+            found = TileRange.of(self.records[kind].head(layer, head), kind)
+            self.ranges[key] = found
+        return found
 
 
 def load_view_data(
@@ -114,7 +137,7 @@ def preloaded_layers(record: AttentionRecord, preload: str, layer: int) -> list[
 
 def chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
     """``chunk`` + ``chunk_meta`` for ``layers`` of ``record`` (byte 0 = masked when any of
-    them holds -inf).
+    them holds -inf, byte 255 = NaN when any of them holds NaN).
 
     Example:
         >>> traits = chunk_traits(AttentionRecord.from_array(np.eye(2)[None, None]), [0])
@@ -122,7 +145,8 @@ def chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
         ([255, 0, 0, 255], [1, 2, 2])
     """
     masked = any(bool(np.isneginf(record[i]).any()) for i in layers)
-    blocks = [encode_block(record[i], masked=masked) for i in layers]
+    nan = any(bool(np.isnan(record[i]).any()) for i in layers)
+    blocks = [encode_block(record[i], masked=masked, nan=nan) for i in layers]
     meta: dict[str, Any] = {
         "layers": layers,
         "dtype": "uint8",
@@ -133,15 +157,20 @@ def chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
     }
     if masked:
         meta["masked_byte"] = MASKED_BYTE
+    if nan:
+        meta["nan_byte"] = NAN_BYTE
     return {"chunk": b"".join(block.data for block in blocks), "chunk_meta": meta}
 
 
-def first_tile_traits(record: AttentionRecord, kind: str, layer: int, head: int) -> dict[str, Any]:
-    """``tile0`` + ``tile0_meta``: the whole head pooled to ``FIRST_TILE_SIDE`` (tiles mode)."""
+def first_tile_traits(
+    record: AttentionRecord, kind: str, layer: int, head: int, colour: TileRange | None = None
+) -> dict[str, Any]:
+    """``tile0`` + ``tile0_meta``: the whole head pooled to ``FIRST_TILE_SIDE`` (tiles mode);
+    ``colour``: the head's range when known (``ViewData.tile_range``)."""
     n_queries, n_keys = record.shape[2:]
     side = FIRST_TILE_SIDE
     request = TileRequest(layer, head, (0, n_queries), (0, n_keys), side, side)
-    meta, data = make_tile(record.head(layer, head), request, kind)
+    meta, data = make_tile(record.head(layer, head), request, kind, colour)
     return {"tile0": data, "tile0_meta": meta}
 
 
