@@ -1,7 +1,9 @@
 """PyTorch side: record what a model computes. Never imports widgets.
 
-``attnwidgets.capture`` is both this package and the ``capture(model)`` context manager: the
-package object is callable, so ``aw.capture(model)`` works however it was first imported.
+``aw.capture`` is the ``capture(model)`` function (``help(aw.capture)`` shows it), and this
+package keeps the same name for imports (``from attnwidgets.capture import record_memory``).
+The function carries the package's public names too (``aw.capture.Capture``), and the package
+object is callable, so ``capture(model)`` works however it was reached.
 """
 
 import sys
@@ -35,3 +37,6 @@ class _CallablePackage(types.ModuleType):
 
 
 sys.modules[__name__].__class__ = _CallablePackage
+for _name in __all__:
+    if _name != "capture":
+        setattr(capture, _name, globals()[_name])
