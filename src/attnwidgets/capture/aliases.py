@@ -172,6 +172,7 @@ class LayerSelection:
         self.globs: list[str] = []
         self._block_of: dict[str, int] = {}
         self._paths = [path for path, _ in model.named_modules() if path]
+        self._touched: dict[str, bool] = {}  # path: a module inside it is selected
         self._blocks = _block_paths(model)
         blocks = find_blocks(model)
         for item in layers:
@@ -226,8 +227,10 @@ class LayerSelection:
         """
         if self(path):
             return True
-        inner = f"{path}."
-        return any(p.startswith(inner) and self(p) for p in self._paths)
+        if path not in self._touched:
+            inner = f"{path}."
+            self._touched[path] = any(p.startswith(inner) and self(p) for p in self._paths)
+        return self._touched[path]
 
     def widened(self, path: str) -> bool:
         """True when ``path`` is selected or sits in a block the selection touches: what
