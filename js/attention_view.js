@@ -18,6 +18,7 @@ import { hasSentences, sentenceBounds, sentenceLabel } from "./lib/sentences.js"
 import { createStacks } from "./lib/stacks.js";
 import { decodeTile, TileStore } from "./lib/tiles.js";
 import { cropValues, viewLayout } from "./lib/viewport.js";
+import { drawWindowEdge, windowOf, windowTitle } from "./lib/window_edge.js";
 
 function createView(model, el) {
   const dom = buildDom(el);
@@ -215,6 +216,7 @@ function createView(model, el) {
     const size = { cssW: L.heatW, cssH: L.heatH, dpr };
     drawHeatmap(dom.canvas, { values: scaled.t, nQ: rows, nK: cols, lo: 0, hi: 1, ...size });
     dom.nanKey.hidden = !hasNaN(values);
+    drawWindowEdge(dom.canvas, windowOf(model.get("windows"), layer), view);
     drawColorbar(dom.colorbar, { cssW: Math.min(200, Math.max(60, L.heatW / 2)), cssH: 10, dpr });
     dom.lo.textContent = scaled.low;
     dom.hi.textContent = scaled.high;
@@ -298,7 +300,8 @@ function createView(model, el) {
     const same = ["q0", "q1", "k0", "k1"].every((k) => view[k] === bounds[k]);
     const zoom = same ? "" : ` · queries ${view.q0}–${view.q1 - 1}, keys ${view.k0}–${view.k1 - 1}`;
     const pair = sentenceLabel(model.get("sentence_filter"), model.get("sentence_b_start"), nQ, nK);
-    const title = `layer ${layer}${name ? ` (${name})` : ""}${headText}${pair ? ` · ${pair}` : ""}`;
+    const window = windowTitle(model.get("windows"), layer);
+    const title = `layer ${layer}${name ? ` (${name})` : ""}${headText}${window}${pair ? ` · ${pair}` : ""}`;
     dom.title.textContent = `${title}${zoom}`;
   }
 
@@ -336,7 +339,7 @@ function createView(model, el) {
   ];
   const redrawOn = ["layer", "head", "n_layers", "n_heads", "layer_names", "value_label"];
   redrawOn.push("query_tokens", "key_tokens", "mode", "color_scale", "focus_token");
-  redrawOn.push("tile0", "tile0_meta", "value_kind", "available_kinds");
+  redrawOn.push("tile0", "tile0_meta", "value_kind", "available_kinds", "windows");
   redrawOn.push("sentence_b_start", "sentence_filter", "live_answered", ...live.traits);
   redrawOn.push(...panels.traits, ...stacks.traits, "generated_from");
   for (const name of redrawOn) events.push([`change:${name}`, schedule]);

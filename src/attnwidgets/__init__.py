@@ -10,6 +10,8 @@ without torch installed.
 
 from __future__ import annotations
 
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from . import positions
@@ -17,6 +19,7 @@ from ._version import __version__
 from .metrics import head_metrics
 from .norm_records import NormRecord
 from .positions import PositionScheme
+from .qkv_records import QKVRecord
 from .records import AttentionRecord
 from .views import head_view, model_view
 from .vision_rollout import rollout
@@ -24,6 +27,7 @@ from .widgets import (
     AttentionView,
     NormView,
     PositionView,
+    StepView,
     attention_explorer,
     norm_panel,
     position_panel,
@@ -36,6 +40,21 @@ if TYPE_CHECKING:
     from .capture.norms import record_norms
     from .lens import Lens, Run, wrap
     from .monitor import TrainingMonitor
+
+
+class _Package(types.ModuleType):
+    """``aw.capture`` stays the ``capture()`` function (so ``help(aw.capture)`` shows it),
+    although importing the ``attnwidgets.capture`` subpackage would bind the package there."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "capture" and isinstance(value, types.ModuleType):
+            return  # the subpackage stays importable through sys.modules
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
+if isinstance(globals().get("capture"), types.ModuleType):  # imported above by a submodule
+    del globals()["capture"]
 
 
 class AttnWidgetsWarning(UserWarning):
@@ -66,8 +85,10 @@ __all__ = [
     "NormView",
     "PositionScheme",
     "PositionView",
+    "QKVRecord",
     "Run",
     "Runs",
+    "StepView",
     "TrainingMonitor",
     "__version__",
     "attention_explorer",
@@ -90,8 +111,5 @@ def __getattr__(name: str) -> Any:
     if name in _LAZY:
         from importlib import import_module
 
-        module = import_module(f".{_LAZY[name]}", __name__)
-        if name == "capture":  # the callable package: aw.capture.memory_budget is its setting
-            return module
-        return getattr(module, name)
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'attnwidgets' has no attribute {name!r}")

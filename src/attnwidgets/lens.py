@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from .capture import Capture, capture
 from .capture.threads import eval_mode
 from .norm_records import NormRecord
 from .positions import PositionScheme
+from .qkv_records import QKVRecord
 from .records import AttentionRecord
 from .streaming import StepStreamer, check_length, step_callbacks
 
@@ -51,21 +53,32 @@ class Run:
     notes: list[str] = field(default_factory=list)
     """How this run differs from a plain eval forward, e.g. it ran in training mode because
     another thread was running the model (the live box shows these)."""
+    qkv: QKVRecord | None = field(default=None, repr=False)
+    """Queries, keys, values and head outputs per layer (``aw.wrap(model, tok, qkv=True)``):
+    the Steps tab redoes each head's attention from them."""
 
     def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
         """Tabs: the attention heatmap with layer and head sliders, the norm statistics when
-        they were captured, and the model's position scheme when one is found."""
+        they were captured, attention step by step when Q, K and V were (``qkv=True``), and
+        the model's position schemes when some are found (one per rotary table)."""
         import ipywidgets
 
-        from .widgets import AttentionView, attention_explorer, norm_panel, position_panel
+        from . import widgets
 
-        view = AttentionView(self, layer=layer, head=head)
-        tabs: list[tuple[str, ipywidgets.Widget]] = [("Attention", attention_explorer(view))]
+        view = widgets.AttentionView(self, layer=layer, head=head)
+        tabs: list[tuple[str, ipywidgets.Widget]] = [
+            ("Attention", widgets.attention_explorer(view))
+        ]
         if self.norms is not None and len(self.norms):
-            tabs.append(("Norms", norm_panel(self.norms, self.tokens)))
-        scheme = self.positions()
-        if scheme is not None:
-            tabs.append(("Positions", position_panel(scheme)))
+            tabs.append(("Norms", widgets.norm_panel(self.norms, self.tokens)))
+        if self.qkv is not None and len(self.qkv):
+            steps = widgets.StepView(self.qkv, self.tokens or None, layer=layer, head=head)
+            tabs.append(("Steps", steps))  # a new text in the live box: the steps follow
+            view.observe(lambda _: steps.set_data(view.source_data), names="data_version")
+        schemes = self.position_schemes()
+        if schemes:
+            shown = schemes[0] if len(schemes) == 1 else schemes
+            tabs.append(("Positions", widgets.position_panel(shown)))
         if len(tabs) == 1:
             return tabs[0][1]
         tab = ipywidgets.Tab(children=[widget for _, widget in tabs])
@@ -126,6 +139,15 @@ class Run:
             "for token labels"
         )
 
+    def position_schemes(self) -> list[PositionScheme]:
+        """Every positional table of the model (one per rotary base: Gemma 3's local and
+        global layers each have one), each with ``params["layers"]``; ``[]`` when none."""
+        if self.model is None:
+            return []
+        from .capture.positions import all_positions_of
+
+        return all_positions_of(self.model)
+
     def show(self, layer: int = 0, head: int = 0) -> None:
         """Display the explorer (Attention, Norms and Positions tabs) below the cell.
 
@@ -160,7 +182,7 @@ class Lens:
         if type(model).__name__ == "OptimizedModule" and isinstance(inner, torch.nn.Module):
             model = inner  # compiled code runs without our hooks; the same weights, uncompiled
         self.model = model
-        self.tokenizer = tokenizer
+        self.tokenizer = _as_tokenizer(tokenizer)
         if "norms" not in capture_options:
             from .capture.norms import find_norm_modules
 
@@ -211,6 +233,7 @@ class Lens:
             lens=self,
             text=text if isinstance(text, str) else self._decode(inputs.get("input_ids")),
             notes=notes,
+            qkv=self._qkv(cap),
         )
 
     def can_generate(self) -> bool:
@@ -240,6 +263,13 @@ class Lens:
             >>> run = lens.generate("Once", max_new_tokens=10, stream=True)  # doctest: +SKIP
         """
 
+        if not self.can_generate():
+            raise TypeError(
+                f"{type(self.model).__name__} has no language-model head, so it cannot generate "
+                "(lens.can_generate() is False). Load a model with one, e.g. "
+                "AutoModelForCausalLM.from_pretrained(path) (or AutoModelForSeq2SeqLM), and wrap "
+                "that; lens(text) shows this model's attention"
+            )
         inputs = self._inputs(text, inputs)
         check_length(self.model, inputs, max_new_tokens)
         callbacks = step_callbacks(view, stream, on_step, max_new_tokens)
@@ -287,6 +317,7 @@ class Lens:
             lens=self,
             text=full,
             generated=generated,
+            qkv=self._qkv(cap),
         )
 
     def _decode(self, ids: Any) -> str | None:
@@ -348,10 +379,15 @@ class Lens:
         norms: NormRecord = cap.norms
         return norms
 
+    def _qkv(self, cap: Capture) -> QKVRecord | None:
+        return cap.qkv if self.capture_options.get("qkv") else None
+
     def _norms(self, cap: Capture) -> NormRecord | None:
         return cap.norms if self.capture_options.get("norms") else None
 
     def _inputs(self, text: str | None, inputs: dict[str, Any]) -> dict[str, Any]:
+        if text is not None and not isinstance(text, str):
+            raise TypeError(_not_text(text))
         if text is not None:
             inputs = {**self._encode(text), **inputs}
         if not inputs:
@@ -393,8 +429,6 @@ class Lens:
                 f"aw.wrap(model, AutoTokenizer.from_pretrained(path)), or pass tensors, "
                 f"lens(input_ids=torch.tensor([[...]])) ({type(self.model).__name__})"
             )
-        if not isinstance(text, str):
-            raise TypeError(f"text must be a str, not {type(text).__name__}")
         encoded = self.tokenizer(text, return_tensors="pt")
         return dict(encoded)
 
@@ -411,6 +445,45 @@ class Lens:
             _readable(tokenizer, piece) if isinstance(piece, str) else f"<id {token}>"
             for token, piece in zip(row, pieces, strict=False)
         ]
+
+
+def _as_tokenizer(tokenizer: Any) -> Any:
+    """The tokenizer (or processor) given, a local folder loaded with ``AutoTokenizer``, or a
+    clear error for anything that cannot encode text."""
+    if isinstance(tokenizer, (str, os.PathLike)):
+        path = os.fspath(tokenizer)
+        if os.path.isdir(path):
+            from transformers import AutoTokenizer
+
+            return AutoTokenizer.from_pretrained(path)
+        raise TypeError(
+            f"wrap(model, {path!r}): the second argument is the tokenizer object, not a name. "
+            f"Load it first, tok = AutoTokenizer.from_pretrained({path!r}), then "
+            "aw.wrap(model, tok) (a local folder path is loaded for you)"
+        )
+    if tokenizer is not None and not callable(tokenizer):
+        raise TypeError(
+            f"wrap(model, tokenizer): {type(tokenizer).__name__} cannot encode text (it is not "
+            "callable); pass a Hugging Face tokenizer or processor, or nothing and tensors later"
+        )
+    return tokenizer
+
+
+def _not_text(given: Any) -> str:
+    """Why ``lens(given)`` is refused, and what it takes."""
+    kind = f"{type(given).__module__.split('.')[0]}.{type(given).__name__}"
+    if type(given).__module__ == "builtins":
+        kind = type(given).__name__
+    message = (
+        f"lens() takes text (a str) as its first argument, not {kind}; tensors go by name: "
+        "lens(input_ids=...), lens(pixel_values=...), lens(**tokenizer(text, return_tensors='pt'))."
+    )
+    if type(given).__module__.startswith("PIL") or getattr(given, "ndim", 0) >= 3:
+        message += (
+            " Images go through the model's image processor: "
+            "lens(**image_processor(image, return_tensors='pt'))"
+        )
+    return message
 
 
 def _readable(tokenizer: Any, piece: str) -> str:

@@ -24,12 +24,23 @@ def _as_kept_array(layer: Any) -> FloatArray:
     return kept
 
 
+def _window(window: Any) -> tuple[int, int] | None:
+    if window is None:
+        return None
+    low, high = (int(v) for v in window)
+    if low > high:
+        raise ValueError(f"a window is (lowest, highest) key - query offset, got {window}")
+    return (low, high)
+
+
 class AttentionRecord(Sequence[FloatArray]):
     """Attention of one sequence, layer by layer: each layer is ``[heads, query, key]`` float32
     (float16 when captured with ``dtype=torch.float16``). ``kind`` says what the numbers are
     (a capture uses ``KINDS``).
 
-    Indexing gives one layer; ``shape`` is ``(layers, heads, query, key)``.
+    Indexing gives one layer; ``shape`` is ``(layers, heads, query, key)``. ``windows`` says,
+    per layer, which ``key - query`` offsets a sliding window lets through (``(-511, 0)``: a
+    causal window of 512 tokens), ``None`` for a layer without one.
 
     Example:
         >>> import numpy as np
@@ -48,6 +59,7 @@ class AttentionRecord(Sequence[FloatArray]):
         layer_names: Sequence[str] | None = None,
         *,
         kind: str = "probability",
+        windows: Sequence[tuple[int, int] | None] | None = None,
     ) -> None:
         arrays = [_as_kept_array(layer) for layer in layers]
         for index, array in enumerate(arrays):
@@ -63,6 +75,11 @@ class AttentionRecord(Sequence[FloatArray]):
         self._layers = arrays
         self.layer_names: list[str] = list(layer_names)
         self.kind = kind
+        if windows is not None and len(windows) != len(arrays):
+            raise ValueError(f"{len(windows)} windows given for {len(arrays)} layers")
+        self.windows: list[tuple[int, int] | None] = (
+            [None] * len(arrays) if windows is None else [_window(w) for w in windows]
+        )
 
     @classmethod
     def from_array(

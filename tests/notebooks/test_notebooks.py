@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -50,6 +51,24 @@ def test_notebook_runs_without_errors(path: Path) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         nbformat.write(nb, ARTIFACTS / f"executed-{path.name}")
     assert not errors, f"{path.name} (executed copy in artifacts/):\n" + "\n".join(errors)
+
+    noise = [
+        f"cell {index}: {output.get('text', '')[:200]!r}"
+        for index, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "stream"
+        and output.get("name") == "stderr"
+        and re.search(r"Loading weights|it/s\]|Warning|LOAD REPORT", output.get("text", ""))
+    ]
+    assert not noise, f"{path.name}: progress bars or warnings in the outputs:\n" + "\n".join(noise)
+    state_of = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    bars = [
+        model_id
+        for model_id, model in state_of.get("state", {}).items()
+        if model.get("model_name") in ("FloatProgressModel", "IntProgressModel")
+    ]
+    assert not bars, f"{path.name}: progress-bar widgets (tqdm) in the outputs: {bars}"
 
     views = [
         output["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]

@@ -5,7 +5,7 @@ capture estimates the bytes of the attention records that forward will leave (la
 heads x queries x keys x bytes per value x kinds, plus one float32 layer of working memory; after
 generation the steps are read back as one square per layer) and refuses with a ``CaptureError``
 that gives the estimate and what helps, before anything big is allocated. The budget is
-``aw.capture(model, max_bytes=...)``, else ``aw.capture.memory_budget``: bytes, a fraction of
+``aw.capture(model, max_bytes=...)``, else ``aw.record_memory.budget``: bytes, a fraction of
 the memory available when the capture starts (0.5 by default), or None for no limit.
 
 The same first call refuses what cannot be recorded with a sentence instead of torch's error:
@@ -91,7 +91,7 @@ def resolve_budget(max_bytes: int | float | None, default: int | float | None) -
     if max_bytes is not None:
         return Budget(int(max_bytes), f"max_bytes={int(max_bytes)}")
     if default is None:
-        return Budget(None, "aw.capture.memory_budget = None")
+        return Budget(None, "aw.record_memory.budget = None")
     if isinstance(default, float) and default <= 1.0:
         available = available_memory()
         if available is None:  # nothing to take a fraction of: no guard
@@ -99,9 +99,9 @@ def resolve_budget(max_bytes: int | float | None, default: int | float | None) -
         return Budget(
             int(default * available),
             f"{default:.0%} of the {gib(available)} of memory available "
-            f"(aw.capture.memory_budget = {default})",
+            f"(aw.record_memory.budget = {default})",
         )
-    return Budget(int(default), f"aw.capture.memory_budget = {int(default)}")
+    return Budget(int(default), f"aw.record_memory.budget = {int(default)}")
 
 
 def gib(count: float) -> str:
@@ -257,5 +257,5 @@ def refusal(
         "before anything that size was allocated, and the model is left as it was. What helps: "
         "fewer layers (layers=[0] records block 0 only), dtype=torch.float16 (half the bytes), "
         "a shorter input; or a larger budget: aw.capture(model, max_bytes=...) or "
-        "aw.capture.memory_budget (bytes, a fraction of available memory, or None for no limit)."
+        "aw.record_memory.budget (bytes, a fraction of available memory, or None for no limit)."
     )

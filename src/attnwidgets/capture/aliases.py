@@ -10,6 +10,8 @@ TransformerLens names resolve to module paths inside the block:
 ``blocks.3.ln1.hook_normalized``  output of block 3's first norm (``ln2``: second)
 ``blocks.3.hook_resid_pre`` / ``hook_resid_post``  block 3's input / output
 ``blocks.3.hook_mlp_out`` / ``hook_attn_out``  MLP / attention output
+``blocks.3.attn.hook_q`` / ``hook_k`` / ``hook_v`` / ``hook_z``  queries, keys, values and head
+    outputs of ``qkv=True``, ``[batch, pos, heads, d_head]`` as TransformerLens lays them out
 =============================  ==================================================
 """
 
@@ -27,6 +29,10 @@ _ALIAS = re.compile(r"^blocks\.(\d+)(?:\.(attn|ln1|ln2|mlp))?(?:\.(hook_\w+))?$"
 _HOOKS = {
     ("attn", "hook_pattern"): "probability",
     ("attn", "hook_attn_scores"): "masked",
+    ("attn", "hook_q"): "q",
+    ("attn", "hook_k"): "k",
+    ("attn", "hook_v"): "v",
+    ("attn", "hook_z"): "z",
     ("ln1", "hook_normalized"): "norm",
     ("ln2", "hook_normalized"): "norm",
     (None, "hook_resid_pre"): "resid_pre",
@@ -35,6 +41,8 @@ _HOOKS = {
     (None, "hook_attn_out"): "attn_out",
 }
 _MLP_NAMES = ("mlp", "feed_forward", "ffn", "densereludense")
+QKV = ("q", "k", "v", "z")
+"""What ``hook_q`` / ``hook_k`` / ``hook_v`` / ``hook_z`` resolve to (``Resolved.what``)."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +130,7 @@ def resolve(model: torch.nn.Module, name: str) -> Resolved:
     what = _HOOKS.get((part, hook)) if hook else None
     if hook and what is None:
         raise KeyError(f"{name!r}: unknown hook; known: {sorted(h for _, h in _HOOKS)}")
-    if part in (None, "attn") and what in (None, "probability", "masked", "attn_out"):
+    if part in (None, "attn") and what in (None, "probability", "masked", "attn_out", *QKV):
         role, nth = "attn", 0
     elif part in ("ln1", "ln2"):
         role, nth = "norm", 0 if part == "ln1" else 1
@@ -157,10 +165,15 @@ class LayerSelection:
             layers = ()
         elif isinstance(layers, (int, str)):
             layers = (layers,)
+        layers = list(layers)
+        self.text = repr(layers[0] if len(layers) == 1 else layers)  # as the user wrote it
         self.indices: set[int] = set()
         self.prefixes: list[str] = []
         self.globs: list[str] = []
         self._block_of: dict[str, int] = {}
+        self._paths = [path for path, _ in model.named_modules() if path]
+        self._touched: dict[str, bool] = {}  # path: a module inside it is selected
+        self._blocks = _block_paths(model)
         blocks = find_blocks(model)
         for item in layers:
             if isinstance(item, bool) or not isinstance(item, (int, str)):
@@ -174,8 +187,11 @@ class LayerSelection:
                     )
                 self.indices.add(item % len(blocks))
             elif any(c in item for c in "*?["):
-                if not any(fnmatch.fnmatchcase(p, item) for p, _ in model.named_modules()):
-                    raise ValueError(f"layers={item!r} matches no module of the model")
+                if not any(fnmatch.fnmatchcase(p, item) for p in self._paths):
+                    probe = item.replace("*", "0").replace("?", "0")
+                    close = difflib.get_close_matches(probe, self._paths, n=3, cutoff=0.5)
+                    hint = f" Closest: {close}" if close else ""
+                    raise ValueError(f"layers={item!r} matches no module of the model.{hint}")
                 self.globs.append(item)
             else:
                 try:
@@ -193,6 +209,47 @@ class LayerSelection:
         if any(path == p or path.startswith(f"{p}.") for p in self.prefixes):
             return True
         return any(fnmatch.fnmatchcase(path, glob) for glob in self.globs)
+
+    @property
+    def blocks(self) -> list[str]:
+        """The path of every block of every attention stack of the model."""
+        return list(self._blocks)
+
+    def touches(self, path: str) -> bool:
+        """True when ``path`` or a module inside it is selected (a block whose attention is).
+
+        Example:
+            >>> from transformers import GPT2Config, GPT2Model
+            >>> m = GPT2Model(GPT2Config(n_layer=2, n_head=2, n_embd=8, vocab_size=10))
+            >>> pick = LayerSelection(m, "h.*.attn")
+            >>> pick("h.0"), pick.touches("h.0"), pick.touches("wte")
+            (False, True, False)
+        """
+        if self(path):
+            return True
+        if path not in self._touched:
+            inner = f"{path}."
+            self._touched[path] = any(p.startswith(inner) and self(p) for p in self._paths)
+        return self._touched[path]
+
+    def widened(self, path: str) -> bool:
+        """True when ``path`` is selected or sits in a block the selection touches: what
+        ``residual=`` and ``norms=`` record under a selection of attention modules."""
+        if self(path):
+            return True
+        return any(path.startswith(f"{block}.") and self.touches(block) for block in self._blocks)
+
+
+def _block_paths(model: torch.nn.Module) -> list[str]:
+    """The path of every block of every attention stack (encoder and decoder alike)."""
+    found: list[str] = []
+    for path, module in model.named_modules():
+        if isinstance(module, torch.nn.ModuleList) and any(
+            is_attention_module(m) for child in module for m in child.modules()
+        ):
+            prefix = f"{path}." if path else ""
+            found.extend(f"{prefix}{index}" for index in range(len(module)))
+    return found
 
 
 def count_attention_modules(model: torch.nn.Module, selected: LayerSelection) -> int:

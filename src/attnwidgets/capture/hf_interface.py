@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import torch
 
 from .admission import CallShape
+from .qkv import CallInfo, call_window
 from .weights import attention_steps
 
 SDPA_NAME = "attnwidgets_sdpa"
@@ -52,6 +53,14 @@ class AttentionSink(Protocol):
         self, module: torch.nn.Module, steps: dict[str, torch.Tensor], source: str
     ) -> None: ...
 
+    def wants_inputs(self, module: torch.nn.Module) -> bool:
+        """True when Q, K, V and the head outputs of this module are wanted (``qkv=True``)."""
+        ...
+
+    def record_call(self, module: torch.nn.Module, info: CallInfo) -> None:
+        """What the call was given (window, and with ``qkv`` the tensors)."""
+        ...
+
 
 active_sinks: contextvars.ContextVar[tuple[AttentionSink, ...]] = contextvars.ContextVar(
     "attnwidgets_active_sinks", default=()
@@ -64,7 +73,9 @@ class _WatchedModules:
     def __contains__(self, module: object) -> bool:
         if not isinstance(module, torch.nn.Module):
             return False
-        return any(sink.kinds_for(module) for sink in active_sinks.get())
+        return any(
+            sink.kinds_for(module) or sink.wants_inputs(module) for sink in active_sinks.get()
+        )
 
 
 _watchers = _WatchedModules()
@@ -83,13 +94,15 @@ def activated(sink: AttentionSink) -> Iterator[None]:
 def wanted(
     module: torch.nn.Module, query: torch.Tensor, keys: int
 ) -> list[tuple[AttentionSink, frozenset[str]]]:
-    """The active captures that watch ``module``, with the steps each one wants; each has
-    admitted the call (``query`` and ``keys`` give its shape)."""
+    """The active captures that watch ``module``, with the steps each one wants (empty for a
+    capture that wants only Q, K and V); each that records weights has admitted the call
+    (``query`` and ``keys`` give its shape)."""
     found = []
     for sink in active_sinks.get():
         kinds = sink.kinds_for(module)
         if kinds:
             sink.admit(module, query, CallShape.of(query, keys))
+        if kinds or sink.wants_inputs(module):
             found.append((sink, kinds))
     return found
 
@@ -101,7 +114,15 @@ def notify(
     source: str,
 ) -> None:
     for sink, kinds in watchers:
-        sink.record_attention(module, {k: v for k, v in steps.items() if k in kinds}, source)
+        if kinds:
+            sink.record_attention(module, {k: v for k, v in steps.items() if k in kinds}, source)
+
+
+def notify_call(
+    module: torch.nn.Module, watchers: list[tuple[AttentionSink, frozenset[str]]], info: CallInfo
+) -> None:
+    for sink, _ in watchers:
+        sink.record_call(module, info)
 
 
 def _register() -> None:
@@ -150,15 +171,81 @@ def _recording_sdpa(
         output = steps.pop("output", None)
         if output is not None:  # sdpa skipped: the output comes from the recorded weights
             unseen(notify, module, watchers, steps, "interface")
+            info = unseen(_call_info, module, query, key, value, output, attention_mask, kwargs)
+            unseen(notify_call, module, watchers, info)
             return output.transpose(1, 2).contiguous(), None
     output, weights = _run_kernel(
         sdpa_attention_forward, module, query, key, value, attention_mask, **kwargs
     )
     if watchers:
-        kinds = frozenset().union(*(k for _, k in watchers))
-        steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
-        unseen(notify, module, watchers, steps, "interface")
+        _notify_all(module, watchers, query, key, value, output, attention_mask, kwargs)
     return output, weights
+
+
+def _notify_all(
+    module: torch.nn.Module,
+    watchers: list[tuple[AttentionSink, frozenset[str]]],
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    output: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    kwargs: dict[str, Any],
+    weights: torch.Tensor | None = None,
+) -> None:
+    """Hand the steps (recomputed; eager ``weights`` as the probabilities when given) and the
+    call itself to every capture watching ``module``. ``output`` is ``[batch, Q, heads, d]``."""
+    kinds = frozenset().union(*(k for _, k in watchers))
+    if kinds:
+        steps: dict[str, torch.Tensor] = {}
+        if kinds - {"probability"} or weights is None:
+            steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
+        if weights is not None and "probability" in kinds:
+            steps["probability"] = weights.detach()  # the model's own eager weights
+        unseen(notify, module, watchers, steps, "interface")
+    heads_output = output.transpose(1, 2) if output.dim() == 4 else None
+    info = unseen(_call_info, module, query, key, value, heads_output, attention_mask, kwargs)
+    unseen(notify_call, module, watchers, info)
+
+
+def _normalised(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    attention_mask: torch.Tensor | None,
+    kwargs: dict[str, Any],
+) -> tuple[torch.Tensor, torch.Tensor | None, bool, torch.Tensor | None]:
+    """``key``, mask, ``is_causal`` and position bias as ``sdpa_attention_forward`` uses them."""
+    q_len, kv_len = query.shape[2], key.shape[2]
+    causal_flag = kwargs.get("is_causal")
+    if causal_flag is None:
+        causal_flag = getattr(module, "is_causal", True)
+    is_causal = bool(q_len > 1 and attention_mask is None and causal_flag)
+    bias = kwargs.get("position_bias")
+    if is_causal and kv_len > q_len:
+        key = key[:, :, :q_len]
+        bias = None if bias is None else bias[..., :q_len]
+    if attention_mask is not None and attention_mask.shape[-1] != key.shape[-2]:
+        attention_mask = attention_mask[..., : key.shape[-2]]
+    return key, attention_mask, is_causal, bias
+
+
+def _call_info(
+    module: torch.nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    output: torch.Tensor | None,
+    attention_mask: torch.Tensor | None,
+    kwargs: dict[str, Any],
+) -> CallInfo:
+    """The call as a ``CallInfo`` (``output`` ``[batch, heads, Q, d]``), by sdpa's rules."""
+    key, mask, is_causal, bias = _normalised(module, query, key, attention_mask, kwargs)
+    return CallInfo(
+        query, key, value, output, attn_mask=mask, is_causal=is_causal,
+        scale=kwargs.get("scaling"), softcap=kwargs.get("softcap"), bias=bias,
+        window=call_window(module, kwargs),
+    )  # fmt: skip
 
 
 def _sdpa_steps(
@@ -172,17 +259,7 @@ def _sdpa_steps(
 ) -> dict[str, torch.Tensor]:
     """The steps ``sdpa_attention_forward`` (or eager) computes, following its rules; with
     ``value``, also ``"output"`` where ``attention_steps`` can weigh the values."""
-    q_len, kv_len = query.shape[2], key.shape[2]
-    causal_flag = kwargs.get("is_causal")
-    if causal_flag is None:
-        causal_flag = getattr(module, "is_causal", True)
-    is_causal = bool(q_len > 1 and attention_mask is None and causal_flag)
-    bias = kwargs.get("position_bias")
-    if is_causal and kv_len > q_len:
-        key = key[:, :, :q_len]
-        bias = None if bias is None else bias[..., :q_len]
-    if attention_mask is not None and attention_mask.shape[-1] != key.shape[-2]:
-        attention_mask = attention_mask[..., : key.shape[-2]]
+    key, attention_mask, is_causal, bias = _normalised(module, query, key, attention_mask, kwargs)
     return attention_steps(
         query,
         key,
@@ -212,13 +289,7 @@ def _recording_eager(
     watchers = wanted(module, query, key.shape[-2])
     output, weights = _run_kernel(kernel, module, query, key, value, attention_mask, **kwargs)
     if watchers:
-        kinds = frozenset().union(*(k for _, k in watchers))
-        steps: dict[str, torch.Tensor] = {}
-        if kinds - {"probability"} or weights is None:
-            steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds)
-        if weights is not None and "probability" in kinds:
-            steps["probability"] = weights.detach()  # the model's own eager weights
-        unseen(notify, module, watchers, steps, "interface")
+        _notify_all(module, watchers, query, key, value, output, attention_mask, kwargs, weights)
     return output, weights
 
 

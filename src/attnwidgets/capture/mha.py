@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 from .admission import CallShape
 from .hf_interface import unseen
+from .qkv import CallInfo
 from .weights import attention_steps
 
 _PARAMETERS = list(inspect.signature(F.multi_head_attention_forward).parameters)
@@ -54,12 +55,14 @@ def call_with_head_weights(
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
     kinds: frozenset[str] = frozenset({"probability"}),
-) -> tuple[Any, dict[str, torch.Tensor]]:
+    inputs: bool = False,
+) -> tuple[Any, dict[str, torch.Tensor], CallInfo | None]:
     """Run ``F.multi_head_attention_forward`` keeping per-head weights.
 
-    Returns what the caller asked for, and the steps of ``kinds``: ``probability`` (PyTorch's
+    Returns what the caller asked for, the steps of ``kinds``: ``probability`` (PyTorch's
     own weights), ``scores``, ``scaled``, ``masked``; each ``[batch, heads, query, key]`` (the
-    weights of unbatched input are ``[heads, query, key]``).
+    weights of unbatched input are ``[heads, query, key]``); and with ``inputs`` the call's
+    projected Q, K, V and head outputs ``weights @ V`` (before ``out_proj``) as a ``CallInfo``.
     """
     bound = dict(zip(_PARAMETERS, args, strict=False))
     bound.update(kwargs)
@@ -71,15 +74,29 @@ def call_with_head_weights(
     steps: dict[str, torch.Tensor] = {}
     if kinds - {"probability"}:
         steps = unseen(head_steps, bound, kinds - {"probability"})
+    info = None
+    if inputs and weights is not None:
+        info = unseen(head_call, bound, weights)
     if weights is None:
-        return (output, None), steps
+        return (output, None), steps, info
     if "probability" in kinds:
         steps["probability"] = weights.detach()
     heads_dim = 1 if weights.dim() == 4 else 0
     given = None
     if asked_weights:
         given = weights.mean(dim=heads_dim) if asked_average else weights
-    return (output, given), steps
+    return (output, given), steps, info
+
+
+def head_call(bound: dict[str, Any], weights: torch.Tensor) -> CallInfo:
+    """Q, K, V per head ``[batch, heads, tokens, head_dim]`` as the call projected them, and
+    the head outputs ``weights @ V`` (what ``out_proj`` receives, head by head)."""
+    q, k, v, mask = head_tensors(bound)
+    assert v is not None
+    per_head = weights if weights.dim() == 4 else weights.unsqueeze(0)
+    with torch.no_grad():
+        output = torch.matmul(per_head.to(v.dtype), v)
+    return CallInfo(q, k, v, output, attn_mask=mask, scale=q.shape[-1] ** -0.5)
 
 
 def head_steps(bound: dict[str, Any], kinds: frozenset[str]) -> dict[str, torch.Tensor]:
@@ -99,41 +116,66 @@ def head_steps(bound: dict[str, Any], kinds: frozenset[str]) -> dict[str, torch.
         >>> steps["masked"][0, 0, :, 2].tolist()
         [-inf, -inf, -inf]
     """
-    query, key = bound["query"], bound["key"]
+    q, k, _, mask = head_tensors(bound, with_values=False)
+    return attention_steps(q, k, kinds=kinds, attn_mask=mask)
+
+
+def head_tensors(
+    bound: dict[str, Any], with_values: bool = True
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    """Q, K (and V) ``[batch, heads, tokens, head_dim]`` and the merged additive mask of one
+    call, by its rules: in-projections, ``bias_k`` / ``bias_v``, ``static_k`` / ``static_v``,
+    ``add_zero_attn``."""
+    query, key, value = bound["query"], bound["key"], bound["value"]
     heads = int(bound["num_heads"])
     batched = query.dim() == 3
     if not batched:
-        query, key = query.unsqueeze(1), key.unsqueeze(1)
+        query, key, value = query.unsqueeze(1), key.unsqueeze(1), value.unsqueeze(1)
     targets, batch, embed = query.shape
     head_dim = embed // heads
     with torch.no_grad():
-        q, k = _project(bound, query, key)
-        bias_k = bound.get("bias_k")
-        if bias_k is not None:
-            k = torch.cat([k, bias_k.repeat(1, batch, 1)])
+        q, k, v = _project(bound, query, key, value if with_values else None)
         q = q.reshape(targets, batch, heads, head_dim).permute(1, 2, 0, 3)
-        static_k = bound.get("static_k")
-        if static_k is not None:
-            k = static_k.reshape(batch, heads, -1, head_dim)
-        else:
-            k = k.reshape(k.shape[0], batch, heads, head_dim).permute(1, 2, 0, 3)
-        if bound.get("add_zero_attn"):
-            k = torch.cat([k, k.new_zeros(batch, heads, 1, head_dim)], dim=2)
+        k = _heads(k, bound.get("bias_k"), bound.get("static_k"), batch, heads, bound)
+        if v is not None:
+            v = _heads(v, bound.get("bias_v"), bound.get("static_v"), batch, heads, bound)
         mask = _merged_mask(bound, batched, batch, heads, targets, k.shape[2])
-        return attention_steps(q, k, kinds=kinds, attn_mask=mask)
+    return q, k, v, mask
+
+
+def _heads(
+    x: torch.Tensor,
+    extra: torch.Tensor | None,
+    static: torch.Tensor | None,
+    batch: int,
+    heads: int,
+    bound: dict[str, Any],
+) -> torch.Tensor:
+    """Sequence-first projected keys or values -> ``[batch, heads, tokens, head_dim]``."""
+    if extra is not None:
+        x = torch.cat([x, extra.repeat(1, batch, 1)])
+    head_dim = x.shape[-1] // heads
+    if static is not None:
+        x = static.reshape(batch, heads, -1, static.shape[-1])
+    else:
+        x = x.reshape(x.shape[0], batch, heads, head_dim).permute(1, 2, 0, 3)
+    if bound.get("add_zero_attn"):
+        x = torch.cat([x, x.new_zeros(batch, heads, 1, x.shape[-1])], dim=2)
+    return x
 
 
 def _project(
-    bound: dict[str, Any], query: torch.Tensor, key: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """The query and key in-projections (packed ``in_proj_weight`` or separate weights)."""
+    bound: dict[str, Any], query: torch.Tensor, key: torch.Tensor, value: torch.Tensor | None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The in-projections (packed ``in_proj_weight`` or separate weights)."""
     bias = bound.get("in_proj_bias")
-    b_q, b_k = (None, None) if bias is None else bias.chunk(3)[:2]
+    b_q, b_k, b_v = (None, None, None) if bias is None else bias.chunk(3)
     if bound.get("use_separate_proj_weight"):
-        w_q, w_k = bound["q_proj_weight"], bound["k_proj_weight"]
+        w_q, w_k, w_v = bound["q_proj_weight"], bound["k_proj_weight"], bound["v_proj_weight"]
     else:
-        w_q, w_k, _ = bound["in_proj_weight"].chunk(3)
-    return F.linear(query, w_q, b_q), F.linear(key, w_k, b_k)
+        w_q, w_k, w_v = bound["in_proj_weight"].chunk(3)
+    v = None if value is None else F.linear(value, w_v, b_v)
+    return F.linear(query, w_q, b_q), F.linear(key, w_k, b_k), v
 
 
 def _merged_mask(

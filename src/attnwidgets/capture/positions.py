@@ -1,8 +1,11 @@
 """Read a model's positional encoding into a ``PositionScheme`` (torch side, no widgets).
 
-Detected, in this order: rotary (``*RotaryEmbedding`` modules with ``inv_freq``, Llama family),
-T5 relative buckets (``relative_attention_bias`` on the first block), BLOOM ALiBi, learned
-absolute tables (GPT-2 ``wpe``, BERT/ViT ``embeddings.position_embeddings``).
+Detected, in this order: rotary tables (every rotary module's ``inv_freq`` buffer, or one
+``<layer type>_inv_freq`` per layer type as Gemma 3 and ModernBERT hold them: local and global
+layers turn at different bases), T5 relative buckets (``relative_attention_bias`` on the first
+block), BLOOM ALiBi, learned absolute tables (GPT-2 ``wpe``, BERT/ViT
+``embeddings.position_embeddings``). ``extract_all_positions`` gives every table, each labelled
+with the layers that use it (``params["layers"]``, ``params["layer_type"]``).
 Reading never changes the model: no hooks, no mode switch, only ``torch.no_grad`` reads.
 """
 
@@ -36,13 +39,38 @@ def extract_positions(model: torch.nn.Module, length: int | None = None) -> Posi
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"extract_positions() takes a torch.nn.Module, not {type(model).__name__}")
+    return extract_all_positions(model, length)[0]
+
+
+def extract_all_positions(
+    model: torch.nn.Module, length: int | None = None
+) -> list[PositionScheme]:
+    """Every positional table of the model: one per rotary table (e.g. Gemma 3's local and
+    global bases, each with ``params["layers"]``), else the one scheme ``extract_positions``
+    finds. Raises ``PositionSchemeNotFound`` when there is none.
+
+    Example:
+        >>> from transformers import Gemma3TextConfig, Gemma3TextModel
+        >>> model = Gemma3TextModel(Gemma3TextConfig(num_hidden_layers=3, hidden_size=16,
+        ...     intermediate_size=32, num_attention_heads=2, num_key_value_heads=1, head_dim=8,
+        ...     vocab_size=32, sliding_window=4, layer_types=["sliding_attention",
+        ...     "sliding_attention", "full_attention"]))
+        >>> [(s.params["layer_type"], s.params["layers"], s.theta)
+        ...  for s in extract_all_positions(model)]
+        [('sliding_attention', [0, 1], 10000.0), ('full_attention', [2], 1000000.0)]
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"extract_positions() takes a torch.nn.Module, not {type(model).__name__}")
     count = length if length is not None else _default_length(model)
     if count <= 0:
         raise ValueError(f"length must be positive, got {count}")
-    for read in (_rotary, _t5, _alibi, _learned):
+    rotary = _rotary_tables(model, count)
+    if rotary:
+        return rotary
+    for read in (_t5, _alibi, _learned):
         scheme = read(model, count)
         if scheme is not None:
-            return scheme
+            return [scheme]
     raise PositionSchemeNotFound(
         f"no positional encoding found in {type(model).__name__}: looked for a rotary module "
         "with inv_freq (Llama family), T5 relative_attention_bias, BLOOM ALiBi, and learned "
@@ -78,24 +106,104 @@ def _numpy(tensor: torch.Tensor) -> Any:
     return tensor.detach().to("cpu", torch.float32).numpy().copy()
 
 
-def _rotary(model: torch.nn.Module, length: int) -> PositionScheme | None:
+def all_positions_of(model: torch.nn.Module) -> list[PositionScheme]:
+    """``extract_all_positions`` with default lengths, or ``[]`` when the model has none.
+
+    Example:
+        >>> all_positions_of(torch.nn.Linear(2, 2))
+        []
+    """
+    try:
+        return extract_all_positions(model)
+    except PositionSchemeNotFound:
+        return []
+
+
+def _rotary_buffers(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """``{layer type or "": inv_freq}`` of a rotary module: its own ``inv_freq`` buffer or one
+    ``<layer type>_inv_freq`` buffer per layer type (never the ``original_inv_freq`` copies)."""
+    found = {}
+    for name, buffer in module.named_buffers(recurse=False):
+        if name == "inv_freq":
+            found[""] = buffer
+        elif name.endswith("_inv_freq") and not name.endswith("original_inv_freq"):
+            found[name[: -len("_inv_freq")]] = buffer
+    name = type(module).__name__.lower()
+    if not found and ("rotary" in name or "rope" in name):
+        inv_freq = getattr(module, "inv_freq", None)  # a plain attribute, not a buffer
+        if isinstance(inv_freq, torch.Tensor):
+            found[""] = inv_freq
+    return found
+
+
+def _rotary_tables(model: torch.nn.Module, length: int) -> list[PositionScheme]:
+    """One scheme per distinct rotary table; identical per-layer copies (ESM keeps one rotary
+    module per attention layer) become one scheme listing their layers."""
+    blocks = _block_of_module(model)
+    grouped: dict[tuple[str, str, bytes], dict[str, Any]] = {}
     for path, module in model.named_modules():
-        inv_freq = getattr(module, "inv_freq", None)
-        if not type(module).__name__.endswith("RotaryEmbedding") or inv_freq is None:
-            continue
-        config = getattr(module, "config", None) or getattr(model, "config", None)
+        for layer_type, inv_freq in _rotary_buffers(module).items():
+            table = _numpy(inv_freq)
+            key = (type(module).__name__, layer_type, table.tobytes())
+            entry = grouped.setdefault(
+                key, {"path": path, "module": module, "blocks": [], "inv_freq": table}
+            )
+            if path in blocks:
+                entry["blocks"].append(blocks[path])
+    schemes = []
+    for (_, layer_type, _), entry in grouped.items():
+        module, path = entry["module"], entry["path"]
+        config = _text_config(getattr(module, "config", None) or getattr(model, "config", None))
         parameters = getattr(config, "rope_parameters", None) or {}
-        theta = parameters.get("rope_theta", getattr(config, "rope_theta", None))
-        return PositionScheme(
-            "rotary",
-            _where(model, path),
-            inv_freq=_numpy(inv_freq),
-            theta=float(theta) if theta is not None else None,
-            attention_scaling=float(getattr(module, "attention_scaling", 1.0)),
-            length=length,
-            params={"rope_type": parameters.get("rope_type", "default")},
+        if layer_type and isinstance(parameters.get(layer_type), dict):
+            parameters = parameters[layer_type]
+        theta: Any = parameters.get("rope_theta", getattr(config, "rope_theta", None))
+        scaling: Any = getattr(
+            module, f"{layer_type}_attention_scaling" if layer_type else "", None
         )
-    return None
+        if scaling is None:
+            scaling = getattr(module, "attention_scaling", 1.0)
+        buffer = f"{layer_type}_inv_freq" if layer_type else ""
+        source = _where(model, f"{path}.{buffer}".strip(".") if buffer else path)
+        params: dict[str, Any] = {"rope_type": parameters.get("rope_type", "default")}
+        layers = entry["blocks"] or _layers_of_type(config, layer_type)
+        if layer_type:
+            params["layer_type"] = layer_type
+        if layers:
+            params["layers"] = layers
+        schemes.append(
+            PositionScheme(
+                "rotary", source, inv_freq=entry["inv_freq"],
+                theta=float(theta) if theta is not None else None,
+                attention_scaling=float(scaling), length=length, params=params,
+            )
+        )  # fmt: skip
+    # the layers in order: local before global when the first layer is a local one
+    return sorted(schemes, key=lambda scheme: min(scheme.params.get("layers") or [0]))
+
+
+def _text_config(config: Any) -> Any:
+    """The text part of a multimodal config (``get_text_config``), else the config itself."""
+    text = getattr(config, "get_text_config", None)
+    return (text() if callable(text) else None) or config
+
+
+def _layers_of_type(config: Any, layer_type: str) -> list[int]:
+    types = getattr(config, "layer_types", None)
+    if not layer_type or not isinstance(types, (list, tuple)):
+        return []
+    return [index for index, name in enumerate(types) if name == layer_type]
+
+
+def _block_of_module(model: torch.nn.Module) -> dict[str, int]:
+    """Module path -> index of the transformer block it sits in (modules inside blocks only)."""
+    from .aliases import find_blocks
+
+    found: dict[str, int] = {}
+    for index, (block_path, block) in enumerate(find_blocks(model)):
+        for inner, _ in block.named_modules(prefix=block_path):
+            found[inner] = index
+    return found
 
 
 def _t5(model: torch.nn.Module, length: int) -> PositionScheme | None:

@@ -30,6 +30,8 @@ import weakref
 import numpy as np
 import torch
 
+from .admission import DEFAULT_BUDGET
+
 DEFAULT_LIMIT = 256 << 20
 """Bytes of dropped record memory kept for the next capture (GPT-2 small at 512 tokens: 151 MB)."""
 
@@ -44,11 +46,14 @@ class RecordMemory:
 
     ``limit`` bounds the bytes kept while no record uses them; 0 keeps nothing (each record
     then gets fresh memory from the allocator, as ``torch.empty`` does). Buffers below
-    ``smallest`` bytes are plain ``torch.empty``.
+    ``smallest`` bytes are plain ``torch.empty``. ``budget`` is what one capture's attention
+    records may take when ``aw.capture(..., max_bytes=)`` is not given: a fraction of the
+    memory available when the capture starts (0.5), a number of bytes, or None for no limit.
     """
 
     def __init__(self, limit: int = DEFAULT_LIMIT, smallest: int = SMALLEST) -> None:
         self.limit = limit
+        self.budget: float | int | None = DEFAULT_BUDGET
         self.smallest = smallest
         self._free: dict[int, list[np.ndarray]] = {}
         self._kept = 0

@@ -26,6 +26,7 @@ from torch.utils.hooks import RemovableHandle
 from .admission import CallShape
 from .hf_interface import AttentionSink, inside_interface, unseen
 from .mha import call_shape, call_with_head_weights
+from .qkv import CallInfo
 from .weights import attention_steps
 
 _SDPA_PARAMETERS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale")
@@ -138,16 +139,20 @@ class RecordingMode(TorchFunctionMode):
         if func is F.scaled_dot_product_attention:
             self.calls_seen += 1
             kinds = self.sink.kinds_for(module)
-            if kinds:
+            if kinds or self.sink.wants_inputs(module):
                 return self._sdpa(module, func, args, kwargs, kinds)
         elif func is F.multi_head_attention_forward:
             self.calls_seen += 1
             kinds = self.sink.kinds_for(module)
+            inputs = self.sink.wants_inputs(module)
             if kinds:
                 self.sink.admit(module, *call_shape(args, kwargs))
-                result, steps = call_with_head_weights(func, args, kwargs, kinds)
+            if kinds or inputs:
+                result, steps, info = call_with_head_weights(func, args, kwargs, kinds, inputs)
                 if steps:
                     unseen(self.sink.record_attention, module, steps, "mha")
+                if info is not None:
+                    unseen(self.sink.record_call, module, info)
                 return result
         elif func in _SOFTMAX_FUNCTIONS:
             return self._softmax(module, func, args, kwargs)
@@ -166,11 +171,15 @@ class RecordingMode(TorchFunctionMode):
         query = bound["query"]
         self.sink.admit(module, query, CallShape.of(query, bound["key"].shape[-2]))
         reuse = self.sink.reuse_weights and not bound.get("dropout_p")
-        steps = unseen(_sdpa_steps, bound, kinds | {"probability"} if reuse else kinds, reuse)
+        steps: dict[str, torch.Tensor] = {}
+        if kinds:
+            steps = unseen(_sdpa_steps, bound, kinds | {"probability"} if reuse else kinds, reuse)
         output = steps.pop("output", None)
         if output is None:
             output = func(*args, **kwargs)
-        unseen(self.sink.record_attention, module, {k: steps[k] for k in kinds}, "sdpa")
+        if kinds:
+            unseen(self.sink.record_attention, module, {k: steps[k] for k in kinds}, "sdpa")
+        unseen(self.sink.record_call, module, _sdpa_info(bound, output))
         return output
 
     def _softmax(
@@ -224,6 +233,20 @@ def _heads_of(module: torch.nn.Module, rows: int) -> int | None:
         if isinstance(heads, int) and heads > 0 and rows % heads == 0:
             return heads
     return None
+
+
+def _sdpa_info(bound: dict[str, Any], output: Any) -> CallInfo:
+    """One ``scaled_dot_product_attention`` call as a ``CallInfo`` (unbatched calls get a
+    batch of one)."""
+    query, key, value = bound["query"], bound["key"], bound["value"]
+    if query.dim() == 3:
+        query, key, value = query[None], key[None], value[None]
+        output = output[None] if isinstance(output, torch.Tensor) else output
+    return CallInfo(
+        query, key, value, output if isinstance(output, torch.Tensor) else None,
+        attn_mask=bound.get("attn_mask"), is_causal=bool(bound.get("is_causal", False)),
+        scale=bound.get("scale"),
+    )  # fmt: skip
 
 
 def _sdpa_steps(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import sys
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
@@ -11,17 +10,21 @@ from typing import Any
 
 import torch
 
+from ..qkv_records import QKVRecord
 from ..records import AttentionRecord
 from . import admission, hf_interface
 from .admission import CallShape, check_budget, check_compiled
-from .aliases import LayerSelection, count_attention_modules, is_attention_module, resolve
+from .aliases import QKV, LayerSelection, count_attention_modules, is_attention_module, resolve
 from .generation import AttentionCall, RecomputedRows, is_generation, merge_steps
+from .modules import ModuleRecorder
+from .options import check_dtype, check_selection, kinds_of
+from .qkv import NOTHING_KEPT, CallInfo, QKVCall, batch_records, head_tensor
+from .record_memory import record_memory
 from .residual import ResidualRecorder
 from .sdpa_mode import ModulePathStack, RecordingMode
 from .unsupported import why_unsupported
 from .weights import KINDS
 
-_KEEPABLE = (torch.float32, torch.float16, torch.float64)
 _NOTHING: frozenset[str] = frozenset()
 
 
@@ -40,6 +43,8 @@ class Capture:
     ``cap["transformer.h.3.attn"]`` or ``cap["blocks.3.attn.hook_pattern"]`` give the kept
     tensor; ``norms`` and the residual names (``cap["blocks.3.hook_resid_post"]``) what
     ``norms=True`` / ``residual=True`` recorded; ``nonfinite`` flags layers holding NaN/Inf.
+    ``qkv`` (``qkv=True``) holds each call's queries, keys, values and head outputs;
+    ``cap["model.layers.2.mlp"]`` the output of a module named in ``modules=``.
     """
 
     def __init__(
@@ -51,11 +56,16 @@ class Capture:
         dtype: torch.dtype = torch.float32,
         reuse_weights: bool = False,
         max_bytes: int | None = None,
+        qkv: bool = False,
     ) -> None:
         self.model = model
         self.thread = threading.get_ident()  # records only the calls of the thread it began on
         self.reuse_weights = reuse_weights
         self.kinds = kinds
+        self.want_qkv = qkv
+        self.qkv_calls: list[QKVCall] = []
+        self.windows: dict[str, tuple[int, int] | None] = {}  # path: allowed key - query band
+        self.modules: ModuleRecorder | None = None
         self.dtype = dtype
         self.selection = selection or LayerSelection(model, None)
         self._names = {module: path for path, module in model.named_modules()}
@@ -75,17 +85,34 @@ class Capture:
         self._layers = 1  # attention modules selected, counted at the first attention call
 
     # -- recording (called by hf_interface and sdpa_mode) ----------------------------------
-    def kinds_for(self, module: torch.nn.Module) -> frozenset[str]:
+    def _watched(self, module: torch.nn.Module) -> str | None:
+        """The module's path when this capture records it (this thread's call, selected,
+        supported), else None."""
         if threading.get_ident() != self.thread:
-            return _NOTHING  # another thread's forward of the same model
-        path = self._names.get(module)
-        if path is None or not self.kinds or not self.selection(path):
-            return _NOTHING
+            return None  # another thread's forward of the same model
+        path: str | None = self._names.get(module)
+        if path is None or not self.selection(path):
+            return None
         reason = why_unsupported(module)
         if reason is not None:
             self.unsupported.setdefault(path, f"{type(module).__name__}: {reason}")
+            return None
+        return path
+
+    def kinds_for(self, module: torch.nn.Module) -> frozenset[str]:
+        if not self.kinds or self._watched(module) is None:
             return _NOTHING
         return self.kinds
+
+    def wants_inputs(self, module: torch.nn.Module) -> bool:
+        return self.want_qkv and self._watched(module) is not None
+
+    def record_call(self, module: torch.nn.Module, info: CallInfo) -> None:
+        """The call's sliding window (for the views), and with ``qkv=True`` its tensors."""
+        name = self._names[module]
+        self.windows[name] = info.window
+        if self.want_qkv and info.output is not None:
+            self.qkv_calls.append(info.kept(name, self.forwards.forward_count, self.dtype))
 
     def admit(self, module: torch.nn.Module, query: torch.Tensor, shape: CallShape) -> None:
         """Before an attention call is recorded: refuse what cannot be, and (at the first call
@@ -99,8 +126,8 @@ class Capture:
         if reason is not None:
             raise CaptureError(f"{reason}. The model is left as it was.")
         if self._budget is None:
-            default = getattr(sys.modules[__package__], "memory_budget", admission.DEFAULT_BUDGET)
-            check_budget(default, "aw.capture.memory_budget")
+            default = record_memory.budget
+            check_budget(default, "aw.record_memory.budget")
             self._budget = admission.resolve_budget(self.max_bytes, default)
             if self._budget.limit is not None:
                 self._layers = count_attention_modules(self.model, self.selection)
@@ -151,8 +178,14 @@ class Capture:
         """One record per batch item of ``kind``: probability, scores, scaled or masked."""
         calls = self._require(kind)
         batch = calls[0].kept[kind].shape[0]
+        windows = [self.windows.get(c.name) for c in calls]
         return [
-            AttentionRecord([c.kept[kind][i].numpy() for c in calls], self.layer_names, kind=kind)
+            AttentionRecord(
+                [c.kept[kind][i].numpy() for c in calls],
+                self.layer_names,
+                kind=kind,
+                windows=windows,
+            )
             for i in range(batch)
         ]
 
@@ -189,6 +222,29 @@ class Capture:
             for calls in steps.values()
         ]
 
+    def qkv_records(self) -> list[QKVRecord]:
+        """One ``QKVRecord`` per batch item (``qkv=True``): each call's Q, K, V, head outputs,
+        scale, mask and window; ``record.steps(layer, head)`` redoes its attention step by step.
+        """
+        if not self.want_qkv:
+            raise CaptureError("Q, K and V were not captured: use aw.capture(model, qkv=True)")
+        if self.unsupported:
+            raise CaptureError(self._unsupported_message())
+        if not self.qkv_calls:
+            raise CaptureError(f"{NOTHING_KEPT} {self._nothing_message()}")
+        return batch_records(self.qkv_calls)
+
+    @property
+    def qkv(self) -> QKVRecord:
+        """The ``QKVRecord`` of the only sequence in the batch (``qkv=True``)."""
+        records = self.qkv_records()
+        if len(records) != 1:
+            raise ValueError(
+                f"the captured batch holds {len(records)} sequences; pick one with "
+                "cap.qkv_records()[i]"
+            )
+        return records[0]
+
     @property
     def nonfinite(self) -> dict[str, str]:
         """Layers whose probabilities hold NaN or Inf (recorded as they are, never a crash)."""
@@ -206,19 +262,41 @@ class Capture:
         if self.norm_recorder is None:
             raise CaptureError("norms were not captured: use aw.capture(model, norms=True)")
         record = self.norm_recorder.record
-        return type(record)([layer for layer in record if self.selection(layer.name)])
+        return type(record)([layer for layer in record if self.selection.widened(layer.name)])
 
     def __getitem__(self, name: str) -> Any:
         """Data by module path or TransformerLens alias, e.g. ``cap["blocks.0.attn.hook_pattern"]``.
 
         Attention comes as a ``[batch, heads, query, key]`` tensor, residual names as
-        ``[batch, seq, d_model]``, norm names as the module's last ``NormLayer``.
+        ``[batch, seq, d_model]``, norm names as the module's last ``NormLayer``, a module of
+        ``modules=`` as its output, ``hook_q`` / ``hook_k`` / ``hook_v`` / ``hook_z`` as
+        ``[batch, pos, heads, d_head]`` (TransformerLens's layout; K and V keep their
+        key/value heads).
         """
+        if self.modules is not None and name in self.modules.outputs:
+            return self.modules.outputs[name]
         if self.residual is not None and name in self.residual.tensors:
             return self.residual.tensors[name]
         target = resolve(self.model, name)
         if target.what in ("resid_pre", "resid_post", "mlp_out", "attn_out"):
+            if self.residual is not None:
+                raise KeyError(
+                    f"{name!r}: residual=True recorded {sorted(self.residual.tensors)[:6]}..., "
+                    f"not this one (outside layers={self.selection.text}, or the model did not "
+                    "run inside the with block)"
+                )
             raise KeyError(f"{name!r}: residual stream not captured; use residual=True")
+        if target.what in QKV:
+            if not self.want_qkv:
+                raise KeyError(f"{name!r}: Q, K and V were not captured; use qkv=True")
+            return head_tensor(self.qkv_calls, name, target.path, target.what)
+        if target.what is None and not self._is_attention_path(target.path):
+            if self.modules is not None and target.path in self.modules.paths:
+                raise KeyError(f"{name!r}: {target.path} did not run inside the with block")
+            raise KeyError(
+                f"{name!r}: {target.path} is not an attention module and its output was not "
+                f"recorded; use aw.capture(model, modules=[{target.path!r}])"
+            )
         if target.what == "norm":
             found = [layer for layer in self.norms if layer.name == target.path]
             if not found:
@@ -229,6 +307,11 @@ class Capture:
             if call.name == target.path or call.name.startswith(f"{target.path}."):
                 return call.kept[kind]
         raise KeyError(f"{name!r}: no attention recorded for {target.path}; got {self.layer_names}")
+
+    def _is_attention_path(self, path: str) -> bool:
+        return any(c.name == path or c.name.startswith(f"{path}.") for c in self.calls) or (
+            is_attention_module(self.model.get_submodule(path)) if path else True
+        )
 
     def _require(self, kind: str) -> list[AttentionCall]:
         if kind not in KINDS:
@@ -282,28 +365,6 @@ class Capture:
         )
 
 
-def _kinds(attention: bool, scores: bool | str | Iterable[str]) -> frozenset[str]:
-    kinds = {"probability"} if attention else set()
-    if scores is True:
-        kinds |= {"scores", "scaled", "masked"}
-    elif isinstance(scores, str):
-        kinds.add(scores)
-    elif scores:
-        kinds |= set(scores)
-    unknown = kinds - set(KINDS)
-    if unknown:
-        raise ValueError(f"scores= takes {KINDS[1:]}, not {sorted(unknown)}")
-    return frozenset(kinds)
-
-
-def _check_dtype(dtype: torch.dtype) -> None:
-    if dtype not in _KEEPABLE:
-        raise TypeError(
-            f"dtype={dtype} cannot be kept: records are numpy arrays, so use one of "
-            f"{[str(d) for d in _KEEPABLE]} (numpy has no bfloat16; float16 halves memory)"
-        )
-
-
 @contextmanager
 def capture(
     model: torch.nn.Module,
@@ -316,6 +377,8 @@ def capture(
     dtype: torch.dtype = torch.float32,
     reuse_weights: bool = False,
     max_bytes: int | None = None,
+    qkv: bool = False,
+    modules: str | Iterable[str] | None = None,
 ) -> Iterator[Capture]:
     """Record what ``model`` computes in the forward passes run inside the block.
 
@@ -328,9 +391,13 @@ def capture(
     (faster: GPT-2 small at 512 tokens on one CPU thread costs about 1.04x of a plain forward
     instead of 1.12x; float32 without gradients only; outputs within float32 rounding of sdpa,
     not bit-identical). The weights are written into memory of dropped records where some
-    waits (``aw.record_memory``). ``max_bytes``: the most the attention records may take; a
+    waits (``aw.record_memory``). ``qkv``: also each call's queries, keys (after rotary),
+    values and head outputs (``cap.qkv``; the step view). ``modules``: outputs of any modules
+    by path or glob (``modules=["model.layers.*.mlp"]``, then ``cap["model.layers.2.mlp"]``).
+    Every option applies or raises here, before the model runs, naming what did not match.
+    ``max_bytes``: the most the attention records may take; a
     forward whose records would exceed it raises ``CaptureError`` before they are allocated
-    (default: ``aw.capture.memory_budget``, half of the memory available at the start).
+    (default: ``aw.record_memory.budget``, half of the memory available at the start).
 
     Only calls on the thread that entered the block are recorded; other threads may run the
     same model meanwhile, unrecorded and with their usual outputs. ``torch.compile``d models
@@ -352,28 +419,38 @@ def capture(
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"capture() takes a torch.nn.Module, not {type(model).__name__}")
-    _check_dtype(dtype)
+    check_dtype(dtype)
     check_compiled(model)
     check_budget(max_bytes, "max_bytes")
     selection = LayerSelection(model, layers)
+    kinds = kinds_of(attention, scores)
+    norms_module = importlib.import_module(f"{__package__}.norms") if norms else None
+    norm_paths = [p for p, _, _ in norms_module.find_norm_modules(model)] if norms_module else []
+    check_selection(
+        model, selection, attention=bool(kinds) or qkv, residual=residual, norm_paths=norm_paths
+    )
     cap = Capture(
         model,
-        kinds=_kinds(attention, scores),
+        kinds=kinds,
         selection=selection,
         dtype=dtype,
         reuse_weights=reuse_weights,
         max_bytes=max_bytes,
+        qkv=qkv,
     )
+    recording = bool(cap.kinds) or qkv
     with ExitStack() as stack:
-        stack.enter_context(cap.forwards.hooked(every_module=bool(cap.kinds)))
-        if norms:
-            record_norms = importlib.import_module(f"{__package__}.norms").record_norms
+        if modules is not None:
+            cap.modules = ModuleRecorder(model, modules, dtype=dtype, thread=cap.thread)
+            stack.enter_context(cap.modules.hooked())
+        stack.enter_context(cap.forwards.hooked(every_module=recording))
+        if norms_module is not None:
             options = norms if isinstance(norms, dict) else {}
-            cap.norm_recorder = stack.enter_context(record_norms(model, **options))
+            cap.norm_recorder = stack.enter_context(norms_module.record_norms(model, **options))
         if residual:
-            cap.residual = ResidualRecorder(model, dtype=dtype, selected=selection)
+            cap.residual = ResidualRecorder(model, dtype=dtype, selected=selection.touches)
             stack.enter_context(cap.residual.hooked())
-        if cap.kinds:
+        if recording:
             cap.used_interface = stack.enter_context(hf_interface.recording(model))
             stack.enter_context(hf_interface.activated(cap))
             mode = RecordingMode(cap, cap.forwards)
@@ -388,5 +465,5 @@ def capture(
                 )
             raise
         finally:
-            if cap.kinds:
+            if recording:
                 cap.calls_seen = mode.calls_seen

@@ -7,12 +7,14 @@ from .norm_view import NormView
 from .panel import attention_explorer
 from .position_panel import compare, position_explorer, position_panel
 from .position_view import PositionView
+from .step_view import StepView
 from .training_monitor import TrainingMonitorView
 
 __all__ = [
     "AttentionView",
     "NormView",
     "PositionView",
+    "StepView",
     "TrainingMonitorView",
     "as_attention_record",
     "attention_explorer",

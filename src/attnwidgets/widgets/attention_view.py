@@ -44,7 +44,8 @@ class AttentionView(anywidget.AnyWidget):
     ``scores`` (default: ``data.scores`` of a Run captured with ``scores=True``) maps a kind
     (``"scores"``, ``"scaled"``, ``"masked"``) to a record of the same shape; ``value_kind``
     picks the one drawn (a select in the view when there is more than one). Masked cells
-    (``-inf``) are drawn grey.
+    (``-inf``) are drawn grey. Sliding-window layers (``record.windows``) draw the edge of
+    their band and say ``window 512`` in the title.
     ``sentence_b_start`` (bertviz's) splits the tokens into sentences A and B; a select then
     restricts the view (``sentence_filter``: ``"A->B"`` = queries of A, keys of B).
     A Run from a lens with a tokenizer gets a text box (``live``): edit, press Enter, and the
@@ -107,6 +108,7 @@ class AttentionView(anywidget.AnyWidget):
     stack = traitlets.Unicode("").tag(sync=True)  # the stack shown
     label_note = traitlets.Unicode("").tag(sync=True)  # why positions are shown, "" for tokens
     generated_from = traitlets.Int(-1).tag(sync=True)  # first generated token, -1: none
+    windows = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)  # per layer [lo, hi]
 
     def __init__(
         self,
@@ -189,6 +191,7 @@ class AttentionView(anywidget.AnyWidget):
             "n_layers": record.shape[0],
             "n_heads": record.shape[1],
             "layer_names": record.layer_names,
+            "windows": [list(w) if w else [] for w in getattr(record, "windows", None) or []],
             "query_tokens": loaded.queries,
             "key_tokens": loaded.keys,
             **chunk_traits(shown, layers),

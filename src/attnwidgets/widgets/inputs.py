@@ -80,7 +80,8 @@ def token_labels(tokens: Sequence[Any] | None, count: int, axis: str) -> list[st
         return [str(i) for i in range(count)]
     labels = [clean_text(str(token)) for token in tokens]
     if len(labels) != count:
-        raise ValueError(f"{len(labels)} {axis} tokens given for an attention of {count} {axis}s")
+        plural = "queries" if axis == "query" else f"{axis}s"
+        raise ValueError(f"{len(labels)} {axis} tokens given for an attention of {count} {plural}")
     return labels
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import ipywidgets
 
 from ..positions import ABSOLUTE_KINDS, PositionScheme
-from .position_view import PositionView, available_views
+from .position_view import PositionView, available_views, used_by
 
 STYLE = {"description_width": "72px"}
 
@@ -72,7 +72,8 @@ def position_panel(
     schemes: PositionScheme | PositionView | Sequence[PositionScheme | PositionView],
     **options: Any,
 ) -> ipywidgets.Widget:
-    """One explorer for a scheme; a tab per scheme for a list (the Positions tab of ``show()``).
+    """One explorer for a scheme; a tab per scheme for a list (the Positions tab of ``show()``;
+    a model with several rotary tables gets one tab per table, titled with the layers using it).
 
     ``options`` go to each ``PositionView``; ``view="similarity"`` applies to the schemes that
     have that view.
@@ -91,7 +92,7 @@ def position_panel(
     views = _as_views(items, options)
     tabs = ipywidgets.Tab(children=[position_explorer(v) for v in views])
     for index, view in enumerate(views):
-        tabs.set_title(index, view.kind)
+        tabs.set_title(index, view.kind + used_by(view.scheme).replace(" · ", ": ", 1))
     tabs.add_class("attnwidgets-position-tabs")
     return tabs
 

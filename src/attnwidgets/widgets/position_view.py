@@ -129,7 +129,7 @@ class PositionView(anywidget.AnyWidget):
         self._scheme = scheme
         super().__init__(
             kind=scheme.kind,
-            title=scheme.source,
+            title=scheme.source + used_by(scheme),
             views=views,
             view=chosen,
             length=length,
@@ -147,6 +147,24 @@ class PositionView(anywidget.AnyWidget):
     def scheme(self) -> PositionScheme:
         """The record drawn by this view."""
         return self._scheme
+
+
+def used_by(scheme: PositionScheme) -> str:
+    """`` · layers 0, 1 (sliding_attention)`` for a table that only some layers use.
+
+    Example:
+        >>> import attnwidgets.positions as pos
+        >>> s = pos.rotary(8)
+        >>> used_by(s), used_by(type(s)(**{**s.__dict__, "params": {"layers": [0, 2]}}))
+        ('', ' · layers 0, 2')
+    """
+    layers = scheme.params.get("layers") or []
+    layer_type = scheme.params.get("layer_type")
+    if not layers and not layer_type:
+        return ""
+    shown = ", ".join(str(i) for i in layers[:12]) + (", …" if len(layers) > 12 else "")
+    where = f"layers {shown}" if layers else "layers"
+    return f" · {where}" + (f" ({layer_type})" if layer_type else "")
 
 
 def available_views(scheme: PositionScheme) -> list[str]:

@@ -97,19 +97,19 @@ def test_the_package_default_is_a_fraction_of_available_memory(monkeypatch):
     model = _gpt2(heads=4, positions=512)
     before = snapshot(model)
     monkeypatch.setattr(admission, "available_memory", lambda: 8 * MiB)  # a small machine
-    assert aw.capture.memory_budget == 0.5
+    assert aw.record_memory.budget == 0.5
     with pytest.raises(aw.CaptureError) as refused, torch.no_grad(), aw.capture(model):
         model(input_ids=_ids(512))  # 8 MiB of records
     assert "about 8.0 MiB" in str(refused.value)
     assert "4.0 MiB (50% of the 8.0 MiB of memory available" in str(refused.value)
     assert_restored(model, before)
-    monkeypatch.setattr(aw.capture, "memory_budget", None)  # no limit
+    monkeypatch.setattr(aw.record_memory, "budget", None)  # no limit
     with torch.no_grad(), aw.capture(model) as cap:
         model(input_ids=_ids(512))
     assert cap.attention.shape == (2, 4, 512, 512)
-    monkeypatch.setattr(aw.capture, "memory_budget", 2 * MiB)  # bytes
+    monkeypatch.setattr(aw.record_memory, "budget", 2 * MiB)  # bytes
     with (
-        pytest.raises(aw.CaptureError, match=r"aw.capture.memory_budget = 2097152"),
+        pytest.raises(aw.CaptureError, match=r"aw.record_memory.budget = 2097152"),
         torch.no_grad(),
         aw.capture(model),
     ):
