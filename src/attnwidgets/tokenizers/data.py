@@ -146,11 +146,10 @@ class TokenizerData:
 
     @cached_property
     def score_rank(self) -> np.ndarray:
-        """Unigram: rank of every id by score, 0 = most probable."""
-        order = np.argsort(-self.scores, kind="stable")
-        ranks = np.empty(len(order), dtype=np.int64)
-        ranks[order] = np.arange(len(order))
-        return ranks
+        """Unigram: rank of every id by score: how many pieces score higher (0 = most
+        probable; equal scores share a rank)."""
+        descending = np.sort(-self.scores)
+        return np.searchsorted(descending, -self.scores, side="left").astype(np.int64)
 
     @cached_property
     def readable(self) -> list[str]:

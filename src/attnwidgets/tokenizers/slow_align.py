@@ -79,6 +79,7 @@ def align_pieces(
             stop += 1
         piece = readable[i]
         span: tuple[int, int] | None = None
+        next_loose = -1  # where the loose cursor goes after a loose match
         if literal[i]:
             position = _skip_space(text, at_text)
             if piece and text.startswith(piece, position):
@@ -94,13 +95,15 @@ def align_pieces(
                         start -= 1
                         lead -= 1
                     span = (start, end)
+                    next_loose = hit + len(key)
             elif piece and text.startswith(piece, at_text):
                 span = (at_text, at_text + len(piece))
         if span is not None:
             starts[i:stop], ends[i:stop] = span
             found[i:stop] = True
             at_text = max(at_text, span[1])
-            at_loose = int(np.searchsorted(index, at_text))
+            # a piece may end inside a character (Hangul jamo of a decomposed syllable)
+            at_loose = next_loose if next_loose >= 0 else int(np.searchsorted(index, at_text))
         i = stop
     _fill_gaps(text, starts, ends, found, literal)
     return starts, ends, found

@@ -154,14 +154,27 @@ def _cumulative_widths(text: str) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate([zero, np.cumsum(utf8)]), np.concatenate([zero, np.cumsum(utf16)])
 
 
+def _settings_note(tokenizer: Any) -> str:
+    """What a bare ``tokenizers.Tokenizer``'s own truncation and padding do to the record."""
+    notes = []
+    if tokenizer.truncation:
+        notes.append(
+            f"this tokenizer truncates to {tokenizer.truncation['max_length']} tokens: the rest "
+            "of the text has none (tokenizer.no_truncation() to see them all)"
+        )
+    if tokenizer.padding:
+        notes.append("this tokenizer pads: padding tokens are marked as template tokens")
+    return "; ".join(notes)
+
+
 def _encode_fast(
     data: TokenizerData, text: str, add_special_tokens: bool
-) -> tuple[list[int], Any] | None:
-    """Ids and the ``tokenizers.Encoding`` for ``text``, or None if they disagree."""
+) -> tuple[list[int], Any, str] | None:
+    """Ids, the ``tokenizers.Encoding`` for ``text`` and a note, or None if they disagree."""
     tokenizer = data.tokenizer
     if data.backend is tokenizer and tokenizer is not None:
         encoding = tokenizer.encode(text, add_special_tokens=add_special_tokens)
-        return list(encoding.ids), encoding
+        return list(encoding.ids), encoding, _settings_note(tokenizer)
     batch = tokenizer(
         text,
         add_special_tokens=add_special_tokens,
@@ -173,7 +186,7 @@ def _encode_fast(
     ids = [int(i) for i in batch["input_ids"]]
     if not encodings or list(encodings[0].ids) != ids:
         return None
-    return ids, encodings[0]
+    return ids, encodings[0], ""
 
 
 def tokenize_with_spans(
@@ -191,13 +204,13 @@ def tokenize_with_spans(
     data = read_tokenizer(tokenizer)
     encoded = _encode_fast(data, text, add_special_tokens) if data.backend is not None else None
     if encoded is not None:
-        ids_list, encoding = encoded
+        ids_list, encoding, note = encoded
         ids = np.asarray(ids_list, dtype=np.int64)
         pieces = list(encoding.tokens)
         offsets = np.asarray(encoding.offsets, dtype=np.int64).reshape(-1, 2)
         template = np.asarray(encoding.special_tokens_mask, dtype=bool)
         word_ids = np.asarray([-1 if w is None else w for w in encoding.word_ids], dtype=np.int64)
-        offsets_from, note = "tokenizer", ""
+        offsets_from = "tokenizer"
     else:
         call = data.tokenizer(text, add_special_tokens=add_special_tokens, verbose=False)
         ids = np.asarray([int(i) for i in call["input_ids"]], dtype=np.int64)

@@ -74,6 +74,11 @@ def unigram_steps(data: TokenizerData, text: str, *, alternatives: int = 5) -> P
     pre-tokenized, e.g. ``▁world``), one step per character position, and the
     ``alternatives`` best segmentations with their total log-probabilities."""
     data = read_tokenizer(data)
+    if data.model.get("alpha") not in (None, 0, 0.0):
+        raise ValueError(
+            f"unigram_steps: {data.name} samples its segmentation (alpha={data.model['alpha']}): "
+            "set the model's alpha to None to step through the best one"
+        )
     ending = _lattice(data, text)
     n = len(text)
     total = [0.0] * (n + 1)
