@@ -3,11 +3,15 @@ checked against the tokenizer's own offsets, ids and decoder, on the edge cases 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import tokenizer_cases as cases
 
 from attnwidgets.tokenizers import TokenSpans, read_tokenizer, tokenize_with_spans
+from attnwidgets.tokenizers.readable import byte_to_unicode
 
 FAST = ["minilm-wordpiece", "smollm2-bpe", "unigram-byte-fallback", "llama-style-bpe"]
 TEXTS = {**cases.EDGE_TEXTS, "paragraph": cases.pydoc_paragraphs(1500)}
@@ -185,6 +189,48 @@ def test_a_bare_tokenizer_that_truncates_and_pads_says_so():
     bare.no_truncation()
     bare.no_padding()
     assert tokenize_with_spans(bare, "a short text").note == ""
+
+
+def test_byte_level_inside_a_pre_tokenizer_sequence_is_recognised():
+    """Llama-3 style: ByteLevel nested in a Sequence after a digit split."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    alphabet = sorted(set(byte_to_unicode().values()))
+    vocab = {c: i for i, c in enumerate(alphabet)}
+    vocab["Ġa"] = len(vocab)
+    tokenizer = Tokenizer(models.BPE(vocab, [("Ġ", "a")]))
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Digits(individual_digits=True),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    spans = tokenize_with_spans(tokenizer, "x a 12 é")
+    assert read_tokenizer(tokenizer).scheme.byte_level
+    assert "".join(spans.readable[i] for i in sorted(set(spans.groups.tolist()))) == "x a 12 é"
+    assert spans.pieces[:3] == ["x", "Ġa", "Ġ"] and spans.readable[1] == " a"
+
+
+def test_the_package_imports_no_torch_and_no_tokenizers_library():
+    code = (
+        "import sys, attnwidgets.tokenizers; "
+        "print(sorted(m for m in ('torch', 'transformers', 'tokenizers') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_tokenizer_data_is_read_once_and_again_after_tokens_are_added():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    tokenizer = Tokenizer(models.WordPiece({"[UNK]": 0, "a": 1}, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    first = read_tokenizer(tokenizer)
+    assert read_tokenizer(tokenizer) is first and read_tokenizer(first) is first
+    tokenizer.add_tokens(["<new>"])
+    again = read_tokenizer(tokenizer)
+    assert again is not first and again.vocab["<new>"] == 2
+    assert tokenize_with_spans(tokenizer, "a <new>").pieces == ["a", "<new>"]
 
 
 def test_bad_input_is_named():

@@ -27,6 +27,12 @@ from .readable import BYTE_PIECE, join_byte_runs, piece_chunks
 from .slow_align import NO_OFFSETS_NOTE, align_pieces
 
 
+MISMATCH_NOTE = (
+    "this tokenizer's ids differ from its backend's encoding (the wrapper adds or changes "
+    "tokens): spans were found by decoding each piece and aligning it to the text"
+)
+
+
 @dataclass(frozen=True)
 class TokenCounts:
     """Counts over one tokenized text.
@@ -217,7 +223,8 @@ def tokenize_with_spans(
         pieces = [str(p) for p in data.tokenizer.convert_ids_to_tokens(ids.tolist())]
         offsets = None
         word_ids = np.full(len(ids), -1, dtype=np.int64)
-        offsets_from, note = "aligned", NO_OFFSETS_NOTE
+        offsets_from = "aligned"
+        note = NO_OFFSETS_NOTE if data.backend is None else MISMATCH_NOTE
     unknown = ids == data.unk_id if data.unk_id is not None else np.zeros(len(ids), dtype=bool)
     special = np.isin(ids, np.fromiter(data.special_ids, dtype=np.int64)) & ~unknown
     literal = special.tolist()
