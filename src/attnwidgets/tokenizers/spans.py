@@ -26,7 +26,6 @@ from .data import TokenizerData, read_tokenizer
 from .readable import BYTE_PIECE, join_byte_runs, piece_chunks
 from .slow_align import NO_OFFSETS_NOTE, align_pieces
 
-
 MISMATCH_NOTE = (
     "this tokenizer's ids differ from its backend's encoding (the wrapper adds or changes "
     "tokens): spans were found by decoding each piece and aligning it to the text"
