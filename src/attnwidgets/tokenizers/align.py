@@ -80,6 +80,13 @@ def align_tokenizations(
     """Align the :class:`TokenSpans` of one text from two or more tokenizers by character.
 
     ``names`` default to each record's ``tokenizer_name``.
+
+    >>> from tokenizers import Tokenizer, models, pre_tokenizers
+    >>> from attnwidgets.tokenizers import tokenize_with_spans
+    >>> tok = Tokenizer(models.WordPiece({"[UNK]": 0, "to": 1, "##day": 2}, unk_token="[UNK]"))
+    >>> spans = tokenize_with_spans(tok, "today")
+    >>> align_tokenizations([spans, spans], ["a", "b"]).agreed.tolist()
+    [True]
     """
     records = list(tokenizations)
     if not records:

@@ -257,6 +257,12 @@ def read_tokenizer(tokenizer: Any) -> TokenizerData:
     size is unchanged). Passing a :class:`TokenizerData` returns it as is.
 
     ``tokenizer``: a ``tokenizers.Tokenizer``, a transformers tokenizer (fast or slow).
+
+    >>> from tokenizers import Tokenizer, models
+    >>> tok = Tokenizer(models.Unigram([("<unk>", 0.0), ("a", -1.0)], unk_id=0))
+    >>> data = read_tokenizer(tok)
+    >>> data is read_tokenizer(tok), data.algorithm, data.scores.tolist()
+    (True, 'unigram', [0.0, -1.0])
     """
     if isinstance(tokenizer, TokenizerData):
         return tokenizer

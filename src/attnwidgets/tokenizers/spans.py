@@ -203,6 +203,13 @@ def tokenize_with_spans(
     :class:`TokenizerData` of one. Offsets come from the tokenizer; a tokenizer without offset
     mapping (a slow/Python tokenizer) gets spans found by decoding each piece and aligning it to
     the text, and says so in ``note``.
+
+    >>> from tokenizers import Tokenizer, models, pre_tokenizers
+    >>> tok = Tokenizer(models.BPE({"a": 0, "b": 1, "Ġ": 2, "Ġa": 3}, [("Ġ", "a")]))
+    >>> tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    >>> spans = tokenize_with_spans(tok, "b a")
+    >>> spans.pieces, spans.readable, spans.starts.tolist(), spans.rank.tolist()
+    (['b', 'Ġa'], ['b', ' a'], [0, 1], [-1, 0])
     """
     if not isinstance(text, str):
         raise TypeError(f"tokenize_with_spans: text must be a str, got {type(text).__name__}")

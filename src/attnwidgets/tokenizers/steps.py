@@ -36,6 +36,11 @@ def model_steps(tokenizer: Any, pre_token: str, *, alternatives: int = 5) -> Pre
     ``pre_tokenize_str`` returns it: ``Ġworld``, ``▁world``, ``world``).
 
     ``alternatives``: how many best segmentations a Unigram model lists.
+
+    >>> from tokenizers import Tokenizer, models
+    >>> tok = Tokenizer(models.WordPiece({"[UNK]": 0, "go": 1, "##ne": 2}, unk_token="[UNK]"))
+    >>> [step.piece for step in model_steps(tok, "gone").steps]
+    ['go', '##ne']
     """
     data = read_tokenizer(tokenizer)
     if data.algorithm == "bpe":
@@ -108,6 +113,14 @@ def word_steps(tokenizer: Any, word: str, *, alternatives: int = 5) -> WordSteps
     ``tokenizer``: a ``tokenizers.Tokenizer``, a fast transformers tokenizer, or its
     :class:`TokenizerData` (pass that when stepping many words: it is parsed once).
     Template tokens (BOS/[CLS]) are not part of the steps.
+
+    >>> from tokenizers import Tokenizer, models, pre_tokenizers
+    >>> tok = Tokenizer(models.BPE({"Ġ": 0, "h": 1, "i": 2, "hi": 3, "Ġhi": 4},
+    ...                            [("h", "i"), ("Ġ", "hi")]))
+    >>> tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    >>> steps = word_steps(tok, " hi")
+    >>> [(step.pair, step.rank, step.symbols) for _, step in steps.steps]
+    [(('h', 'i'), 0, ('Ġ', 'hi')), (('Ġ', 'hi'), 1, ('Ġhi',))]
     """
     if not isinstance(word, str):
         raise TypeError(f"word_steps: word must be a str, got {type(word).__name__}")

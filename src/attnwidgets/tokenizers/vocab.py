@@ -44,6 +44,12 @@ def search_vocab(tokenizer: Any, query: str | int, limit: int = 50) -> list[Voca
 
     Order: readable form equal to the query (spaces aside) first, then starting with it, then
     the rest; by id within each. At most ``limit`` entries.
+
+    >>> from tokenizers import Tokenizer, models, pre_tokenizers
+    >>> tok = Tokenizer(models.BPE({"Ġ": 0, "a": 1, "Ġa": 2, "ab": 3}, [("Ġ", "a")]))
+    >>> tok.pre_tokenizer = pre_tokenizers.ByteLevel()
+    >>> [(e.piece, e.readable) for e in search_vocab(tok, "a", limit=5)]
+    [('a', 'a'), ('Ġa', ' a'), ('ab', 'ab')]
     """
     data = read_tokenizer(tokenizer)
     size = len(data.pieces)
