@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 from attention_bench_shared import CHROMIUM_ARGS, DRAWN_JS, synthetic, versus_target
+from ipywidgets.widgets.widget import _remove_buffers
 
 from attnwidgets import AttentionView
 
@@ -36,31 +37,18 @@ REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "src" / "attnwidgets" / "static" / "attention_view.js"
 TRAITS = [
     "layer", "head", "n_layers", "n_heads", "layer_names", "query_tokens", "key_tokens",
-    "chunk_meta", "value_label", "mode", "show_overview", "show_metrics", "thumbnail_meta",
-    "metrics_meta", "color_scale", "focus_token", "tile0_meta",
+    "chunk", "value_label", "mode", "show_overview", "show_metrics", "thumbnails",
+    "metrics", "color_scale", "focus_token", "tile0",
 ]  # fmt: skip
-BYTES_TRAITS = ["chunk", "tile0"]
+FAKE_MODEL = REPO / "tests" / "browser" / "fake_model.js"  # the tests' fake anywidget model
 
 PAGE = """<!doctype html><meta charset="utf-8"><body style="margin:16px">
 <script type="module">
 import widget from "/attention_view.js";
+import { decodeWire, FakeModel } from "/fake_model.js";
 DRAWN_JS_HERE
-const b64bytes = (s) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));
-class BridgeModel {
-  constructor(name, state) { this.name = name; this.state = state; this.listeners = new Map(); }
-  get(k) { return this.state[k]; }
-  set(k, v) {
-    const old = this.state[k];
-    this.state[k] = v;
-    if (old !== v) this.trigger(`change:${k}`);
-  }
-  on(n, f) {
-    if (!this.listeners.has(n)) this.listeners.set(n, new Set());
-    this.listeners.get(n).add(f);
-  }
-  off(n, f) { this.listeners.get(n)?.delete(f); }
-  trigger(n, ...a) { for (const f of [...(this.listeners.get(n) ?? [])]) f(...a); }
-  save_changes() {}
+class BridgeModel extends FakeModel {
+  constructor(name, state) { super(state); this.name = name; }
   async send(content) {  // the comm round trip: JSON out, JSON + one binary buffer back
     const body = JSON.stringify(content);
     const r = await fetch(`/msg/${this.name}`, { method: "POST", body });
@@ -86,12 +74,7 @@ const ready = (root, layer, head) => new Promise((resolve, reject) => {
 });
 window.firstPaint = async (name) => {
   const t0 = performance.now();
-  const state = await (await fetch(`/state/${name}`)).json();
-  for (const key of ["chunk", "tile0"]) {
-    const bytes = b64bytes(state[`${key}_b64`]);
-    delete state[`${key}_b64`];
-    state[key] = new DataView(bytes.buffer);
-  }
+  const state = decodeWire(await (await fetch(`/state/${name}`)).json());
   const model = new BridgeModel(name, state);
   const el = document.createElement("div");
   document.body.replaceChildren(el);
@@ -143,15 +126,20 @@ class Kernel:
                     self.reply(kernel.pages[self.path.split("/")[2]], "text/html; charset=utf-8")
                 elif self.path == "/attention_view.js":
                     self.reply(BUNDLE.read_bytes(), "text/javascript")
+                elif self.path == "/fake_model.js":
+                    self.reply(FAKE_MODEL.read_bytes(), "text/javascript")
                 elif self.path.startswith("/state/"):
                     name = self.path.split("/")[2]
                     view = kernel.views[name]
-                    state = {t: getattr(view, t) for t in TRAITS}
-                    raw = [bytes(getattr(view, t)) for t in BYTES_TRAITS]  # binary in Jupyter
+                    state, paths, raw = _remove_buffers({t: getattr(view, t) for t in TRAITS})
+                    # binary in Jupyter: the JSON state plus the buffers
                     kernel.bytes_out[name] += len(json.dumps(state)) + sum(map(len, raw))
-                    for trait, data in zip(BYTES_TRAITS, raw, strict=True):
-                        state[f"{trait}_b64"] = base64.b64encode(data).decode()
-                    self.reply(json.dumps(state).encode(), "application/json")
+                    buffers = [
+                        [p, base64.b64encode(bytes(b)).decode()]
+                        for p, b in zip(paths, raw, strict=True)
+                    ]
+                    body = {"state": state, "buffers": buffers}
+                    self.reply(json.dumps(body).encode(), "application/json")
                 else:
                     self.send_error(404)
 

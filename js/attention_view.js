@@ -5,7 +5,7 @@ import { buildDom, injectStyle } from "./lib/attention_dom.js";
 import { createAxes } from "./lib/axes.js";
 import { LayerStore } from "./lib/cache.js";
 import { hasNaN } from "./lib/colormap.js";
-import { decodeHead, splitChunk, toBytes, valueRange } from "./lib/decode.js";
+import { decodeHead, splitChunk, valueRange } from "./lib/decode.js";
 import { redrawScheduler } from "./lib/dom.js";
 import { drawAxisLabels, drawColorbar, drawHeatmap, place } from "./lib/heatmap.js";
 import { clampIndex, computeLayout, displayLabel, truncateLabel, viewWidth } from "./lib/layout.js";
@@ -16,7 +16,7 @@ import { createPointer } from "./lib/pointer.js";
 import { applyScale } from "./lib/scales.js";
 import { hasSentences, sentenceBounds, sentenceLabel } from "./lib/sentences.js";
 import { createStacks } from "./lib/stacks.js";
-import { decodeTile, TileStore } from "./lib/tiles.js";
+import { readTile, TileStore } from "./lib/tiles.js";
 import { cropValues, viewLayout } from "./lib/viewport.js";
 import { drawWindowEdge, windowOf, windowTitle } from "./lib/window_edge.js";
 
@@ -45,7 +45,7 @@ function createView(model, el) {
   // A new chunk means new data: forget every layer and every request in flight.
   function resetStore() {
     try {
-      store.reset(splitChunk(model.get("chunk"), model.get("chunk_meta")));
+      store.reset(splitChunk(model.get("chunk")));
     } catch (err) {
       store.reset([]);
       store.notice = `chunk: ${err.message}`;
@@ -137,19 +137,18 @@ function createView(model, el) {
   }
 
   // The first view that came with the widget state (tiles mode), if it shows this region.
-  let first = null;
+  let first = null; // {payload, tile}: tile0 decoded once per value
   function firstTile(layer, head, rows, cols) {
-    const meta = model.get("tile0_meta");
-    if (!meta?.shape || meta.layer !== layer || meta.head !== head) return null;
-    if (meta.kind !== undefined && meta.kind !== kindOf()) return null;
-    if (String(meta.rows) !== String(rows) || String(meta.cols) !== String(cols)) return null;
-    const data = model.get("tile0");
-    if (first?.meta !== meta || first?.data !== data) {
-      // tile0 and tile0_meta may change in either order (a new value_kind): key on both
-      const bytes = toBytes(data);
-      if (bytes.length !== meta.shape[0] * meta.shape[1]) return null;
-      const tile = { ...meta, bytes };
-      first = { meta, data, tile: { ...tile, values: decodeTile(tile) } };
+    const payload = model.get("tile0");
+    if (!payload?.shape || payload.layer !== layer || payload.head !== head) return null;
+    if (payload.kind !== undefined && payload.kind !== kindOf()) return null;
+    if (String(payload.rows) !== String(rows) || String(payload.cols) !== String(cols)) return null;
+    if (first?.payload !== payload) {
+      try {
+        first = { payload, tile: readTile(payload, "tile") };
+      } catch {
+        first = { payload, tile: null };
+      }
     }
     return first.tile;
   }
@@ -333,13 +332,12 @@ function createView(model, el) {
   };
   const events = [
     ["change:chunk", onChunk],
-    ["change:chunk_meta", onChunk],
     ["change:data_version", onData],
     ["msg:custom", onMessage],
   ];
   const redrawOn = ["layer", "head", "n_layers", "n_heads", "layer_names", "value_label"];
   redrawOn.push("query_tokens", "key_tokens", "mode", "color_scale", "focus_token");
-  redrawOn.push("tile0", "tile0_meta", "value_kind", "available_kinds", "windows");
+  redrawOn.push("tile0", "value_kind", "available_kinds", "windows");
   redrawOn.push("sentence_b_start", "sentence_filter", "live_answered", ...live.traits);
   redrawOn.push(...panels.traits, ...stacks.traits, "generated_from");
   for (const name of redrawOn) events.push([`change:${name}`, schedule]);

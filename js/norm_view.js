@@ -15,7 +15,7 @@ import {
   nonfiniteText,
   OUTPUT_RGB,
 } from "./lib/norm_plots.js";
-import { readPacked, row } from "./lib/packed.js";
+import { readPackedValue, row } from "./shared/arrays.js";
 
 const ROOT = "attnwidgets-norms";
 
@@ -45,7 +45,7 @@ function createView(model, el) {
 
   function decode() {
     try {
-      arrays = readPacked(model.get("data"), model.get("data_meta"));
+      arrays = readPackedValue(model.get("data"), "data").arrays;
       problem = "";
     } catch (err) {
       arrays = new Map();
@@ -191,10 +191,7 @@ function createView(model, el) {
     decode();
     schedule();
   };
-  const events = [
-    ["change:data", onData],
-    ["change:data_meta", onData],
-  ];
+  const events = [["change:data", onData]];
   for (const name of ["layer", "n_layers", "layer_names", "tokens", "log_counts", "hist_notes"]) {
     events.push([`change:${name}`, schedule]);
   }

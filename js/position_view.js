@@ -5,9 +5,10 @@
 import { injectStyle, node, redrawScheduler } from "./lib/dom.js";
 import { drawColorbar } from "./lib/heatmap.js";
 import { displayLabel } from "./lib/layout.js";
-import { similarityMatrix, unpackArrays } from "./lib/position_data.js";
+import { similarityMatrix } from "./lib/position_data.js";
 import { setupCanvas } from "./lib/position_plots.js";
 import { fmt, VIEWS } from "./lib/position_views.js";
+import { readPackedValue } from "./shared/arrays.js";
 
 const ROOT = "attnwidgets-positions";
 const STYLE_ID = "attnwidgets-positions-style";
@@ -65,7 +66,10 @@ function createView(model, el) {
   function loadData() {
     simCache = new Map();
     try {
-      arrays = unpackArrays(model.get("data"), model.get("data_meta"));
+      const { arrays: found } = readPackedValue(model.get("data"), "data");
+      arrays = Object.fromEntries(
+        [...found].map(([k, v]) => [k, { values: v.data, shape: v.shape }]),
+      );
       error = null;
     } catch (err) {
       arrays = {};
@@ -178,10 +182,7 @@ function createView(model, el) {
     loadData();
     schedule();
   };
-  const events = [
-    ["change:data", onData],
-    ["change:data_meta", onData],
-  ];
+  const events = [["change:data", onData]];
   const redrawOn = ["view", "views", "position", "dimension", "head", "metric", "curve_dims"];
   for (const name of [...redrawOn, "grid", "params", "kind", "title"]) {
     events.push([`change:${name}`, schedule]);

@@ -6,8 +6,8 @@
 import { BASE_CSS, injectStyle, node, redrawScheduler, widthOf } from "./lib/dom.js";
 import { drawHeatmap } from "./lib/heatmap.js";
 import { labelFontPx, labelStep, truncateLabel } from "./lib/layout.js";
-import { readPacked } from "./lib/packed.js";
 import { cellText, finiteSpan, panelsOf } from "./lib/step_cells.js";
+import { readPackedValue } from "./shared/arrays.js";
 
 const ROOT = "attnwidgets-steps";
 const LABEL_W = 80; // room for row labels
@@ -138,7 +138,7 @@ function createView(model, el) {
 
   function decode() {
     try {
-      arrays = readPacked(model.get("data"), model.get("data_meta"));
+      arrays = readPackedValue(model.get("data"), "data").arrays;
       problem = "";
     } catch (err) {
       arrays = new Map();
@@ -251,10 +251,7 @@ function createView(model, el) {
     decode();
     schedule();
   };
-  const events = [
-    ["change:data", onData],
-    ["change:data_meta", onData],
-  ];
+  const events = [["change:data", onData]];
   for (const name of ["layer", "head", "step", "steps", "step_titles", "info", "n_layers"])
     events.push([`change:${name}`, schedule]);
   events.push(["change:n_heads", schedule], ["change:layer_names", schedule]);

@@ -8,7 +8,7 @@ import { BASE_CSS, chart, injectStyle, node, widthOf } from "./lib/dom.js";
 import { displayLabel } from "./lib/layout.js";
 import { normHeader } from "./lib/norm_header.js";
 import { drawHistogram, drawLoss, drawSpread, fmt, nonfiniteText } from "./lib/norm_plots.js";
-import { readPacked, row } from "./lib/packed.js";
+import { isEmpty, readPackedValue, row } from "./shared/arrays.js";
 
 const ROOT = "attnwidgets-monitor-view";
 
@@ -26,6 +26,7 @@ function buildDom(el) {
 function createView(model, el) {
   const dom = buildDom(el);
   let snapshot = new Map();
+  let snapshotMeta = {};
   let loss = null;
   let problem = "";
   let layerAt = () => -1;
@@ -48,16 +49,21 @@ function createView(model, el) {
 
   function decodeSnapshot() {
     try {
-      snapshot = readPacked(model.get("snapshot"), model.get("snapshot_meta"));
+      const value = model.get("snapshot");
+      ({ arrays: snapshot, meta: snapshotMeta } = isEmpty(value)
+        ? { arrays: new Map(), meta: {} }
+        : readPackedValue(value, "snapshot"));
       problem = "";
     } catch (err) {
       snapshot = new Map();
+      snapshotMeta = {};
       problem = `snapshot: ${err.message}`;
     }
   }
   function decodeLoss() {
     try {
-      loss = readPacked(model.get("loss"), model.get("loss_meta")).get("loss") ?? null;
+      const value = model.get("loss");
+      loss = isEmpty(value) ? null : (readPackedValue(value, "loss").arrays.get("loss") ?? null);
     } catch (err) {
       loss = null;
       problem = `loss: ${err.message}`;
@@ -69,7 +75,7 @@ function createView(model, el) {
     dom.root.dataset.frames = String(frames);
     const W = widthOf(el);
     const half = Math.floor((W - 16) / 2);
-    const meta = model.get("snapshot_meta") ?? {};
+    const meta = snapshotMeta;
     const n = Number(model.get("n_layers")) || 0;
     const layer = Math.min(Math.max(0, Number(model.get("layer")) || 0), n - 1);
     const names = model.get("layer_names") ?? [];
@@ -138,9 +144,7 @@ function createView(model, el) {
   };
   const events = [
     ["change:snapshot", onSnapshot],
-    ["change:snapshot_meta", onSnapshot],
     ["change:loss", onLoss],
-    ["change:loss_meta", onLoss],
   ];
   for (const name of ["layer", "n_layers", "layer_names", "log_counts", "status", "n_history"]) {
     events.push([`change:${name}`, schedule]);

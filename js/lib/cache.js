@@ -1,7 +1,7 @@
 // The layers this view holds, and the request_layer / layer / error message exchange
 // (docs/architecture.md, "Messages"). No DOM here: the view asks `status(layer)` what to show.
 
-import { makeLayer } from "./decode.js";
+import { readLayer } from "./decode.js";
 
 export const REQUEST_TIMEOUT_MS = 5000;
 // An error reply that names no request of ours is shown this long (or until a reply succeeds).
@@ -114,10 +114,7 @@ export class LayerStore {
 
   receiveLayer(layer, msg, buffers) {
     try {
-      if (msg.dtype !== undefined && msg.dtype !== "uint8") {
-        throw new Error(`unsupported dtype ${msg.dtype}`);
-      }
-      const entry = makeLayer(buffers?.[0], { ...msg, layer });
+      const entry = readLayer(msg, buffers, layer);
       this.settle(layer);
       this.failed.delete(layer);
       this.layers.set(layer, entry);

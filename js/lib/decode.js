@@ -4,15 +4,7 @@
 // When the meta has masked_byte (0), that byte means "masked" (-inf) and decodes to -Infinity;
 // when it has nan_byte (255), that byte means NaN (a broken forward) and decodes to NaN.
 
-/** A Uint8Array view over a DataView, ArrayBuffer or typed array (no copy; keeps byteOffset). */
-export function toBytes(data) {
-  if (data == null) return new Uint8Array(0);
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-  }
-  throw new TypeError(`expected binary data, got ${typeof data}`);
-}
+import { fromMessage, isEmpty, readArray } from "../shared/arrays.js";
 
 /** Number of values in one layer of shape [heads, queries, keys]. */
 export function layerSize(shape) {
@@ -26,11 +18,10 @@ export function layerSize(shape) {
 }
 
 /**
- * Check one layer's bytes against its meta and bundle them.
- * Returns {layer, shape, offset, scale, bytes}; bytes is a view, not a copy.
+ * Check one layer's uint8 bytes (a Uint8Array) against its meta and bundle them.
+ * Returns {layer, shape, offset, scale, bytes, maskedByte, nanByte}; bytes is not copied.
  */
-export function makeLayer(data, { layer, shape, offset, scale, masked_byte, nan_byte }) {
-  const bytes = toBytes(data);
+export function makeLayer(bytes, { layer, shape, offset, scale, masked_byte, nan_byte }) {
   const size = layerSize(shape);
   if (bytes.length !== size) {
     throw new Error(
@@ -57,26 +48,33 @@ export function makeLayer(data, { layer, shape, offset, scale, masked_byte, nan_
   };
 }
 
-/** Split the `chunk` trait into layer entries, in the order of chunk_meta.layers. */
-export function splitChunk(data, meta) {
-  const layers = meta?.layers ?? [];
-  if (layers.length === 0) return [];
-  if (meta.dtype !== undefined && meta.dtype !== "uint8") {
-    throw new Error(`unsupported dtype ${meta.dtype}`);
+/** A `layer` reply (content + its one buffer) as a layer entry. */
+export function readLayer(msg, buffers, layer) {
+  const { data, shape, meta } = readArray(fromMessage(msg, buffers), `layer ${layer}`);
+  if (msg.dtype !== "uint8") throw new Error(`unsupported dtype ${msg.dtype}`);
+  return makeLayer(data, { ...meta, shape, layer });
+}
+
+/**
+ * Split the `chunk` trait ({value, dtype: "uint8", shape: [layers, heads, queries, keys],
+ * layers, offset, scale, ...}) into layer entries, in the order of its `layers`.
+ */
+export function splitChunk(payload) {
+  if (isEmpty(payload)) return [];
+  if (payload.dtype !== "uint8") throw new Error(`unsupported dtype ${payload.dtype}`);
+  const { data, shape, meta } = readArray(payload, "chunk");
+  const layers = meta.layers ?? [];
+  if (shape.length !== 4 || shape[0] !== layers.length) {
+    throw new Error(`chunk has shape [${shape}] for ${layers.length} layers`);
   }
-  const bytes = toBytes(data);
-  const size = layerSize(meta.shape);
-  if (bytes.length !== size * layers.length) {
-    throw new Error(
-      `chunk has ${bytes.length} bytes, chunk_meta describes ${layers.length} x ${size}`,
-    );
-  }
+  const perLayer = shape.slice(1);
+  const size = layerSize(perLayer);
   return layers.map((layer, i) =>
-    makeLayer(bytes.subarray(i * size, (i + 1) * size), {
+    makeLayer(data.subarray(i * size, (i + 1) * size), {
       layer,
-      shape: meta.shape,
-      offset: meta.offset[i],
-      scale: meta.scale[i],
+      shape: perLayer,
+      offset: meta.offset?.[i],
+      scale: meta.scale?.[i],
       masked_byte: meta.masked_byte,
       nan_byte: meta.nan_byte,
     }),

@@ -1,19 +1,21 @@
 // Per-head metrics (computed in the kernel) as a sortable table: one row per layer x head,
 // a bar behind each number. Click a column header to sort, a row to open that head.
 
-import { toBytes } from "./decode.js";
+import { isEmpty, readArray } from "../shared/arrays.js";
 
 /** The metrics trait as {layers, heads, names, values: Float32Array} or null. */
-export function readMetrics(data, meta) {
-  const shape = meta?.shape;
-  if (meta?.dtype !== "float32" || !Array.isArray(shape) || shape.length !== 3) return null;
-  const bytes = toBytes(data);
-  const [layers, heads, count] = shape;
-  if (bytes.length !== layers * heads * count * 4 || (meta.names ?? []).length !== count) {
+export function readMetrics(payload) {
+  if (isEmpty(payload) || payload.dtype !== "float32" || payload.shape?.length !== 3) return null;
+  let read;
+  try {
+    read = readArray(payload, "metrics");
+  } catch {
     return null;
   }
-  const values = new Float32Array(bytes.slice().buffer); // copy: the view may be unaligned
-  return { layers, heads, names: meta.names, values };
+  const [layers, heads, count] = read.shape;
+  const names = read.meta.names ?? [];
+  if (names.length !== count) return null;
+  return { layers, heads, names, values: read.data };
 }
 
 /** Rows {layer, head, values: [...]} sorted by column `key` ("layer" or a metric name). */

@@ -1,19 +1,23 @@
 // Model overview: one thumbnail per layer x head on a single canvas (no per-cell DOM).
 // Thumbnails arrive as one uint8 block [layers, heads, side, side], each over its own range.
 
+import { isEmpty, readArray } from "../shared/arrays.js";
 import { colorTable } from "./colormap.js";
-import { toBytes } from "./decode.js";
 
 export const GAP = 1; // source pixels between thumbnails
 
 /** Check the thumbnails trait against its meta: {layers, heads, side, bytes} or null. */
-export function readThumbnails(data, meta) {
-  const shape = meta?.shape;
-  if (!Array.isArray(shape) || shape.length !== 4) return null;
-  const [layers, heads, rows, cols] = shape;
-  const bytes = toBytes(data);
-  if (bytes.length !== layers * heads * rows * cols || layers * heads === 0) return null;
-  return { layers, heads, rows, cols, bytes };
+export function readThumbnails(payload) {
+  if (isEmpty(payload) || payload.dtype !== "uint8" || payload.shape?.length !== 4) return null;
+  let read;
+  try {
+    read = readArray(payload, "thumbnails");
+  } catch {
+    return null;
+  }
+  const [layers, heads, rows, cols] = read.shape;
+  if (layers * heads === 0) return null;
+  return { layers, heads, rows, cols, bytes: read.data };
 }
 
 /** Screen geometry: thumbnails of `cell` CSS px in a grid `heads` wide that fits `width`. */

@@ -148,14 +148,14 @@ export function createPanels(model, root, tiles) {
   });
 
   function drawThumbs(width, dpr) {
-    thumbs = readThumbnails(model.get("thumbnails"), model.get("thumbnail_meta"));
+    thumbs = readThumbnails(model.get("thumbnails"));
     if (!thumbs) {
       overviewStatus.textContent = "computing thumbnails in the kernel…";
       canvas.hidden = true;
       marker.hidden = true;
       return;
     }
-    const kind = model.get("thumbnail_meta")?.kind;
+    const kind = model.get("thumbnails")?.kind;
     overviewStatus.textContent =
       kind && kind !== "probability"
         ? `thumbnails of ${kind} values, each head over its own range`
@@ -176,7 +176,7 @@ export function createPanels(model, root, tiles) {
   }
 
   function drawTable() {
-    const metrics = readMetrics(model.get("metrics"), model.get("metrics_meta"));
+    const metrics = readMetrics(model.get("metrics"));
     if (!metrics) {
       metricsStatus.textContent = "computing head metrics in the kernel…";
       table.replaceChildren();
@@ -280,9 +280,7 @@ export function createPanels(model, root, tiles) {
       "show_overview",
       "show_metrics",
       "thumbnails",
-      "thumbnail_meta",
       "metrics",
-      "metrics_meta",
       "show_lines",
       "compare_heads",
     ],

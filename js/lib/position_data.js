@@ -1,24 +1,5 @@
-// Numbers behind the PositionView: float32 arrays out of the `data` buffer, and what the
-// views derive from them (similarity, bias matrices, wrapped angles). No DOM here.
-
-/** Read every array of data_meta ({name: {dtype, shape, offset}}) out of a DataView. */
-export function unpackArrays(view, meta) {
-  const arrays = {};
-  if (!view || !meta) return arrays;
-  const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-  for (const [name, info] of Object.entries(meta)) {
-    if (info.dtype !== "float32") throw new Error(`${name}: unsupported dtype ${info.dtype}`);
-    const count = info.shape.reduce((a, b) => a * b, 1);
-    const end = info.offset + 4 * count;
-    if (end > bytes.length) {
-      throw new Error(`${name}: needs bytes ${info.offset}..${end}, buffer has ${bytes.length}`);
-    }
-    // Copy: a Bytes trait may start at an offset that is not a multiple of 4.
-    const values = new Float32Array(bytes.slice(info.offset, end).buffer);
-    arrays[name] = { values, shape: info.shape };
-  }
-  return arrays;
-}
+// Numbers behind the PositionView: what the views derive from the float32 arrays of `data`
+// (similarity, bias matrices, wrapped angles). No DOM here.
 
 /** [rows, rows] dot products or cosines between the rows of a [rows, cols] table. */
 export function similarityMatrix(table, rows, cols, metric) {

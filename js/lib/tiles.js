@@ -2,7 +2,7 @@
 // request_tile {id, layer, head, rows: [q0, q1], cols: [k0, k1], pixels: [h, w]} is answered by
 // tile {id, ..., shape: [r, c], dtype: "uint8", lo, hi} + one buffer (max-pooled, uint8).
 
-import { toBytes } from "./decode.js";
+import { fromMessage, readArray } from "../shared/arrays.js";
 
 export const TILE_TIMEOUT_MS = 5000;
 const MAX_TILES = 96;
@@ -31,6 +31,18 @@ export function decodeTile(tile) {
     else out[i] = tile.lo + (b - first) * scale;
   }
   return out;
+}
+
+/**
+ * A tile or token-focus value ({value, dtype: "uint8", shape, ...meta}) as
+ * {...meta, shape, bytes} (+ `values`, decoded, for a tile). Throws naming what is wrong.
+ */
+export function readTile(payload, name = "tile") {
+  if (payload.dtype !== "uint8") throw new Error(`${name}: unsupported dtype ${payload.dtype}`);
+  const { data, shape, meta } = readArray(payload, name);
+  const tile = { ...meta, shape, bytes: data };
+  if (name === "tile") tile.values = decodeTile(tile);
+  return tile;
 }
 
 export class TileStore {
@@ -89,15 +101,12 @@ export class TileStore {
       // waited); nothing is remembered, so the next draw that needs it asks again.
       if (!msg.retry) this.errors.set(pending.key, String(msg.message ?? "error"));
     } else {
-      const bytes = toBytes(buffers?.[0]);
-      const size = (msg.shape ?? [NaN]).reduce((a, b) => a * b, 1);
-      if (bytes.length !== size) {
-        this.errors.set(pending.key, `tile of ${bytes.length} bytes for shape [${msg.shape}]`);
-      } else {
-        const tile = { ...msg, bytes: new Uint8Array(bytes) };
-        if (msg.type === "tile") tile.values = decodeTile(tile);
+      try {
+        const tile = readTile(fromMessage(msg, buffers), msg.type);
         this.tiles.set(pending.key, tile);
         while (this.tiles.size > MAX_TILES) this.tiles.delete(this.tiles.keys().next().value);
+      } catch (err) {
+        this.errors.set(pending.key, err.message);
       }
     }
     this.onChange();

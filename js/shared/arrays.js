@@ -9,11 +9,15 @@ export function sizeOf(shape) {
   return shape.reduce((n, d) => n * d, 1);
 }
 
-/** Bytes of a DataView / ArrayBuffer / typed array, copied once into an aligned buffer. */
-function alignedBytes(data) {
-  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0));
+/**
+ * Bytes of a DataView / ArrayBuffer / typed array as a Uint8Array whose byteOffset is a
+ * multiple of `align`: a view when it already is (no copy), else one aligned copy.
+ */
+function alignedBytes(data, align) {
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
   if (ArrayBuffer.isView(data)) {
-    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    return data.byteOffset % align === 0 ? bytes : bytes.slice();
   }
   throw new TypeError(`expected binary data, got ${typeof data}`);
 }
@@ -35,19 +39,19 @@ export function readArray(payload, name = "value") {
   if (!Array.isArray(shape) || shape.some((n) => !Number.isInteger(n) || n < 0)) {
     throw new Error(`${name}: bad shape ${JSON.stringify(shape)}`);
   }
-  const bytes = alignedBytes(value);
+  const bytes = alignedBytes(value, Type.BYTES_PER_ELEMENT);
   const count = sizeOf(shape);
   if (bytes.byteLength !== count * Type.BYTES_PER_ELEMENT) {
     throw new Error(`${name}: ${bytes.byteLength} bytes for ${dtype} [${shape}]`);
   }
-  return { data: new Type(bytes.buffer, 0, count), shape: [...shape], meta };
+  return { data: new Type(bytes.buffer, bytes.byteOffset, count), shape: [...shape], meta };
 }
 
 /** Named arrays: returns {arrays: Map name -> {data, shape}, meta}. */
 export function readPackedValue(payload, name = "value") {
   if (isEmpty(payload)) throw new Error(`${name}: no data`);
   const { value, arrays, ...meta } = payload;
-  const bytes = alignedBytes(value);
+  const bytes = alignedBytes(value, 4);
   const out = new Map();
   for (const [key, item] of Object.entries(arrays ?? {})) {
     const Type = TYPES[item.dtype];
@@ -57,7 +61,22 @@ export function readPackedValue(payload, name = "value") {
     if (item.offset % 4 !== 0 || end > bytes.byteLength) {
       throw new Error(`${name}.${key}: bytes ${item.offset}..${end} outside ${bytes.byteLength}`);
     }
-    out.set(key, { data: new Type(bytes.buffer, item.offset, count), shape: [...item.shape] });
+    const data = new Type(bytes.buffer, bytes.byteOffset + item.offset, count);
+    out.set(key, { data, shape: [...item.shape] });
   }
   return { arrays: out, meta };
+}
+
+/**
+ * A custom message's value: the kernel sends the meta as the content and the data as its one
+ * buffer (arrays.message_parts); this puts them back together for readArray.
+ */
+export function fromMessage(msg, buffers) {
+  return { ...msg, value: buffers?.[0] };
+}
+
+/** Row `i` of a 2-D (or wider) array entry as a typed-array view (no copy). */
+export function row(entry, i) {
+  const width = entry.shape[entry.shape.length - 1];
+  return entry.data.subarray(i * width, (i + 1) * width);
 }

@@ -239,7 +239,7 @@ def model_view(
     Example:
         >>> import numpy as np
         >>> box = model_view(np.ones((2, 3, 4, 4)) / 4, list("abcd"), html_action="return")
-        >>> box.children[1].thumbnail_meta["shape"]
+        >>> box.children[1].thumbnails["shape"]
         [2, 3, 4, 4]
     """
     del display_mode

@@ -1,8 +1,8 @@
 """The hostile strings, the page that mounts any bundle with traps, and how a label must read.
 
-``PAGE``: ``harness.mount(state, {width, bundle})`` decodes ``<name>_b64`` entries into
-DataView traits (as tests/browser's harness, so ``kernel_bridge.KernelBridge`` drives it);
-``harness.reply(msg, b64)`` delivers a custom message. ``TRAPS`` runs before any script:
+``PAGE``: ``harness.mount(wire(widget), {width, bundle})`` mounts a bundle on the fake model
+of tests/browser/fake_model.js (as tests/browser's harness, so ``kernel_bridge.KernelBridge``
+drives it); ``harness.reply(msg, b64)`` delivers a custom message. ``TRAPS`` runs before any script:
 ``window.__pwned`` is what every payload tries to set, dialogs are recorded instead of shown,
 and every string drawn on a canvas is recorded (``window.__canvasText``).
 """
@@ -59,53 +59,9 @@ PAGE = """<!doctype html>
 <title>attnwidgets hostile host</title></head>
 <body style="margin: 20px; font-family: sans-serif">
 <script type="module">
-function viewOf(b64) {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new DataView(bytes.buffer);
-}
-class FakeModel {
-  constructor(state) { this.state = { ...state }; this.listeners = new Map(); this.sent = [];
-                       this.saved = 0; }
-  get(key) { return this.state[key]; }
-  set(key, value) {
-    const old = this.state[key];
-    this.state[key] = value;
-    if (old !== value) this.trigger(`change:${key}`, value);
-  }
-  on(name, fn) {
-    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
-    this.listeners.get(name).add(fn);
-  }
-  off(name, fn) { this.listeners.get(name)?.delete(fn); }
-  trigger(name, ...args) { for (const fn of [...(this.listeners.get(name) ?? [])]) fn(...args); }
-  send(content) { this.sent.push(structuredClone(content)); }
-  save_changes() { this.saved += 1; }
-}
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
-window.harness = {
-  async mount(state, { width = 800, bundle = "attention_view.js" } = {}) {
-    const widget = (await import(`/${bundle}`)).default;
-    const decoded = {};
-    for (const [key, value] of Object.entries(state)) {
-      if (key.endsWith("_b64")) decoded[key.slice(0, -4)] = viewOf(value);
-      else decoded[key] = value;
-    }
-    const model = new FakeModel(decoded);
-    const el = document.createElement("div");
-    el.id = "host";
-    el.style.width = `${width}px`;
-    document.body.appendChild(el);
-    window.model = model;
-    window.cleanup = widget.render({ model, el });
-    await tick();
-  },
-  async reply(msg, b64) {
-    window.model.trigger("msg:custom", msg, b64 == null ? [] : [viewOf(b64)]);
-    await tick();
-  },
-};
+import { createHarness } from "/fake_model.js";
+
+window.harness = createHarness({ bundle: "attention_view.js", tick: "timeout" });
 window.harnessReady = true;
 </script>
 </body></html>

@@ -3,13 +3,12 @@ every label reads as the literal string (bidi controls and control characters as
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import numpy as np
 from hostile_page import HOSTILE, display, no_raw_controls, nothing_fired, truncated
-from ipywidgets.widgets.widget import _remove_buffers
 from kernel_bridge import KernelBridge
+from page_server import wire
 
 from attnwidgets.norm_records import NormLayer, NormRecord, TensorSummary
 from attnwidgets.records import AttentionRecord
@@ -19,12 +18,9 @@ N = len(HOSTILE)
 
 
 def mount_widget(page: Any, widget: Any, bundle: str, width: int = 900) -> None:
-    """Every trait of ``widget`` (bytes as ``<name>_b64``) mounted with ``bundle``."""
-    state, paths, buffers = _remove_buffers(widget.get_state())
-    for path, buffer in zip(paths, buffers, strict=True):
-        state[f"{path[0]}_b64"] = base64.b64encode(bytes(buffer)).decode()
-    state = {k: v for k, v in state.items() if not k.startswith("_")}
-    page.evaluate("([s, o]) => harness.mount(s, o)", [state, {"width": width, "bundle": bundle}])
+    """Every synced trait of ``widget``, as ipywidgets sends them, mounted with ``bundle``."""
+    options = {"width": width, "bundle": bundle}
+    page.evaluate("([w, o]) => harness.mount(w, o)", [wire(widget), options])
 
 
 def hostile_attention() -> AttentionView:

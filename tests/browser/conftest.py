@@ -1,8 +1,9 @@
 """Serve the BUILT bundle in a plain page with a fake anywidget model, in Debian's chromium.
 
-No Jupyter and no attnwidgets import: the page loads src/attnwidgets/static/attention_view.js
-as an ES module and mounts it on a model object that behaves like anywidget's (Backbone-style
-get/set/on/off, `change:<trait>` events, `msg:custom`, send/save_changes).
+No Jupyter: the page loads src/attnwidgets/static/attention_view.js as an ES module and mounts
+it on the model of fake_model.js, which behaves like anywidget's (Backbone-style
+get/set/on/off, `change:<trait>` events, `msg:custom`, send/save_changes). State goes in as
+ipywidgets sends it (``page_server.wire``): binary values as buffers at their paths.
 """
 
 from __future__ import annotations
@@ -26,67 +27,17 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 
-# The fake model and a few helpers the tests call through page.evaluate.
+# The fake model (fake_model.js) and a few helpers the tests call through page.evaluate:
+# harness.mount(wire(state), options), set, apply, reply.
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,">
 <title>attnwidgets fake host</title></head>
 <body style="margin: 20px; font-family: sans-serif">
 <script type="module">
-import widget from "/attention_view.js";
-
-// A DataView that starts a few bytes into a bigger buffer, as Bytes traits can arrive.
-function viewOf(b64, pad = 7) {
-  const bin = atob(b64);
-  const buffer = new ArrayBuffer(bin.length + 2 * pad);
-  const bytes = new Uint8Array(buffer, pad, bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new DataView(buffer, pad, bin.length);
-}
-
-class FakeModel {
-  constructor(state) {
-    this.state = { ...state };
-    this.listeners = new Map();
-    this.sent = [];
-    this.saved = 0;
-  }
-  get(key) { return this.state[key]; }
-  set(key, value) {  // Backbone fires change:<key> synchronously on set
-    const old = this.state[key];
-    this.state[key] = value;
-    if (old !== value) this.trigger(`change:${key}`, value);
-  }
-  on(name, fn) {
-    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
-    this.listeners.get(name).add(fn);
-  }
-  off(name, fn) { this.listeners.get(name)?.delete(fn); }
-  trigger(name, ...args) { for (const fn of [...(this.listeners.get(name) ?? [])]) fn(...args); }
-  send(content) { this.sent.push(structuredClone(content)); }
-  save_changes() { this.saved += 1; }
-  listenerCount() { let n = 0; for (const s of this.listeners.values()) n += s.size; return n; }
-}
-
-const tick = () => new Promise((resolve) => queueMicrotask(resolve));
+import { createHarness } from "/fake_model.js";
 
 window.harness = {
-  async mount(state, { width = 800, dpr = null } = {}) {
-    if (dpr) Object.defineProperty(window, "devicePixelRatio", { value: dpr, configurable: true });
-    const { chunk_b64, ...traits } = state;
-    const model = new FakeModel({ ...traits, chunk: viewOf(chunk_b64) });
-    const el = document.createElement("div");
-    el.id = "host";
-    el.style.width = `${width}px`;
-    document.body.appendChild(el);
-    window.model = model;
-    window.cleanup = widget.render({ model, el });
-    await tick();
-  },
-  async set(key, value) { window.model.set(key, value); await tick(); },
-  async reply(msg, b64) {
-    window.model.trigger("msg:custom", msg, b64 == null ? [] : [viewOf(b64)]);
-    await tick();
-  },
+  ...createHarness({ bundle: "attention_view.js", tick: "microtask" }),
   // RGBA at the centre of heatmap cell (row, col), in backing-store pixels.
   cell(row, col) {
     const canvas = document.querySelector(".attnwidgets-heatmap");

@@ -2,8 +2,9 @@
 through the widget's own comm protocol (no Jupyter):
 
 - kernel -> page: ``view._send`` (what ipywidgets calls for every state update and custom
-  message) is replaced; an update sets all its keys at once and then fires the change events,
-  as Backbone does; a custom message goes to ``msg:custom``.
+  message) is replaced; an update (binary values as buffers at their paths, as ipywidgets
+  sends them) sets all its keys at once and then fires the change events, as Backbone does;
+  a custom message goes to ``msg:custom``.
 - page -> kernel: ``pump()`` hands the page's messages to the view's handler and applies the
   traits the page saved (``model.set`` + ``save_changes``) with ``view.set_state``.
 
@@ -16,23 +17,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from ipywidgets.widgets.widget import _remove_buffers
-
-# Apply a kernel update the way Backbone does: set every key, then fire the change events.
-APPLY = """async ([state, buffers]) => {
-  const model = window.model;
-  const decode = (b64) => {
-    const bin = atob(b64);
-    const bytes = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-    return new DataView(bytes.buffer);
-  };
-  for (const [key, b64] of buffers) state[key] = decode(b64);
-  const changed = Object.keys(state).filter((k) => model.state[k] !== state[k]);
-  Object.assign(model.state, state);
-  for (const key of changed) model.trigger(`change:${key}`, state[key]);
-  await new Promise((resolve) => setTimeout(resolve, 0));
-}"""
+from page_server import wire
 
 # Record the keys the page saves (model.set + save_changes), as anywidget would send them.
 WATCH_SAVES = """() => {
@@ -62,20 +47,7 @@ class KernelBridge:
         self.page = page
         self.view = view
         self.updates: list[dict[str, Any]] = []  # every state update the kernel sent
-        state = view.get_state()
-        state, paths, buffers = _remove_buffers(state)
-        for path, buffer in zip(paths, buffers, strict=True):
-            state[f"{path[0]}_b64"] = b64(buffer)
-        chunk = state.pop("chunk_b64", b64(b""))
-        bytes_traits = {k[:-4]: v for k, v in state.items() if k.endswith("_b64")}
-        for key in bytes_traits:
-            del state[f"{key}_b64"]
-        state = {k: v for k, v in state.items() if not k.startswith("_")}
-        page.evaluate(
-            "([s, o]) => harness.mount(s, o)", [{**state, "chunk_b64": chunk}, {"width": width}]
-        )
-        if bytes_traits:
-            page.evaluate(APPLY, [{}, list(bytes_traits.items())])
+        page.evaluate("([w, o]) => harness.mount(w, o)", [wire(view), {"width": width}])
         page.evaluate(WATCH_SAVES)
         view._send = self._from_kernel
 
@@ -84,9 +56,9 @@ class KernelBridge:
         if msg.get("method") == "update":
             state = dict(msg["state"])
             paths = msg.get("buffer_paths", [])
-            pairs = [[path[0], b64(buf)] for path, buf in zip(paths, buffers, strict=True)]
-            self.updates.append({**state, **{key: "<bytes>" for key, _ in pairs}})
-            self.page.evaluate(APPLY, [state, pairs])
+            pairs = [[path, b64(buf)] for path, buf in zip(paths, buffers, strict=True)]
+            self.updates.append({**state, "buffer_paths": [path for path, _ in pairs]})
+            self.page.evaluate("(w) => harness.apply(w)", {"state": state, "buffers": pairs})
         elif msg.get("method") == "custom":
             data = b64(buffers[0]) if buffers else None
             self.page.evaluate("([m, b]) => harness.reply(m, b)", [msg["content"], data])

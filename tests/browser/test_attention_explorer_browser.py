@@ -7,22 +7,16 @@ import base64
 from typing import Any
 
 import numpy as np
+from page_server import wire
 
 from attnwidgets import AttentionView
 from attnwidgets.metrics import METRIC_NAMES
 
 TRAITS = [
     "layer", "head", "n_layers", "n_heads", "layer_names", "query_tokens", "key_tokens",
-    "chunk_meta", "value_label", "mode", "show_overview", "show_metrics", "thumbnail_meta",
-    "metrics_meta", "color_scale", "focus_token", "show_lines", "compare_heads", "tile0_meta",
+    "chunk", "value_label", "mode", "show_overview", "show_metrics", "thumbnails",
+    "metrics", "color_scale", "focus_token", "show_lines", "compare_heads", "tile0",
 ]  # fmt: skip
-
-SET_BYTES = """([key, b64]) => {
-  const bin = atob(b64);
-  const bytes = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return harness.set(key, new DataView(bytes.buffer));
-}"""
 
 # RGBA at fractions (fx, fy) of a canvas.
 PIXEL = """([selector, fx, fy]) => {
@@ -39,11 +33,7 @@ def b64(data: bytes) -> str:
 
 def mount_view(page: Any, view: AttentionView) -> None:
     state = {name: getattr(view, name) for name in TRAITS}
-    state["chunk_b64"] = b64(view.chunk)
-    page.evaluate("([s, o]) => harness.mount(s, o)", [state, {"width": 700}])
-    for name in ("thumbnails", "metrics", "tile0"):
-        if getattr(view, name):
-            page.evaluate(SET_BYTES, [name, b64(getattr(view, name))])
+    page.evaluate("([w, o]) => harness.mount(w, o)", [wire(state), {"width": 700}])
 
 
 def pump(page: Any, view: AttentionView) -> list[dict[str, Any]]:
@@ -350,12 +340,12 @@ def test_heads_ticked_in_the_metrics_table_are_compared_side_by_side(page):
 def test_first_view_of_a_long_sequence_comes_with_the_state(page):
     n = 2048
     view = AttentionView(long_record(n), [f"t{i}" for i in range(n)], head=1)
-    assert view.tile0_meta["shape"] == [512, 512] and len(view.tile0) == 512 * 512
+    assert view.tile0["shape"] == [512, 512] and len(view.tile0["value"]) == 512 * 512
     state = {name: getattr(view, name) for name in TRAITS}
-    state.update(chunk_b64="", head=0)  # open on head 0, then move to the head of tile0
-    page.evaluate("([s, o]) => harness.mount(s, o)", [state, {"width": 700}])
+    state.update(tile0={}, head=0)  # open on head 0, then move to the head of tile0
+    page.evaluate("([w, o]) => harness.mount(w, o)", [wire(state), {"width": 700}])
     assert page.evaluate("window.model.sent.map((r) => [r.layer, r.head])") == [[0, 0]]
-    page.evaluate(SET_BYTES, ["tile0", b64(view.tile0)])
+    page.evaluate("(w) => harness.apply(w)", wire({"tile0": view.tile0}))
     page.evaluate("harness.set('head', 1)")  # no kernel answers: as in an exported page
     assert page.locator(".attnwidgets-attention").get_attribute("data-state") == "ready"
     assert bright(pixel(page, 0.001, 0.5)) and dark(pixel(page, 0.5, 0.5))  # first-token head

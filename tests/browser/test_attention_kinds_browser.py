@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-
+from page_server import wire
 from test_attention_view_browser import N, causal_uniform, encode, is_bright, is_dark, mount, state
 
 GREY = [200, 200, 200, 255]
@@ -28,11 +27,11 @@ def masked_state(**traits: object) -> dict[str, object]:
         value_label="masked",
         value_kind="masked",
         available_kinds=["probability", "masked"],
-        chunk_b64=base64.b64encode(data).decode(),
-        chunk_meta={
+        chunk={
+            "value": data,
             "layers": [0],
             "dtype": "uint8",
-            "shape": [1, N, N],
+            "shape": [1, 1, N, N],
             "offset": [offset],
             "scale": [scale],
             "masked_byte": 0,
@@ -43,18 +42,9 @@ def masked_state(**traits: object) -> dict[str, object]:
     return st
 
 
-def set_chunk(page, data: bytes, meta: dict[str, object]) -> None:
-    """What the kernel does when value_kind changes: a new chunk and chunk_meta."""
-    page.evaluate(
-        """([b64, meta]) => {
-          const bin = atob(b64);
-          const bytes = new Uint8Array(bin.length);
-          for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-          window.model.set("chunk", new DataView(bytes.buffer));
-          return harness.set("chunk_meta", meta);
-        }""",
-        [base64.b64encode(data).decode(), meta],
-    )
+def set_chunk(page, chunk: dict[str, object]) -> None:
+    """What the kernel does when value_kind changes: a new chunk (data and meta together)."""
+    page.evaluate("(w) => harness.apply(w)", wire({"chunk": chunk}))
 
 
 def test_masked_cells_are_grey_and_say_masked(page):
@@ -91,15 +81,15 @@ def test_kind_select_switches_value_kind_and_pixels(page):
     assert page.evaluate("window.model.get('value_kind')") == "probability"
     assert page.evaluate("window.model.saved") >= 1
     data, offset, scale = encode([causal_uniform(N)])
-    meta = {"layers": [0], "dtype": "uint8", "shape": [1, N, N], "offset": [offset],
-            "scale": [scale], "kind": "probability"}  # fmt: skip
+    chunk = {"value": data, "layers": [0], "dtype": "uint8", "shape": [1, 1, N, N],
+             "offset": [offset], "scale": [scale], "kind": "probability"}  # fmt: skip
     page.evaluate("harness.set('value_label', 'probability')")
-    set_chunk(page, data, meta)
+    set_chunk(page, chunk)
     after = page.evaluate("harness.cell(0, 5)")
     assert before == GREY and after != GREY and is_dark(after)  # 0 probability, not masked
     assert is_bright(page.evaluate("harness.cell(0, 0)"))
     # a layer request carries the kind shown
-    page.evaluate("harness.set('chunk_meta', {...window.model.get('chunk_meta'), layers: []})")
+    page.evaluate("harness.set('chunk', {})")  # no layer preloaded: the view asks for it
     requests = page.evaluate("window.model.sent")
     assert requests and requests[-1]["kind"] == "probability"
     assert page.errors == []
@@ -129,7 +119,7 @@ def causal_kinds(n: int):
 
 
 def test_real_view_in_both_modes_switches_kind_end_to_end(page):
-    from test_attention_explorer_browser import SET_BYTES, TRAITS, b64, pixel, pump
+    from test_attention_explorer_browser import TRAITS, pixel, pump
 
     from attnwidgets import AttentionView
 
@@ -140,11 +130,8 @@ def test_real_view_in_both_modes_switches_kind_end_to_end(page):
                              value_kind="masked")  # fmt: skip
         traits = [*TRAITS, "value_kind", "available_kinds"]
         st = {name: getattr(view, name) for name in traits}
-        st["chunk_b64"] = b64(view.chunk)
         page.evaluate("document.body.querySelectorAll('#host').forEach((e) => e.remove())")
-        page.evaluate("([s, o]) => harness.mount(s, o)", [st, {"width": 700}])
-        if view.tile0:
-            page.evaluate(SET_BYTES, ["tile0", b64(view.tile0)])
+        page.evaluate("([w, o]) => harness.mount(w, o)", [wire(st), {"width": 700}])
         pump(page, view)
         assert pixel(page, 0.9, 0.1) == GREY, mode  # upper triangle: masked
         lower = pixel(page, 0.1, 0.9)
@@ -153,10 +140,8 @@ def test_real_view_in_both_modes_switches_kind_end_to_end(page):
         kind = page.evaluate("window.model.get('value_kind')")
         assert kind == "scores"
         view.value_kind = kind  # what the kernel does on the synced change
-        for name in ("value_label", "chunk_meta", "tile0_meta"):
-            page.evaluate("([k, v]) => harness.set(k, v)", [name, getattr(view, name)])
-        for name in ("chunk", "tile0"):
-            page.evaluate(SET_BYTES, [name, b64(getattr(view, name))])
+        update = {name: getattr(view, name) for name in ("value_label", "chunk", "tile0")}
+        page.evaluate("(w) => harness.apply(w)", wire(update))
         replies = pump(page, view)
         assert all(r.get("kind", "scores") == "scores" for r in replies), mode
         assert pixel(page, 0.9, 0.1) != GREY, mode  # scores: the upper triangle has values
@@ -189,7 +174,7 @@ def test_overview_and_token_focus_follow_the_kind_and_metrics_say_probabilities(
 
     page.locator(".attnwidgets-kind").select_option("scores")
     bridge.pump()
-    assert view.thumbnail_meta["kind"] == "scores"
+    assert view.thumbnails["kind"] == "scores"
     # scores = (k - q) / n * 4: largest at the top right (the 9th source column is a gap)
     assert is_bright(page.evaluate(PIXEL_AT, [".attnwidgets-thumbnails", 0.8, 0.05]))
     assert "thumbnails of scores values" in page.locator(".attnwidgets-overview").text_content()

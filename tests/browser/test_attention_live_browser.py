@@ -97,15 +97,15 @@ def test_enter_runs_the_model_again_and_the_view_follows(page):
     assert "token focus: 4 «g»" in page.locator(".attnwidgets-focus-title").text_content()
     assert page.locator(".attnwidgets-focus-to").is_visible()  # asked for and drawn again
     # metrics table and thumbnails were recomputed for the new text (9 tokens, 2 x 4 heads)
-    assert view.metrics_meta["shape"] == [2, 4, 6]
+    assert view.metrics["shape"] == [2, 4, 6]
     assert page.locator(".attnwidgets-metrics-table tbody tr").count() == 8
     reference = aw.head_metrics(
         aw.AttentionRecord.from_array(eager(lens.model, lens.tokenizer, "a dog ran")),
         list("a dog ran"),
     )
-    shown = np.frombuffer(view.metrics, "<f4").reshape(2, 4, 6)
+    shown = np.frombuffer(view.metrics["value"], "<f4").reshape(2, 4, 6)
     np.testing.assert_allclose(shown, reference.values, atol=1e-5)
-    assert view.thumbnail_meta["shape"][2:] == [9, 9]
+    assert view.thumbnails["shape"][2:] == [9, 9]
 
     # a shorter text: the locked row (4) is out of range and is cleared
     box.fill("hi")

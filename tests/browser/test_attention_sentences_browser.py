@@ -81,12 +81,12 @@ def test_model_view_thumbnails_follow_the_sentence_pair(page):
     box = model_view(pattern(), TOKENS, sentence_b_start=B, html_action="return")
     view = box.children[1]
     bridge = KernelBridge(page, view)
-    assert view.thumbnail_meta["shape"] == [1, 1, 7, 7]
+    assert view.thumbnails["shape"] == [1, 1, 7, 7]
     page.locator(".attnwidgets-sentence").select_option("B->A")
     bridge.pump()
-    assert view.thumbnail_meta["shape"] == [1, 1, 3, 4]
-    assert view.thumbnail_meta["region"] == [B, 7, 0, B]
-    assert list(view.thumbnails) == [255, 0, 0, 0] * 3  # every B query on [CLS]
+    assert view.thumbnails["shape"] == [1, 1, 3, 4]
+    assert view.thumbnails["region"] == [B, 7, 0, B]
+    assert list(view.thumbnails["value"]) == [255, 0, 0, 0] * 3  # every B query on [CLS]
     thumbs = page.locator("canvas.attnwidgets-thumbnails")
     assert thumbs.is_visible()
     ratio = page.evaluate(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 from itertools import pairwise
 
+from page_server import wire
+
 N = 6  # tokens
 TOKENS = [f"t{i}" for i in range(N)]
 
@@ -55,11 +57,11 @@ def state(preload: tuple[int, ...] = (0, 2), **traits: object) -> dict[str, obje
         "query_tokens": TOKENS,
         "key_tokens": TOKENS,
         "value_label": "probability",
-        "chunk_b64": base64.b64encode(b"".join(b for b, _, _ in blocks)).decode(),
-        "chunk_meta": {
+        "chunk": {
+            "value": b"".join(b for b, _, _ in blocks),
             "layers": list(preload),
             "dtype": "uint8",
-            "shape": [2, N, N],
+            "shape": [len(preload), 2, N, N],
             "offset": [o for _, o, _ in blocks],
             "scale": [s for _, _, s in blocks],
         },
@@ -83,7 +85,7 @@ def layer_reply(page, layer: int, request_id: int | None) -> None:
 
 
 def mount(page, st: dict[str, object], **options: object) -> None:
-    page.evaluate("([s, o]) => harness.mount(s, o)", [st, options])
+    page.evaluate("([w, o]) => harness.mount(w, o)", [wire(st), options])
 
 
 def is_bright(rgba: list[int]) -> bool:  # viridis top: (253, 231, 37)
@@ -254,11 +256,11 @@ def test_long_sequence_skips_labels_and_uses_device_pixels(page):
     pattern = [[1.0 if k == q else 0.0 for k in range(n)] for q in range(n)]
     data, offset, scale = encode([pattern])
     st = state(query_tokens=tokens, key_tokens=tokens, n_heads=1, n_layers=1)
-    st["chunk_b64"] = base64.b64encode(data).decode()
-    st["chunk_meta"] = {
+    st["chunk"] = {
+        "value": data,
         "layers": [0],
         "dtype": "uint8",
-        "shape": [1, n, n],
+        "shape": [1, 1, n, n],
         "offset": [offset],
         "scale": [scale],
     }

@@ -11,8 +11,8 @@ from norm_harness import open_harness, serve, widget_state
 
 from attnwidgets.widgets.training_monitor import TrainingMonitorView
 
-TRAITS = ["layer", "n_layers", "layer_names", "log_counts", "snapshot", "snapshot_meta"]
-TRAITS += ["loss", "loss_meta", "position", "n_history", "steps_seen", "status"]
+TRAITS = ["layer", "n_layers", "layer_names", "log_counts", "snapshot", "loss"]
+TRAITS += ["position", "n_history", "steps_seen", "status"]
 HIST = "canvas.attnwidgets-norm-hist"
 LOSS = "canvas.attnwidgets-loss"
 
@@ -50,7 +50,7 @@ def page(browser: Any, url: str) -> Iterator[Any]:
 
 def test_waiting_state_before_the_first_step(page: Any) -> None:
     page.evaluate(
-        "(s) => harness.mount('training_monitor_view.js', s)",
+        "(s) => harness.mount(s, {bundle: 'training_monitor_view.js'})",
         widget_state(TrainingMonitorView(), TRAITS),
     )
     assert "waiting for the first training step" in page.inner_text(".attnwidgets-status")
@@ -61,7 +61,9 @@ def test_each_new_snapshot_redraws_the_bars_and_the_loss_curve(page: Any) -> Non
     view.push(1, arrays(0), ["blocks.0.ln", "blocks.1.ln"])
     view.add_loss(1, 3.0)
     view.flush()
-    page.evaluate("(s) => harness.mount('training_monitor_view.js', s)", widget_state(view, TRAITS))
+    page.evaluate(
+        "(s) => harness.mount(s, {bundle: 'training_monitor_view.js'})", widget_state(view, TRAITS)
+    )
     title = page.inner_text(".attnwidgets-title")
     assert title == "step 1 (live) · norm 0: blocks.0.ln"
     first = page.evaluate(f"harness.colours('{HIST}')")
@@ -72,7 +74,7 @@ def test_each_new_snapshot_redraws_the_bars_and_the_loss_curve(page: Any) -> Non
         view.push(step, arrays(7), ["blocks.0.ln", "blocks.1.ln"])
         view.add_loss(step, 3.0 / step)
     view.flush()
-    page.evaluate("(s) => harness.set(s)", widget_state(view, TRAITS))
+    page.evaluate("(s) => harness.apply(s)", widget_state(view, TRAITS))
     page.wait_for_function(
         "document.querySelector('.attnwidgets-monitor-view').dataset.step === '5'"
     )
@@ -87,7 +89,9 @@ def test_scrubbed_history_is_labelled_and_nan_is_reported(page: Any) -> None:
     view.push(10, arrays(2, nan=3), ["ln"] * 2)
     view.push(20, arrays(5), ["ln"] * 2)
     view.position = 0
-    page.evaluate("(s) => harness.mount('training_monitor_view.js', s)", widget_state(view, TRAITS))
+    page.evaluate(
+        "(s) => harness.mount(s, {bundle: 'training_monitor_view.js'})", widget_state(view, TRAITS)
+    )
     assert page.inner_text(".attnwidgets-title").startswith("step 10 (history 1 of 2)")
     status = page.inner_text(".attnwidgets-status")
     assert "non-finite values seen at step 10" in status and "input: 3 NaN" in status

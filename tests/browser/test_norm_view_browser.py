@@ -13,7 +13,7 @@ from attnwidgets.norm_records import NormLayer, NormRecord, TensorSummary
 from attnwidgets.widgets.norm_view import NormView
 
 TRAITS = ["layer", "n_layers", "layer_names", "layer_kinds", "class_names", "tokens", "bins"]
-TRAITS += ["log_counts", "data", "data_meta", "hist_notes"]
+TRAITS += ["log_counts", "data", "hist_notes"]
 HIST = "canvas.attnwidgets-norm-hist"
 
 
@@ -59,7 +59,7 @@ def url() -> Iterator[str]:
 def page(browser: Any, url: str) -> Iterator[Any]:
     tab = open_harness(browser, url)
     state = widget_state(NormView(record()), TRAITS)
-    tab.evaluate("(s) => harness.mount('norm_view.js', s)", state)
+    tab.evaluate("(s) => harness.mount(s, {bundle: 'norm_view.js'})", state)
     yield tab
     assert not tab.errors
     tab.close()
@@ -75,7 +75,7 @@ def test_input_and_output_histograms_sit_where_their_values_are(page: Any) -> No
     assert input_left > 200 and output_right > 200
     assert input_right == 0 and output_left < 20  # only the 0-free axis labels
 
-    page.evaluate("harness.set({layer: 1})")
+    page.evaluate("harness.set('layer', 1)")
     assert "blocks.1.ln (LlamaRMSNorm, rmsnorm)" in page.inner_text(".attnwidgets-title")
     second = page.evaluate(f"harness.colours('{HIST}')")
     assert second["right"][0] > 200 and second["left"][1] > 200  # swapped
@@ -85,14 +85,14 @@ def test_input_and_output_histograms_sit_where_their_values_are(page: Any) -> No
 def test_gamma_is_drawn_only_when_the_layer_has_one(page: Any) -> None:
     assert page.is_visible("canvas.attnwidgets-norm-gamma")
     assert "8 values" in page.inner_text(".attnwidgets-norms")
-    page.evaluate("harness.set({layer: 2})")
+    page.evaluate("harness.set('layer', 2)")
     assert not page.is_visible("canvas.attnwidgets-norm-gamma")
     assert not page.is_visible("canvas.attnwidgets-norm-beta")
 
 
 def test_nan_is_counted_and_outliers_named_by_token_and_dimension(page: Any) -> None:
     assert page.inner_text(".attnwidgets-status") == ""
-    page.evaluate("harness.set({layer: 2})")
+    page.evaluate("harness.set('layer', 2)")
     assert page.inner_text(".attnwidgets-status") == "input: 1 NaN"
     items = page.locator("li.attnwidgets-outlier").all_inner_texts()
     assert items == ['input: token "<img src=x onerror=alert(1)>" (3) · dim 6 · 400']
@@ -112,7 +112,7 @@ def test_clicking_a_layer_in_the_summary_selects_it(page: Any) -> None:
 
 
 def test_log_toggle_changes_the_bars(page: Any) -> None:
-    page.evaluate("harness.set({layer: 2})")
+    page.evaluate("harness.set('layer', 2)")
     before = page.evaluate(f"harness.digest('{HIST}')")
     page.locator(".attnwidgets-log-toggle input").uncheck()
     assert page.evaluate("window.model.get('log_counts')") is False
@@ -137,7 +137,7 @@ def test_sampled_histogram_says_so_in_its_heading(browser: Any, url: str) -> Non
     assert first.sample_step > 1 and first.sampled <= 8_192
     tab = open_harness(browser, url)
     tab.evaluate(
-        "(s) => harness.mount('norm_view.js', s)",
+        "(s) => harness.mount(s, {bundle: 'norm_view.js'})",
         widget_state(NormView(norms), TRAITS),
     )
     heading = tab.locator(".attnwidgets-norm-hist").locator("..").inner_text()
@@ -145,7 +145,7 @@ def test_sampled_histogram_says_so_in_its_heading(browser: Any, url: str) -> Non
     assert f"{expected}; statistics use all" in heading
 
     exact = record()  # every value counted: the plain heading
-    tab.evaluate("(s) => harness.set(s)", widget_state(NormView(exact), ["hist_notes"]))
+    tab.evaluate("(s) => harness.apply(s)", widget_state(NormView(exact), ["hist_notes"]))
     tab.wait_for_function(
         "!document.querySelector('.attnwidgets-norms').innerText.includes('statistics use all')"
     )

@@ -1,12 +1,11 @@
 """The built PositionView bundle in Chromium: every view draws what its numbers say (pixels).
 
 The widget state comes from the Python PositionView (the real contract); the page mounts the
-bundle on a fake anywidget model, as tests/browser/conftest.py does for the attention view.
+bundle on the fake anywidget model of fake_model.js, as tests/browser/conftest.py does.
 """
 
 from __future__ import annotations
 
-import base64
 import math
 from collections.abc import Iterator
 from itertools import pairwise
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from page_server import serve_page
+from page_server import serve_page, wire
 
 import attnwidgets.positions as pos
 from attnwidgets.widgets.position_view import PositionView
@@ -26,47 +25,10 @@ PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head>
 <body style="margin: 20px; font-family: sans-serif">
 <script type="module">
-import widget from "/position_view.js";
-
-function viewOf(b64, pad = 7) {  // a DataView at an odd offset, as Bytes traits may arrive
-  const bin = atob(b64);
-  const buffer = new ArrayBuffer(bin.length + 2 * pad);
-  const bytes = new Uint8Array(buffer, pad, bin.length);
-  for (let i = 0; i < bin.length; i++) bytes[i] = bin.charCodeAt(i);
-  return new DataView(buffer, pad, bin.length);
-}
-
-class FakeModel {
-  constructor(state) { this.state = { ...state }; this.listeners = new Map(); this.saved = 0; }
-  get(key) { return this.state[key]; }
-  set(key, value) {
-    const old = this.state[key];
-    this.state[key] = value;
-    if (old !== value) for (const fn of [...(this.listeners.get(`change:${key}`) ?? [])]) fn(value);
-  }
-  on(name, fn) {
-    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
-    this.listeners.get(name).add(fn);
-  }
-  off(name, fn) { this.listeners.get(name)?.delete(fn); }
-  send() {}
-  save_changes() { this.saved += 1; }
-  listenerCount() { let n = 0; for (const s of this.listeners.values()) n += s.size; return n; }
-}
-const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+import { createHarness } from "/fake_model.js";
 
 window.harness = {
-  async mount(state) {
-    const { data_b64, ...traits } = state;
-    const model = new FakeModel({ ...traits, data: viewOf(data_b64) });
-    const el = document.createElement("div");
-    el.style.width = "700px";
-    document.body.replaceChildren(el);
-    window.model = model;
-    window.cleanup = widget.render({ model, el });
-    await tick();
-  },
-  async set(key, value) { window.model.set(key, value); await tick(); },
+  ...createHarness({ bundle: "position_view.js", tick: "timeout", width: 700, replace: true }),
   plot() {
     return JSON.parse(document.querySelector(".attnwidgets-position-canvas").dataset.plot);
   },
@@ -122,11 +84,7 @@ def page(browser: object, position_server: str) -> Iterator[object]:
 
 
 def mount(page, view: PositionView) -> None:
-    state = view.get_state()
-    state.pop("data")
-    state = {k: v for k, v in state.items() if not k.startswith("_")}
-    state["data_b64"] = base64.b64encode(view.data).decode()
-    page.evaluate("s => harness.mount(s)", state)
+    page.evaluate("w => harness.mount(w)", wire(view))
     assert page.evaluate("document.querySelector('.attnwidgets-positions').dataset.state") == (
         "ready"
     ), page.evaluate("document.querySelector('.attnwidgets-status').textContent")
@@ -286,7 +244,8 @@ def test_bad_data_shows_an_error_instead_of_a_picture(page) -> None:
     view = PositionView(pos.sinusoidal(16, 8))
     mount(page, view)
     page.evaluate(
-        "harness.set('data_meta', {table: {dtype: 'float32', shape: [99, 8], offset: 0}})"
+        "harness.set('data', {...window.model.get('data'),"
+        " arrays: {table: {dtype: 'float32', shape: [99, 8], offset: 0}}})"
     )
     status = page.evaluate("document.querySelector('.attnwidgets-status').textContent")
-    assert "table: needs bytes 0..3168, buffer has 512" in status
+    assert "data.table: bytes 0..3168 outside 512" in status

@@ -25,43 +25,14 @@ PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head>
 <body style="margin: 20px; font-family: sans-serif">
 <script type="module">
-import widget from "/step_view.js";
-
-class FakeModel {
-  constructor(state) {
-    this.state = { ...state }; this.listeners = new Map(); this.sent = []; this.saved = 0;
-  }
-  get(key) { return this.state[key]; }
-  set(key, value) {
-    const old = this.state[key];
-    this.state[key] = value;
-    if (old !== value) this.trigger(`change:${key}`, value);
-  }
-  on(name, fn) {
-    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
-    this.listeners.get(name).add(fn);
-  }
-  off(name, fn) { this.listeners.get(name)?.delete(fn); }
-  trigger(name, ...args) { for (const fn of [...(this.listeners.get(name) ?? [])]) fn(...args); }
-  send(content) { this.sent.push(structuredClone(content)); }
-  save_changes() { this.saved += 1; }
-}
+import { createHarness } from "/fake_model.js";
 
 window.harness = {
-  async mount(state, { width = 800 } = {}) {
-    const { chunk_b64, ...traits } = state;
-    window.model = new FakeModel(traits);
-    const el = document.createElement("div");
-    el.style.width = `${width}px`;
-    document.body.replaceChildren(el);
-    window.cleanup = widget.render({ model: window.model, el });
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  },
-  async reply() {},
+  ...createHarness({ bundle: "step_view.js", tick: "timeout", replace: true }),
   // RGBA at the centre of cell (row, col) of a panel ("main", "q", "k", "v", "z").
   cell(panel, row, col) {
     const c = document.querySelector(`[data-panel="${panel}"] canvas`);
-    const entry = window.model.get("data_meta").arrays;
+    const entry = window.model.get("data").arrays;
     const name = { main: null, q: "q", k: "k", v: "v", z: "output" }[panel];
     const steps = window.model.get("steps");
     const shape = entry[name ?? steps[window.model.get("step")]].shape;

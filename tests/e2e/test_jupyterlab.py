@@ -32,7 +32,7 @@ model = GPT2LMHeadModel(config).eval()
 run = aw.wrap(model)(input_ids=torch.tensor([[1, 5, 7, 2, 9, 11, 3, 4]]))""",
     """\
 view = aw.AttentionView(run, preload="layer")
-print("preloaded layers:", view.chunk_meta["layers"])
+print("preloaded layers:", view.chunk["layers"])
 aw.attention_explorer(view)""",
 ]
 

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { isEmpty, readArray, readPackedValue } from "../../js/shared/arrays.js";
+import {
+  fromMessage,
+  isEmpty,
+  readArray,
+  readPackedValue,
+  row,
+  sizeOf,
+} from "../../js/shared/arrays.js";
 
 /** A DataView at an odd offset, as ipywidgets hands buffers over. */
 function view(bytes) {
@@ -52,5 +59,56 @@ describe("readPackedValue", () => {
     expect(Array.from(arrays.get("a").data)).toEqual([1, 2]);
     expect(Array.from(arrays.get("b").data)).toEqual([7, 8, 9]);
     expect(meta).toEqual({ step: 4 });
+  });
+});
+
+describe("readPackedValue from an unaligned DataView", () => {
+  // What widgets/arrays.py packed_value({"counts": [[1, 2, 3], [4, 5, 6]], "x": [0.5, -2]})
+  // produces: int32 then float32, back to back, little endian.
+  function packed() {
+    const buffer = new ArrayBuffer(24 + 8 + 3);
+    const view = new DataView(buffer, 3, 32); // not on a 4-byte boundary
+    for (let i = 0; i < 6; i++) view.setInt32(4 * i, i + 1, true);
+    view.setFloat32(24, 0.5, true);
+    view.setFloat32(28, -2, true);
+    const arrays = {
+      counts: { offset: 0, dtype: "int32", shape: [2, 3] },
+      x: { offset: 24, dtype: "float32", shape: [2] },
+    };
+    return { value: view, arrays };
+  }
+
+  it("decodes each array with its dtype and shape", () => {
+    const { arrays } = readPackedValue(packed());
+    expect(arrays.get("counts").data).toBeInstanceOf(Int32Array);
+    expect(Array.from(row(arrays.get("counts"), 1))).toEqual([4, 5, 6]);
+    expect(Array.from(arrays.get("x").data)).toEqual([0.5, -2]);
+    expect(arrays.get("x").shape).toEqual([2]);
+  });
+
+  it("rejects arrays that run past the buffer and unknown dtypes", () => {
+    const payload = packed();
+    payload.arrays.x.shape = [5];
+    expect(() => readPackedValue(payload, "data")).toThrow("data.x: bytes 24..44 outside 32");
+    payload.arrays.x = { offset: 24, dtype: "float64", shape: [1] };
+    expect(() => readPackedValue(payload, "data")).toThrow("data.x: unsupported dtype float64");
+  });
+
+  it("sizes shapes, including scalars", () => {
+    expect(sizeOf([2, 3, 4])).toBe(24);
+    expect(sizeOf([])).toBe(1);
+  });
+});
+
+describe("fromMessage", () => {
+  it("puts a reply's one buffer back as its value", () => {
+    const buffer = view(new Uint8Array([7, 8]));
+    const payload = fromMessage({ type: "tile", dtype: "uint8", shape: [2], lo: 0 }, [buffer]);
+    const { data, meta } = readArray(payload, "tile");
+    expect(Array.from(data)).toEqual([7, 8]);
+    expect(meta).toEqual({ type: "tile", lo: 0 });
+    expect(() => readArray(fromMessage({ dtype: "uint8", shape: [2] }, []), "tile")).toThrow(
+      "tile: no data",
+    );
   });
 });

@@ -2,7 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { LayerStore, noKernelMessage } from "../../js/lib/cache.js";
 import { makeLayer } from "../../js/lib/decode.js";
 
-const meta = { shape: [1, 2, 2], offset: [0], scale: [1 / 255] };
+// A `layer` reply as arrays.message_parts sends it: the meta as content, the bytes as a buffer.
+const meta = { dtype: "uint8", shape: [1, 2, 2], offset: [0], scale: [1 / 255] };
 const entry = (layer) => makeLayer(new Uint8Array(4), { layer, ...meta });
 
 function setup() {
@@ -29,7 +30,7 @@ describe("LayerStore", () => {
     expect(store.ensure(2)).toBeNull();
     expect(sent).toEqual([{ type: "request_layer", layer: 2, id: 1 }]);
     expect(store.status(2)).toEqual({ loading: true });
-    const reply = { type: "layer", id: 1, layer: 2, dtype: "uint8", ...meta };
+    const reply = { type: "layer", id: 1, layer: 2, ...meta };
     expect(store.handleMessage(reply, [new DataView(new ArrayBuffer(4))])).toBe(true);
     expect(onChange).toHaveBeenCalledOnce();
     expect(store.status(2).entry.layer).toBe(2);

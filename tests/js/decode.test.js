@@ -5,8 +5,8 @@ import {
   decodeLayer,
   layerSize,
   makeLayer,
+  readLayer,
   splitChunk,
-  toBytes,
   valueRange,
 } from "../../js/lib/decode.js";
 
@@ -42,15 +42,18 @@ describe("decode", () => {
     expectClose(decodeLayer(entry), fixture.expected);
   });
 
-  it("honours the DataView byteOffset", () => {
+  it("reads a layer reply from a DataView that honours its byteOffset", () => {
     const view = paddedView(fixtureBytes());
-    expect(toBytes(view)[0]).toBe(0);
-    const entry = makeLayer(view, { layer: 0, ...fixture });
+    const reply = { type: "layer", layer: 0, dtype: "uint8", ...fixture };
+    const entry = readLayer(reply, [view], 0);
+    expect(entry.bytes[0]).toBe(0);
     expectClose(decodeLayer(entry), fixture.expected);
+    expect(() => readLayer({ ...reply, dtype: "float32" }, [view], 0)).toThrow(/dtype|bytes/);
   });
 
   it("accepts an ArrayBuffer", () => {
-    const entry = makeLayer(fixtureBytes().slice().buffer, { layer: 0, ...fixture });
+    const reply = { type: "layer", layer: 0, dtype: "uint8", ...fixture };
+    const entry = readLayer(reply, [fixtureBytes().slice().buffer], 0);
     expect(decodeHead(entry, 1)[0]).toBeCloseTo(fixture.expected[1][0][0], 6);
   });
 
@@ -60,26 +63,28 @@ describe("decode", () => {
     expect(() => layerSize([2, 3])).toThrow(/shape/);
   });
 
-  it("splits a chunk of several layers in chunk_meta order", () => {
+  it("splits a chunk of several layers in the order of its layers", () => {
     const one = fixtureBytes();
     const two = one.map((b) => 255 - b);
     const both = new Uint8Array(one.length * 2);
     both.set(one);
     both.set(two, one.length);
-    const meta = {
+    const chunk = {
+      value: paddedView(both, 3),
       layers: [3, 1],
       dtype: "uint8",
-      shape: fixture.shape,
+      shape: [2, ...fixture.shape],
       offset: [fixture.offset, [0, 0]],
       scale: [fixture.scale, [1, 1]],
     };
-    const [a, b] = splitChunk(paddedView(both, 3), meta);
+    const [a, b] = splitChunk(chunk);
     expect(a.layer).toBe(3);
     expect(b.layer).toBe(1);
     expectClose(decodeLayer(a), fixture.expected);
     expect(decodeHead(b, 0)[0]).toBe(255);
-    expect(() => splitChunk(one, meta)).toThrow(/chunk has 24 bytes/);
-    expect(splitChunk(null, { layers: [] })).toEqual([]);
+    expect(() => splitChunk({ ...chunk, value: one })).toThrow(/chunk: 24 bytes/);
+    expect(() => splitChunk({ ...chunk, layers: [3] })).toThrow(/for 1 layers/);
+    expect(splitChunk({})).toEqual([]);
   });
 
   it("finds the colour range without scanning", () => {

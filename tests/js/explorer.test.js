@@ -52,7 +52,7 @@ describe("tiles", () => {
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({ type: "request_tile", ...request });
     expect(store.handleMessage({ type: "layer", id: sent[0].id }, [])).toBe(false);
-    const reply = { type: "tile", id: sent[0].id, shape: [2, 2], lo: 0, hi: 2 };
+    const reply = { type: "tile", id: sent[0].id, dtype: "uint8", shape: [2, 2], lo: 0, hi: 2 };
     expect(store.handleMessage(reply, [new Uint8Array([0, 255, 51, 102])])).toBe(true);
     const tile = store.ensure(request);
     expect(Array.from(tile.values)).toEqual([0, 2, 0.4000000059604645, 0.800000011920929]);
@@ -69,9 +69,10 @@ describe("tiles", () => {
 
 describe("overview and metrics", () => {
   it("checks thumbnail sizes and finds the thumbnail under a point", () => {
-    const meta = { shape: [2, 3, 4, 4] };
-    expect(readThumbnails(new Uint8Array(95), meta)).toBe(null);
-    const thumbs = readThumbnails(new Uint8Array(96), meta);
+    const meta = { dtype: "uint8", shape: [2, 3, 4, 4] };
+    expect(readThumbnails({ value: new Uint8Array(95), ...meta })).toBe(null);
+    expect(readThumbnails({})).toBe(null);
+    const thumbs = readThumbnails({ value: new Uint8Array(96), ...meta });
     const layout = overviewLayout(thumbs, 600);
     expect(layout.w).toBe(layout.pitch * 3);
     expect(thumbAt(layout, layout.pitch * 2.5, layout.pitchY * 1.5)).toEqual({ layer: 1, head: 2 });
@@ -80,7 +81,8 @@ describe("overview and metrics", () => {
 
   it("sorts heads by a metric, NaN last", () => {
     const values = new Float32Array([0.1, 5, Number.NaN, 6, 0.9, 7, 0.5, 8]); // 2 x 2 x 2
-    const metrics = readMetrics(new Uint8Array(values.buffer), {
+    const metrics = readMetrics({
+      value: new Uint8Array(values.buffer),
       dtype: "float32",
       shape: [2, 2, 2],
       names: ["previous", "distance"],
@@ -89,8 +91,8 @@ describe("overview and metrics", () => {
     expect(order("previous", true)).toEqual(["10", "11", "00", "01"]);
     expect(order("distance", false)).toEqual(["00", "01", "10", "11"]);
     expect(order("layer", false)).toEqual(["00", "01", "10", "11"]);
-    expect(readMetrics(new Uint8Array(4), { dtype: "float32", shape: [1, 1, 2], names: [] })).toBe(
-      null,
-    );
+    const bad = { value: new Uint8Array(8), dtype: "float32", shape: [1, 1, 2], names: [] };
+    expect(readMetrics(bad)).toBe(null);
+    expect(readMetrics({ ...bad, value: new Uint8Array(4), names: ["a", "b"] })).toBe(null);
   });
 });

@@ -25,9 +25,11 @@ describe("NaN cells", () => {
     expect(values[2]).toBeCloseTo(1, 6);
     expect(values[3]).toBeCloseTo(0.5, 2);
     expect(valueRange(entry)[1]).toBeCloseTo(1, 6);
-    const [chunk] = splitChunk(new Uint8Array([0, 255, 254, 127]), {
+    const [chunk] = splitChunk({
+      value: new Uint8Array([0, 255, 254, 127]),
+      dtype: "uint8",
       layers: [0],
-      shape: [1, 2, 2],
+      shape: [1, 1, 2, 2],
       offset: [[0]],
       scale: [[1 / 254]],
       nan_byte: 255,
@@ -78,7 +80,7 @@ describe("error replies", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
-  const meta = { shape: [1, 2, 2], offset: [0], scale: [1 / 255] };
+  const meta = { dtype: "uint8", shape: [1, 2, 2], offset: [0], scale: [1 / 255] };
 
   it("without an id are shown for a while, then cleared", () => {
     const onChange = vi.fn();

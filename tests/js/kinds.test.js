@@ -12,14 +12,14 @@ describe("masked cells (byte 0 = -inf)", () => {
   const meta = {
     layers: [0],
     dtype: "uint8",
-    shape: [1, 2, 2],
+    shape: [1, 1, 2, 2],
     offset: [[-2 - scale]],
     scale: [[scale]],
     masked_byte: 0,
   };
 
   it("decodes byte 0 to -Infinity and keeps the finite range signed", () => {
-    const [entry] = splitChunk(Uint8Array.of(1, 0, 128, 255), meta);
+    const [entry] = splitChunk({ value: Uint8Array.of(1, 0, 128, 255), ...meta });
     const values = decodeHead(entry, 0);
     expect(values[0]).toBeCloseTo(-2, 5);
     expect(values[1]).toBe(NEG);
@@ -30,7 +30,8 @@ describe("masked cells (byte 0 = -inf)", () => {
   });
 
   it("without masked_byte, byte 0 is a value", () => {
-    const [entry] = splitChunk(Uint8Array.of(0, 255, 0, 0), { ...meta, masked_byte: undefined });
+    const chunk = { value: Uint8Array.of(0, 255, 0, 0), ...meta, masked_byte: undefined };
+    const [entry] = splitChunk(chunk);
     expect(decodeHead(entry, 0)[0]).toBeCloseTo(-2 - scale, 5);
   });
 

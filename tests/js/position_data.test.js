@@ -5,46 +5,9 @@ import {
   robustRange,
   similarityMatrix,
   similarityRow,
-  unpackArrays,
   wrapAngle,
 } from "../../js/lib/position_data.js";
 import { niceTicks } from "../../js/lib/position_plots.js";
-
-/** Float32 arrays back to back in a DataView that starts `pad` bytes into its buffer. */
-function packed(arrays, pad = 3) {
-  const meta = {};
-  let offset = 0;
-  for (const [name, { values, shape }] of Object.entries(arrays)) {
-    meta[name] = { dtype: "float32", shape, offset };
-    offset += 4 * values.length;
-  }
-  const buffer = new ArrayBuffer(offset + 2 * pad);
-  for (const [name, { values }] of Object.entries(arrays)) {
-    const bytes = new Uint8Array(Float32Array.from(values).buffer);
-    new Uint8Array(buffer, pad + meta[name].offset, bytes.length).set(bytes);
-  }
-  return { view: new DataView(buffer, pad, offset), meta };
-}
-
-describe("unpackArrays", () => {
-  it("reads arrays at unaligned offsets", () => {
-    const { view, meta } = packed({
-      a: { values: [1, 2, 3, 4, 5, 6], shape: [2, 3] },
-      b: { values: [-1.5], shape: [1] },
-    });
-    const arrays = unpackArrays(view, meta);
-    expect(Array.from(arrays.a.values)).toEqual([1, 2, 3, 4, 5, 6]);
-    expect(arrays.a.shape).toEqual([2, 3]);
-    expect(Array.from(arrays.b.values)).toEqual([-1.5]);
-  });
-  it("names the array that does not fit", () => {
-    const { view } = packed({ a: { values: [1, 2], shape: [2] } });
-    const meta = { a: { dtype: "float32", shape: [5], offset: 0 } };
-    expect(() => unpackArrays(view, meta)).toThrow("a: needs bytes 0..20, buffer has 8");
-    meta.a.dtype = "float64";
-    expect(() => unpackArrays(view, meta)).toThrow("a: unsupported dtype float64");
-  });
-});
 
 describe("similarity", () => {
   const table = Float32Array.from([3, 4, 1, 0, 0, 0]); // rows (3, 4), (1, 0), (0, 0)

@@ -56,7 +56,7 @@ describe("TileStore.reset", () => {
     const store = new TileStore({ send: (m) => sent.push(m), onChange: () => {} });
     const request = { layer: 0, head: 0, rows: [0, 2], cols: [0, 2], pixels: [2, 2] };
     store.ensure(request);
-    const reply = { type: "tile", id: sent[0].id, shape: [2, 2], lo: 0, hi: 1 };
+    const reply = { type: "tile", id: sent[0].id, dtype: "uint8", shape: [2, 2], lo: 0, hi: 1 };
     expect(store.handleMessage(reply, [new Uint8Array([255, 0, 0, 255])])).toBe(true);
     expect(store.ensure(request)).not.toBeNull();
     store.ensure({ ...request, head: 1 });

@@ -107,7 +107,7 @@ def test_batch_explorer_example_selector_switches_the_view() -> None:
     picker.value = 2
     assert view.query_tokens == ["x"] and view.layer == 1
     assert view.text == "x"  # the text box follows the example
-    assert view.chunk_meta["shape"] == [4, 1, 1]
+    assert view.chunk["shape"][1:] == [4, 1, 1]
     assert "3 examples" in repr(runs)
 
 

@@ -33,15 +33,15 @@ def focus(view: AttentionView, **request: object) -> tuple[dict, bytes]:
 def test_thumbnails_follow_the_kind_and_metrics_do_not():
     probs, scores = kinds()
     view = AttentionView(probs, scores=scores, show_overview=True, show_metrics=True)
-    metrics = bytes(view.metrics)
-    assert view.thumbnail_meta["kind"] == "probability"
-    assert view.thumbnails[5] == 0  # row 0, key 5: probability 0
+    metrics = bytes(view.metrics["value"])
+    assert view.thumbnails["kind"] == "probability"
+    assert view.thumbnails["value"][5] == 0  # row 0, key 5: probability 0
     view.value_kind = "scores"
-    assert view.thumbnail_meta["kind"] == "scores"
+    assert view.thumbnails["kind"] == "scores"
     # each head over (min(0, lowest), highest) = (-5, 5): key - query = 5 is the top byte
-    assert view.thumbnail_meta["lo"] == [[-5.0]] and view.thumbnail_meta["hi"] == [[5.0]]
-    assert view.thumbnails[5] == 255 and view.thumbnails[5 * 6] == 0
-    assert bytes(view.metrics) == metrics  # entropy etc. stay of the probabilities
+    assert view.thumbnails["lo"] == [[-5.0]] and view.thumbnails["hi"] == [[5.0]]
+    assert view.thumbnails["value"][5] == 255 and view.thumbnails["value"][5 * 6] == 0
+    assert bytes(view.metrics["value"]) == metrics  # entropy etc. stay of the probabilities
 
 
 def test_token_focus_of_scores_is_scaled_per_line_over_its_signed_range():

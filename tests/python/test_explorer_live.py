@@ -54,7 +54,7 @@ def test_run_text_replaces_the_data_in_place(lens):
     assert view.focus_token == -1  # row 6 is gone
     assert view.compare_heads == [[1, 3], [0, 0]]
     assert view.data_version == 1 and view.live_answered == 7
-    assert view.chunk_meta["shape"] == [4, 4, 4]
+    assert view.chunk["shape"][1:] == [4, 4, 4]
     assert lens.model.config._attn_implementation == "sdpa"  # the model is left as it was
 
 
@@ -66,12 +66,12 @@ def test_scores_follow_the_new_text(lens):
     masked = view.kinds["masked"]
     assert masked.shape == (2, 4, 5, 5)
     assert np.isneginf(masked[0][:, 0, 1:]).all()  # causal: the first row sees one key
-    assert view.chunk_meta["kind"] == "masked" and view.chunk_meta["masked_byte"] == 0
+    assert view.chunk["kind"] == "masked" and view.chunk["masked_byte"] == 0
 
 
 def test_errors_leave_data_and_model_as_they_were(lens):
     view = aw.AttentionView(lens("abc"))
-    chunk, version = bytes(view.chunk), view.data_version
+    chunk, version = bytes(view.chunk["value"]), view.data_version
     weights = {k: v.clone() for k, v in lens.model.state_dict().items()}
     for text, expected in [
         ("", "the text is empty"),
@@ -80,12 +80,12 @@ def test_errors_leave_data_and_model_as_they_were(lens):
     ]:
         send(view, type="run_text", text=text)
         assert view.live_state == "error" and expected in view.live_message, view.live_message
-        assert bytes(view.chunk) == chunk and view.data_version == version
+        assert bytes(view.chunk["value"]) == chunk and view.data_version == version
     send(view, type="generate", text="abc", max_new_tokens=62)
     assert "3 tokens + 62 new tokens is more than" in view.live_message
     send(view, type="generate", text="abc", max_new_tokens=0)
     assert "new tokens must be a whole number in 1..1000" in view.live_message
-    assert bytes(view.chunk) == chunk and view.query_tokens == ["a", "b", "c"]
+    assert bytes(view.chunk["value"]) == chunk and view.query_tokens == ["a", "b", "c"]
     for name, value in lens.model.state_dict().items():
         assert torch.equal(value, weights[name])
     assert not lens.model._forward_hooks and not lens.model._forward_pre_hooks
@@ -175,10 +175,10 @@ def test_sentence_b_start_validation_and_thumbnail_region():
     box = model_view(data, list("abcde"), sentence_b_start=2, html_action="return")
     view = box.children[1]
     view.sentence_filter = "B->A"
-    assert view.thumbnail_meta["region"] == [2, 5, 0, 2]
-    assert list(view.thumbnails) == [255, 0] * 3
+    assert view.thumbnails["region"] == [2, 5, 0, 2]
+    assert list(view.thumbnails["value"]) == [255, 0] * 3
     view.sentence_filter = "all"
-    assert "region" not in view.thumbnail_meta and view.thumbnail_meta["shape"] == [1, 1, 5, 5]
+    assert "region" not in view.thumbnails and view.thumbnails["shape"] == [1, 1, 5, 5]
 
 
 def test_the_norms_tab_follows_a_new_text(lens):
@@ -189,7 +189,7 @@ def test_the_norms_tab_follows_a_new_text(lens):
     norms = tab.children[1].children[1]
     assert norms.tokens == list("dogs")
     expected = aw.NormView(lens("dogs").norms, list("dogs"))  # built directly from a new run
-    assert norms.layer_names == expected.layer_names and bytes(norms.data) == bytes(expected.data)
+    assert norms.layer_names == expected.layer_names and norms.data == expected.data
     assert view.source_data.text == "dogs"
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from attnwidgets import AttentionView
+from attnwidgets.widgets.arrays import read_array
 from attnwidgets.widgets.tiles import TileRequest, head_range, make_tile, max_pool, thumbnails
 
 
@@ -37,7 +38,7 @@ def test_view_switches_to_tiles_for_long_sequences(monkeypatch):
     data = np.zeros((2, 1, n, n), np.float32)
     data[1, 0, np.arange(n), 0] = 1.0  # first-token head in layer 1
     view = AttentionView(data)
-    assert view.mode == "tiles" and view.chunk == b"" and view.chunk_meta["layers"] == []
+    assert view.mode == "tiles" and len(view.chunk["value"]) == 0 and view.chunk["layers"] == []
     sent = []
     monkeypatch.setattr(view, "send", lambda content, buffers=None: sent.append((content, buffers)))
     msg = {"type": "request_tile", "id": "t1", "layer": 1, "head": 0}
@@ -57,17 +58,18 @@ def test_view_switches_to_tiles_for_long_sequences(monkeypatch):
 def test_tile_values_use_the_head_range():
     head = np.array([[-2.0, 1.0], [-np.inf, 3.0]], np.float32)  # raw scores, one masked
     assert head_range(head) == (-2.0, 3.0)
-    meta, data = make_tile(head, TileRequest(0, 0, (0, 2), (0, 2), 2, 2))
-    decoded = meta["lo"] + np.frombuffer(data, np.uint8) * (meta["hi"] - meta["lo"]) / 255
+    tile = make_tile(head, TileRequest(0, 0, (0, 2), (0, 2), 2, 2))
+    assert tile["dtype"] == "uint8" and tile["shape"] == [2, 2]
+    decoded = tile["lo"] + read_array(tile).ravel() * (tile["hi"] - tile["lo"]) / 255
     np.testing.assert_allclose(decoded, [-2.0, 1.0, -2.0, 3.0], atol=5 / 255)
 
 
 def test_thumbnails_are_pooled_per_head():
     eye = np.eye(64, dtype=np.float32)
     layer = np.stack([eye, eye[::-1] * 0.5])
-    data, meta = thumbnails([layer], 16)
-    assert meta["shape"] == [1, 2, 16, 16] and meta["hi"] == [[1.0, 0.5]]
-    block = np.frombuffer(data, np.uint8).reshape(2, 16, 16)
+    thumbs = thumbnails([layer], 16)
+    assert thumbs["shape"] == [1, 2, 16, 16] and thumbs["hi"] == [[1.0, 0.5]]
+    block = read_array(thumbs)[0]
     np.testing.assert_array_equal(block[0], np.eye(16) * 255)
     np.testing.assert_array_equal(block[1], np.eye(16)[::-1] * 255)
 
@@ -75,12 +77,12 @@ def test_thumbnails_are_pooled_per_head():
 def test_panels_are_computed_when_switched_on():
     data = np.random.default_rng(2).dirichlet(np.ones(5), size=(3, 2, 5)).astype(np.float32)
     view = AttentionView(data)
-    assert view.thumbnails == b"" and view.metrics == b""
+    assert view.thumbnails == {} and view.metrics == {}
     view.show_overview = True
-    assert view.thumbnail_meta["shape"] == [3, 2, 5, 5]
+    assert view.thumbnails["shape"] == [3, 2, 5, 5]
     view.show_metrics = True
-    values = np.frombuffer(view.metrics, "<f4").reshape(view.metrics_meta["shape"])
-    names = view.metrics_meta["names"]
+    values = np.frombuffer(view.metrics["value"], "<f4").reshape(view.metrics["shape"])
+    names = view.metrics["names"]
     np.testing.assert_allclose(values[..., names.index("first")], data[..., 0].mean(-1), rtol=1e-5)
     eager = AttentionView(data, show_overview=True, show_metrics=True)
     assert eager.thumbnails == view.thumbnails and eager.metrics == view.metrics
@@ -112,9 +114,9 @@ def test_tiles_mode_sends_the_first_view_with_the_state():
     data = np.zeros((1, 2, n, n), np.float32)
     data[0, 1, np.arange(n), np.arange(n)] = 1.0
     view = AttentionView(data, head=1)
-    meta = view.tile0_meta
+    meta = view.tile0
     assert (meta["layer"], meta["head"], meta["rows"], meta["cols"]) == (0, 1, [0, n], [0, n])
     assert meta["shape"] == [367, 367]  # bins of ceil(1100 / 512) = 3 tokens
-    tile = np.frombuffer(view.tile0, np.uint8).reshape(meta["shape"])
+    tile = np.frombuffer(view.tile0["value"], np.uint8).reshape(meta["shape"])
     np.testing.assert_array_equal(tile, np.eye(367, dtype=np.uint8) * 255)
-    assert AttentionView(data[:, :, :100, :100]).tile0 == b""  # layers mode: not needed
+    assert AttentionView(data[:, :, :100, :100]).tile0 == {}  # layers mode: not needed

@@ -9,8 +9,8 @@ import torch
 import attnwidgets.monitor as monitor_module
 from attnwidgets.capture.norms import NoNormModulesError
 from attnwidgets.monitor import Throttle, TrainingMonitor
+from attnwidgets.widgets.arrays import read_packed
 from attnwidgets.widgets.history import LossHistory, SnapshotHistory
-from attnwidgets.widgets.norm_arrays import unpack_arrays
 from attnwidgets.widgets.training_monitor import monitor_panel
 
 
@@ -74,7 +74,7 @@ def test_captures_are_throttled_and_losses_all_kept(clock: FakeClock) -> None:
     steps, values = mon.view.losses.arrays()
     assert steps.tolist() == list(range(1, 11))
     np.testing.assert_allclose(values, losses, rtol=1e-6)
-    sent = unpack_arrays(mon.view.loss, mon.view.loss_meta)["loss"]
+    sent = read_packed(mon.view.loss)["loss"]
     np.testing.assert_allclose(sent[:, 1], losses, rtol=1e-6)
 
 
@@ -91,12 +91,12 @@ def test_snapshot_sent_to_the_browser_counts_every_element(clock: FakeClock) -> 
     model = TinyNet()
     mon = TrainingMonitor(model, max_updates_per_second=None, bins=20, subsample=None)
     train(model, mon, 2)
-    arrays = unpack_arrays(mon.view.snapshot, mon.view.snapshot_meta)
+    arrays = read_packed(mon.view.snapshot)
     assert mon.view.layer_names == ["ln1", "ln2"]
     assert arrays["hist_in"].shape == (2, 20)
     assert arrays["hist_in"].sum(axis=1).tolist() == [3 * 5 * 16] * 2
     assert arrays["hist_out"].sum(axis=1).tolist() == [3 * 5 * 16] * 2
-    assert mon.view.snapshot_meta["step"] == 2 and mon.view.snapshot_meta["live"]
+    assert mon.view.snapshot["step"] == 2 and mon.view.snapshot["live"]
     mon.close()
 
 
@@ -117,7 +117,7 @@ def test_nan_and_inf_in_activations_are_counted_not_a_crash(clock: FakeClock) ->
     model.poison = True
     with torch.no_grad():
         mon.step(loss=model(torch.randn(2, 3, 4)).mean())
-    arrays = unpack_arrays(mon.view.snapshot, mon.view.snapshot_meta)
+    arrays = read_packed(mon.view.snapshot)
     nan_in, posinf_in = arrays["nonfinite"][0, :2]
     assert (nan_in, posinf_in) == (1, 1)
     assert arrays["hist_in"][0].sum() == 2 * 3 * 16 - 2
@@ -178,12 +178,12 @@ def test_scrubbing_shows_history_and_live_returns_to_latest(clock: FakeClock) ->
     assert history_slider.max == play.max == 4 and history_slider.value == 4
     history_slider.value = 1
     assert mon.view.position == 1 and not live.value
-    assert mon.view.snapshot_meta["step"] == 2
-    assert not mon.view.snapshot_meta["live"]
+    assert mon.view.snapshot["step"] == 2
+    assert not mon.view.snapshot["live"]
     train(model, mon, 1)  # training goes on while the user looks at history
-    assert mon.view.snapshot_meta["step"] == 2
+    assert mon.view.snapshot["step"] == 2
     live.value = True
-    assert mon.view.position == -1 and mon.view.snapshot_meta["step"] == 6
+    assert mon.view.position == -1 and mon.view.snapshot["step"] == 6
     assert layer_slider.max == 1
     mon.close()
 

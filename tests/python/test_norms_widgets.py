@@ -11,7 +11,8 @@ from ipywidgets.widgets.widget_link import Link
 
 from attnwidgets.capture.norms import record_norms
 from attnwidgets.norm_records import NormLayer, NormRecord, TensorSummary
-from attnwidgets.widgets.norm_arrays import pack_arrays, summary_arrays, unpack_arrays
+from attnwidgets.widgets.arrays import packed_value, read_packed
+from attnwidgets.widgets.norm_arrays import summary_arrays
 from attnwidgets.widgets.norm_panel import norm_panel
 from attnwidgets.widgets.norm_view import NormView
 
@@ -33,20 +34,20 @@ def captured_record() -> NormRecord:
 
 def test_pack_and_unpack_round_trip_keeps_dtype_shape_and_values() -> None:
     arrays = {"counts": np.arange(6).reshape(2, 3), "values": np.linspace(-1, 1, 5)}
-    data, meta = pack_arrays(arrays)
-    back = unpack_arrays(data, meta)
+    value = packed_value(arrays)
+    back = read_packed(value)
     assert back["counts"].dtype == np.int32 and back["counts"].shape == (2, 3)
     np.testing.assert_array_equal(back["counts"], arrays["counts"])
     np.testing.assert_allclose(back["values"], arrays["values"], rtol=1e-7)
-    assert all(item["offset"] % 4 == 0 for item in meta["arrays"].values())
+    assert all(item["offset"] % 4 == 0 for item in value["arrays"].values())
 
 
 def test_view_state_carries_every_layer_as_binary() -> None:
     record = captured_record()
     view = NormView(record, tokens=list("abcde"))
-    assert isinstance(view.data, bytes) and view.n_layers == 2 and view.bins == 10
+    assert isinstance(view.data["value"], memoryview) and view.n_layers == 2 and view.bins == 10
     assert view.layer_kinds == ["layernorm", "rmsnorm"]
-    arrays = unpack_arrays(view.data, view.data_meta)
+    arrays = read_packed(view.data)
     for index, layer in enumerate(record):
         np.testing.assert_array_equal(arrays["hist_in"][index], layer.input.counts)
         np.testing.assert_array_equal(arrays["hist_out"][index], layer.output.counts)

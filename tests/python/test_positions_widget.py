@@ -9,28 +9,29 @@ from ipywidgets.widgets.widget import _instances
 from ipywidgets.widgets.widget_link import Link
 
 import attnwidgets.positions as pos
+from attnwidgets.widgets.arrays import read_packed
 from attnwidgets.widgets.position_panel import compare, position_explorer, position_panel
-from attnwidgets.widgets.position_view import PositionView, pack_arrays
+from attnwidgets.widgets.position_view import PositionView, scheme_arrays
 
 
 def unpack(view: PositionView) -> dict[str, np.ndarray]:
-    """Read the arrays back the way js/lib/position_data.js does (little-endian float32)."""
-    out = {}
-    for name, info in view.data_meta.items():
-        assert info["dtype"] == "float32"
-        count = int(np.prod(info["shape"]))
-        raw = view.data[info["offset"] : info["offset"] + 4 * count]
-        out[name] = np.frombuffer(raw, "<f4").reshape(info["shape"])
-    return out
+    """Read the arrays back as js/shared/arrays.js does; the position views read float32."""
+    assert all(info["dtype"] == "float32" for info in view.data["arrays"].values())
+    return read_packed(view.data)
 
 
-def test_pack_arrays_places_arrays_back_to_back() -> None:
-    data, meta = pack_arrays({"a": np.arange(6).reshape(2, 3), "b": [1.5, -2.0]})
-    assert meta == {
-        "a": {"dtype": "float32", "shape": [2, 3], "offset": 0},
-        "b": {"dtype": "float32", "shape": [2], "offset": 24},
+def test_scheme_arrays_are_float32_back_to_back() -> None:
+    arrays = scheme_arrays(pos.t5_buckets(4, num_buckets=4, max_distance=8), 4)
+    assert {name: a.dtype.name for name, a in arrays.items()} == {
+        "bias": "float32",
+        "buckets": "float32",
     }
-    assert np.frombuffer(data, "<f4").tolist() == [0, 1, 2, 3, 4, 5, 1.5, -2.0]
+    view = PositionView(pos.sinusoidal(3, 2))
+    assert view.data["arrays"] == {"table": {"offset": 0, "dtype": "float32", "shape": [3, 2]}}
+    assert (
+        np.frombuffer(view.data["value"], "<f4").tolist()
+        == pos.sinusoidal(3, 2).table.ravel().tolist()
+    )
 
 
 def test_absolute_view_sends_the_table_capped_at_max_positions() -> None:

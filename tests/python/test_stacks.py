@@ -191,7 +191,7 @@ def test_explorer_switches_stack_and_sliders_follow() -> None:
     assert view.focus_token == -1  # another stack: other tokens
     assert view.query_tokens == [str(i) for i in IDS[0, :5].tolist()]
     assert view.key_tokens == [str(i) for i in IDS[0].tolist()]
-    assert view.chunk_meta["shape"] == [4, 5, 8]
+    assert view.chunk["shape"][1:] == [4, 5, 8]
     cross = run.stacks["cross"].record
     assert view.record.layer_names == cross.layer_names
     np.testing.assert_array_equal(view.record[1], cross[1])

@@ -14,13 +14,13 @@ from conftest import eager_attentions, tiny_gpt2, tiny_llama_gqa
 from test_qkv_capture import tiny_gemma2_scaled
 
 import attnwidgets as aw
-from attnwidgets.widgets.norm_arrays import unpack_arrays
+from attnwidgets.widgets.arrays import read_packed
 
 IDS = torch.tensor([[5, 9, 2, 33, 14, 7, 21, 3, 11]])
 
 
 def arrays(view: aw.StepView) -> dict[str, np.ndarray]:
-    return unpack_arrays(view.data, view.data_meta)
+    return read_packed(view.data)
 
 
 def test_the_buffer_holds_the_models_numbers_and_follows_layer_and_head() -> None:

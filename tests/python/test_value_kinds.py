@@ -30,7 +30,7 @@ def causal_records(layers: int = 2, heads: int = 2, n: int = 5):
 def test_encode_decode_round_trips_minus_inf():
     block = np.array([[[-3.0, -np.inf], [0.5, 4.0]], [[1.0, 2.0], [-np.inf, -np.inf]]], np.float32)
     encoded = encode_block(block)
-    assert encoded.masked and encoded.meta()["masked_byte"] == 0
+    assert encoded.masked and encoded.value()["masked_byte"] == 0
     raw = np.frombuffer(encoded.data, np.uint8).reshape(block.shape)
     assert (raw[np.isneginf(block)] == 0).all() and (raw[np.isfinite(block)] >= 1).all()
     decoded = decode_block(encoded)
@@ -40,7 +40,7 @@ def test_encode_decode_round_trips_minus_inf():
     assert (np.abs(decoded[finite] - block[finite]) <= steps[finite] / 2 + 1e-6).all()
     assert decoded[0, 0, 0] == pytest.approx(-3.0) and decoded[0, 1, 1] == pytest.approx(4.0)
     plain = encode_block(np.ones((1, 2, 2), np.float32))
-    assert not plain.masked and "masked_byte" not in plain.meta()
+    assert not plain.masked and "masked_byte" not in plain.value()
     assert isinstance(plain, EncodedBlock)
 
 
@@ -48,14 +48,15 @@ def test_view_kinds_and_layer_requests_follow_value_kind():
     probs, scores = causal_records()
     view = AttentionView(probs, scores=scores, preload="layer")
     assert view.available_kinds == ["probability", "scores", "masked"]
-    assert view.value_kind == "probability" and "masked_byte" not in view.chunk_meta
+    assert view.value_kind == "probability" and "masked_byte" not in view.chunk
     sent: list = []
     view.send = lambda content, buffers=None: sent.append((content, buffers))  # type: ignore[method-assign]
     view.value_kind = "masked"
-    assert view.value_label == "masked" and view.chunk_meta["masked_byte"] == 0
-    assert view.chunk_meta["kind"] == "masked"
-    meta = view.chunk_meta
-    enc = EncodedBlock(view.chunk, tuple(meta["shape"]), meta["offset"][0], meta["scale"][0], True)
+    assert view.value_label == "masked" and view.chunk["masked_byte"] == 0
+    assert view.chunk["kind"] == "masked"
+    meta = view.chunk
+    shape = tuple(meta["shape"][1:])
+    enc = EncodedBlock(view.chunk["value"], shape, meta["offset"][0], meta["scale"][0], True)
     decoded = decode_block(enc)
     want = scores["masked"][0]
     assert np.array_equal(np.isneginf(decoded), np.isneginf(want))
@@ -90,8 +91,8 @@ def test_tile_request_for_kind_matches_record():
     assert lo == pytest.approx(want[fin].min()) and hi == pytest.approx(want[fin].max())
     assert np.abs(values[fin] - want[fin]).max() <= (hi - lo) / 254 / 2 + 1e-5
     view.value_kind = "scores"
-    assert view.tile0_meta["kind"] == "scores" and "masked_byte" not in view.tile0_meta
-    plain = make_tile(np.eye(2, dtype=np.float32), TileRequest(0, 0, (0, 2), (0, 2), 2, 2))[0]
+    assert view.tile0["kind"] == "scores" and "masked_byte" not in view.tile0
+    plain = make_tile(np.eye(2, dtype=np.float32), TileRequest(0, 0, (0, 2), (0, 2), 2, 2))
     assert "kind" not in plain and "masked_byte" not in plain
 
 

@@ -19,17 +19,17 @@ def test_traits_describe_the_record():
     view = AttentionView(_record(), tokens, layer=2, head=1)
     assert (view.layer, view.head, view.n_layers, view.n_heads) == (2, 1, 4, 3)
     assert view.query_tokens == tokens and view.key_tokens == tokens
-    assert view.chunk_meta["shape"] == [3, 6, 6]
+    assert view.chunk["shape"][1:] == [3, 6, 6]
 
 
 def test_large_records_preload_only_the_shown_layer():
     data = _record(layers=3, heads=4, n=160)  # 3 * 4 * 160 * 160 bytes > budget
     view = AttentionView(data, layer=1)
-    assert view.chunk_meta["layers"] == [1]
-    assert len(view.chunk) == 4 * 160 * 160
-    meta = view.chunk_meta
+    assert view.chunk["layers"] == [1]
+    assert len(view.chunk["value"]) == 4 * 160 * 160
+    meta = view.chunk
     block = EncodedBlock(
-        bytes(view.chunk), tuple(meta["shape"]), meta["offset"][0], meta["scale"][0]
+        bytes(view.chunk["value"]), tuple(meta["shape"][1:]), meta["offset"][0], meta["scale"][0]
     )
     np.testing.assert_allclose(decode_block(block), data[1], atol=0.5 / 255 + 1e-6)
 

@@ -30,13 +30,13 @@ def with_nan() -> np.ndarray:
 
 def test_nan_cells_get_their_own_byte_in_layers() -> None:
     view = AttentionView(with_nan(), list("abcd"), preload="all")
-    meta = view.chunk_meta
+    meta = view.chunk
     assert meta["nan_byte"] == 255 and "masked_byte" not in meta
     size = 2 * 4 * 4
     block = EncodedBlock(
-        view.chunk[size:], (2, 4, 4), meta["offset"][1], meta["scale"][1], nan=True
+        view.chunk["value"][size:], (2, 4, 4), meta["offset"][1], meta["scale"][1], nan=True
     )
-    raw = np.frombuffer(view.chunk[size:], np.uint8).reshape(2, 4, 4)
+    raw = np.frombuffer(view.chunk["value"][size:], np.uint8).reshape(2, 4, 4)
     assert raw[0, 2, 1] == 255 and (np.delete(raw.ravel(), 2 * 4 + 1) < 255).all()
     decoded = decode_block(block)
     assert np.isnan(decoded[0, 2, 1]) and np.isnan(decoded).sum() == 1

@@ -58,3 +58,47 @@ def packed_value(arrays: Mapping[str, npt.ArrayLike], **meta: Any) -> dict[str, 
         parts.append(data.tobytes())
         offset += data.nbytes
     return {"value": memoryview(b"".join(parts)), "arrays": layout, **meta}
+
+
+def read_array(value: Mapping[str, Any]) -> npt.NDArray[Any]:
+    """The array of an ``array_value`` (what ``readArray`` gives the browser), read-only.
+
+    Example:
+        >>> read_array(array_value([[1.5, 2.0]], "float32", kind="x")).tolist()
+        [[1.5, 2.0]]
+    """
+    dtype = value.get("dtype")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
+    array = np.frombuffer(value["value"], dtype=np.dtype(dtype).newbyteorder("<"))
+    return array.reshape(value["shape"])
+
+
+def read_packed(value: Mapping[str, Any]) -> dict[str, npt.NDArray[Any]]:
+    """The named arrays of a ``packed_value`` (what ``readPackedValue`` gives the browser).
+
+    Example:
+        >>> arrays = read_packed(packed_value({"a": [1.5, 2.0], "b": np.arange(2)}))
+        >>> arrays["a"].tolist(), arrays["b"].dtype.name
+        ([1.5, 2.0], 'int32')
+    """
+    out: dict[str, npt.NDArray[Any]] = {}
+    for name, item in value["arrays"].items():
+        dtype = np.dtype(item["dtype"]).newbyteorder("<")
+        count = int(np.prod(item["shape"], dtype=np.int64))
+        array = np.frombuffer(value["value"], dtype=dtype, count=count, offset=item["offset"])
+        out[name] = array.reshape(item["shape"])
+    return out
+
+
+def message_parts(value: Mapping[str, Any]) -> tuple[dict[str, Any], list[memoryview]]:
+    """A value as a custom message: ``(content, [buffer])`` for ``widget.send``, which does
+    not lift buffers out of the content (the browser puts it back: ``fromMessage``).
+
+    Example:
+        >>> content, buffers = message_parts(array_value([1, 2], "uint8", type="tile", id=3))
+        >>> content, bytes(buffers[0])
+        ({'dtype': 'uint8', 'shape': [2], 'type': 'tile', 'id': 3}, b'\\x01\\x02')
+    """
+    content = {key: item for key, item in value.items() if key != "value"}
+    return content, [memoryview(value["value"])]

@@ -22,11 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 from ..records import AttentionRecord
+from .arrays import message_parts
 from .tiles import TileRequest, is_index, make_tile, short_repr, token_focus
-from .transport import Payload, encode_block
+from .transport import encode_block
 from .view_data import ViewData
 
-Reply = tuple[dict[str, Any], list[Payload] | None]  # message content, binary buffers
+Reply = tuple[dict[str, Any], list[memoryview] | None]  # message content, binary buffers
 REQUESTS = ("request_layer", "request_tile", "request_focus")
 MAX_FOCUS_WIDTH = 4096
 
@@ -138,9 +139,8 @@ def layer_reply(content: dict[str, Any], loaded: ViewData, value_kind: str | Non
             request_id, f"layer {short_repr(layer)} out of range 0..{len(record) - 1}"
         )
     kind, shown = shown_record(loaded, content.get("kind"), value_kind)
-    block = encode_block(shown[layer])
-    reply = {"type": "layer", "id": request_id, "layer": layer, "kind": kind, **block.meta()}
-    return reply, [block.data]
+    value = encode_block(shown[layer]).value(type="layer", id=request_id, layer=layer, kind=kind)
+    return message_parts(value)
 
 
 def tile_reply(content: dict[str, Any], loaded: ViewData, value_kind: str | None = None) -> Reply:
@@ -152,8 +152,8 @@ def tile_reply(content: dict[str, Any], loaded: ViewData, value_kind: str | None
         return error_reply(request_id, str(error))
     kind, record = shown_record(loaded, content.get("kind"), value_kind)
     colour = loaded.tile_range(kind, request.layer, request.head)
-    meta, data = make_tile(record.head(request.layer, request.head), request, kind, colour)
-    return {**meta, "id": request_id}, [data]
+    tile = make_tile(record.head(request.layer, request.head), request, kind, colour)
+    return message_parts({**tile, "id": request_id})
 
 
 def focus_reply(
@@ -170,5 +170,5 @@ def focus_reply(
             request_id, f"focus width must be a whole number >= 1, not {short_repr(width)}"
         )
     kind, record = shown_record(loaded, content.get("kind"), value_kind)
-    meta, data = token_focus(record, token, min(width, MAX_FOCUS_WIDTH), kind)
-    return {**meta, "id": request_id}, [data]
+    focus = token_focus(record, token, min(width, MAX_FOCUS_WIDTH), kind)
+    return message_parts({**focus, "id": request_id})

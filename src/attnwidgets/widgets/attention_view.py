@@ -60,7 +60,7 @@ class AttentionView(anywidget.AnyWidget):
     Example:
         >>> import numpy as np
         >>> view = AttentionView(np.ones((2, 3, 4, 4)) / 4, ["a", "b", "c", "d"], layer=1, head=2)
-        >>> view.n_layers, view.n_heads, view.chunk_meta["layers"]
+        >>> view.n_layers, view.n_heads, view.chunk["layers"]
         (2, 3, [0, 1])
         >>> view.set_data(np.ones((2, 3, 5, 5)) / 5, list("vwxyz"))
         >>> view.query_tokens, view.layer, view.head, view.data_version
@@ -76,8 +76,7 @@ class AttentionView(anywidget.AnyWidget):
     layer_names = traitlets.List(Text()).tag(sync=True)  # Text: lone surrogates -> U+FFFD
     query_tokens = traitlets.List(Text()).tag(sync=True)
     key_tokens = traitlets.List(Text()).tag(sync=True)
-    chunk = traitlets.Bytes(b"").tag(sync=True)
-    chunk_meta = traitlets.Dict().tag(sync=True)
+    chunk = traitlets.Dict().tag(sync=True)  # preloaded layers: arrays.array_value, uint8
     value_label = traitlets.Unicode("probability").tag(sync=True)
     value_kind = traitlets.Unicode("probability").tag(sync=True)  # key of available_kinds
     available_kinds = traitlets.List(Text()).tag(sync=True)
@@ -88,12 +87,9 @@ class AttentionView(anywidget.AnyWidget):
     show_metrics = traitlets.Bool(False).tag(sync=True)
     show_lines = traitlets.Bool(False).tag(sync=True)
     compare_heads = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)  # [[l, h]]
-    tile0 = traitlets.Bytes(b"").tag(sync=True)  # tiles mode: the first view, pooled, in state
-    tile0_meta = traitlets.Dict().tag(sync=True)
-    thumbnails = traitlets.Bytes(b"").tag(sync=True)
-    thumbnail_meta = traitlets.Dict().tag(sync=True)
-    metrics = traitlets.Bytes(b"").tag(sync=True)
-    metrics_meta = traitlets.Dict().tag(sync=True)
+    tile0 = traitlets.Dict().tag(sync=True)  # tiles mode: the first view, pooled, in state
+    thumbnails = traitlets.Dict().tag(sync=True)  # {} until the overview is shown
+    metrics = traitlets.Dict().tag(sync=True)  # {} until the metrics table is shown
     data_version = traitlets.Int(0).tag(sync=True)  # +1 each time set_data replaces the data
     sentence_b_start = traitlets.Int(-1).tag(sync=True)  # first token of sentence B, -1: none
     sentence_filter = traitlets.Enum(SENTENCE_FILTERS, "all").tag(sync=True)
@@ -198,12 +194,9 @@ class AttentionView(anywidget.AnyWidget):
             "value_label": kind,
             "available_kinds": list(loaded.records),
             "mode": mode,
-            "tile0": b"",
-            "tile0_meta": {},
-            "thumbnails": b"",
-            "thumbnail_meta": {},
-            "metrics": b"",
-            "metrics_meta": {},
+            "tile0": {},
+            "thumbnails": {},
+            "metrics": {},
             "label_note": loaded.note,
             "generated_from": loaded.generated_from,
         }
@@ -324,7 +317,7 @@ class AttentionView(anywidget.AnyWidget):
                 for name, value in overview_traits(record, self._region()).items():
                     self.set_trait(name, value)
             if self.mode == "layers":
-                for name, value in chunk_traits(record, self.chunk_meta["layers"]).items():
+                for name, value in chunk_traits(record, self.chunk["layers"]).items():
                     self.set_trait(name, value)
             else:
                 colour = self._data.tile_range(kind, self.layer, self.head)
@@ -344,7 +337,6 @@ class AttentionView(anywidget.AnyWidget):
         if self._loading:
             return
         if change["new"] and change["name"] == "show_overview" and not self.thumbnails:
-            self.set_trait("thumbnail_meta", {})  # JS waits for the meta that follows the data
             for name, value in overview_traits(self._shown()[1], self._region()).items():
                 self.set_trait(name, value)
         if change["new"] and change["name"] == "show_metrics" and not self.metrics:

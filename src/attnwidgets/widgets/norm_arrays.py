@@ -1,58 +1,13 @@
-"""Norm summaries as named arrays packed into one binary buffer (numpy only, no torch).
-
-The buffer is the arrays back to back, each C order and 4-byte aligned; the meta says where:
-``{"arrays": {name: {"offset": bytes, "dtype": "float32" | "int32", "shape": [...]}}}``.
-``js/lib/packed.js`` reads it.
-"""
+"""Norm summaries as named arrays (numpy only, no torch), for ``arrays.packed_value``."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from ..norm_records import NormLayer, NormRecord
-
-DTYPES = {"float32": np.float32, "int32": np.int32}
-
-
-def pack_arrays(arrays: Mapping[str, npt.ArrayLike]) -> tuple[bytes, dict[str, Any]]:
-    """Pack named arrays; integer arrays stay int32, everything else becomes float32.
-
-    Example:
-        >>> data, meta = pack_arrays({"a": np.arange(3), "b": np.ones((2, 2))})
-        >>> len(data), meta["arrays"]["b"]
-        (28, {'offset': 12, 'dtype': 'float32', 'shape': [2, 2]})
-    """
-    parts: list[bytes] = []
-    described: dict[str, Any] = {}
-    offset = 0
-    for name, value in arrays.items():
-        array = np.asarray(value)
-        dtype = "int32" if np.issubdtype(array.dtype, np.integer) else "float32"
-        raw = np.ascontiguousarray(array, dtype=DTYPES[dtype]).tobytes()
-        described[name] = {"offset": offset, "dtype": dtype, "shape": list(array.shape)}
-        parts.append(raw)
-        offset += len(raw)
-    return b"".join(parts), {"arrays": described}
-
-
-def unpack_arrays(data: bytes, meta: dict[str, Any]) -> dict[str, npt.NDArray[Any]]:
-    """The inverse of ``pack_arrays``.
-
-    Example:
-        >>> unpack_arrays(*pack_arrays({"a": [1.5, 2.0]}))["a"].tolist()
-        [1.5, 2.0]
-    """
-    out: dict[str, npt.NDArray[Any]] = {}
-    for name, item in meta["arrays"].items():
-        dtype = DTYPES[item["dtype"]]
-        count = int(np.prod(item["shape"], dtype=np.int64))
-        array = np.frombuffer(data, dtype=dtype, count=count, offset=item["offset"])
-        out[name] = array.reshape(item["shape"])
-    return out
 
 
 def check_bins(record: NormRecord) -> int:

@@ -9,9 +9,10 @@ import anywidget
 import traitlets
 
 from ..norm_records import NormLayer, NormRecord
+from .arrays import packed_value
 from .attention_view import bundle, require_bundle
 from .inputs import Text
-from .norm_arrays import check_bins, layer_arrays, pack_arrays, summary_arrays
+from .norm_arrays import check_bins, layer_arrays, summary_arrays
 
 
 class NormView(anywidget.AnyWidget):
@@ -41,8 +42,7 @@ class NormView(anywidget.AnyWidget):
     tokens = traitlets.List(Text()).tag(sync=True)
     bins = traitlets.Int(0).tag(sync=True)
     log_counts = traitlets.Bool(True).tag(sync=True)
-    data = traitlets.Bytes(b"").tag(sync=True)
-    data_meta = traitlets.Dict().tag(sync=True)
+    data = traitlets.Dict().tag(sync=True)  # arrays.packed_value of every layer's arrays
     hist_notes = traitlets.List(Text()).tag(sync=True)
 
     def __init__(
@@ -64,7 +64,6 @@ class NormView(anywidget.AnyWidget):
         arrays = summary_arrays(record)
         for index, item in enumerate(record):
             arrays.update(layer_arrays(item, index))
-        data, meta = pack_arrays(arrays)
         self._record = record
         super().__init__(
             layer=layer % len(record),
@@ -74,8 +73,7 @@ class NormView(anywidget.AnyWidget):
             class_names=[item.class_name for item in record],
             tokens=[str(t) for t in labels] if labels is not None else [],
             bins=bins,
-            data=data,
-            data_meta=meta,
+            data=packed_value(arrays),
             hist_notes=[histogram_note(item) for item in record],
             **kwargs,
         )

@@ -1,6 +1,6 @@
 """PositionView: one positional-encoding scheme drawn on a canvas (numpy + traitlets, no torch).
 
-The kernel sends small float32 arrays once (``data`` + ``data_meta``); every view, slider and
+The kernel sends small float32 arrays once (``data``, one packed value); every view, slider and
 similarity matrix is computed in the browser, so the widget keeps working without a kernel.
 """
 
@@ -14,9 +14,9 @@ import numpy.typing as npt
 import traitlets
 
 from ..positions import ABSOLUTE_KINDS, PositionScheme
+from .arrays import packed_value
 from .attention_view import bundle, require_bundle
 from .inputs import Text
-from .norm_arrays import pack_arrays as pack_typed
 
 MAX_POSITIONS = 512  # rows of a table (and relative distances) sent to the browser
 
@@ -29,20 +29,15 @@ VIEWS: dict[str, list[str]] = {
 }
 
 
-def pack_arrays(arrays: dict[str, npt.ArrayLike]) -> tuple[bytes, dict[str, Any]]:
-    """Float32 arrays back to back in one buffer, and where each one starts.
-
-    Example:
-        >>> data, meta = pack_arrays({"a": np.ones((2, 3)), "b": np.arange(4)})
-        >>> len(data), meta["b"]
-        (40, {'offset': 24, 'dtype': 'float32', 'shape': [4]})
-    """
-    data, meta = pack_typed({name: np.asarray(v, np.float32) for name, v in arrays.items()})
-    return data, meta["arrays"]
-
-
 def scheme_arrays(scheme: PositionScheme, max_positions: int) -> dict[str, npt.ArrayLike]:
-    """What the browser needs to draw every view of ``scheme``, at most ``max_positions`` long."""
+    """What the browser needs to draw every view of ``scheme``, at most ``max_positions`` long
+    (float32: the browser's position views read floats only)."""
+    return {
+        name: np.asarray(v, np.float32) for name, v in _scheme_arrays(scheme, max_positions).items()
+    }
+
+
+def _scheme_arrays(scheme: PositionScheme, max_positions: int) -> dict[str, npt.ArrayLike]:
     if scheme.kind in ABSOLUTE_KINDS:
         table = scheme.table
         assert table is not None
@@ -80,7 +75,7 @@ class PositionView(anywidget.AnyWidget):
     Example:
         >>> import attnwidgets.positions as pos
         >>> view = PositionView(pos.sinusoidal(64, 16), view="curves", dimension=4)
-        >>> view.views, view.data_meta["table"]["shape"]
+        >>> view.views, view.data["arrays"]["table"]["shape"]
         (['table', 'curves', 'similarity'], [64, 16])
     """
 
@@ -100,8 +95,7 @@ class PositionView(anywidget.AnyWidget):
     n_heads = traitlets.Int(0).tag(sync=True)
     grid = traitlets.List(traitlets.Int()).tag(sync=True)
     params = traitlets.Dict().tag(sync=True)
-    data = traitlets.Bytes(b"").tag(sync=True)
-    data_meta = traitlets.Dict().tag(sync=True)
+    data = traitlets.Dict().tag(sync=True)  # arrays.packed_value, float32 arrays
 
     def __init__(
         self,
@@ -123,7 +117,6 @@ class PositionView(anywidget.AnyWidget):
         if chosen not in views:
             raise ValueError(f"view {chosen!r} is not one of {views} for a {scheme.kind!r} scheme")
         arrays = scheme_arrays(scheme, max_positions)
-        data, meta = pack_arrays(arrays)
         length = min(scheme.length, max_positions)
         n_dims = scheme.dim if scheme.kind in ABSOLUTE_KINDS else scheme.dim // 2
         self._scheme = scheme
@@ -138,8 +131,7 @@ class PositionView(anywidget.AnyWidget):
             grid=[*scheme.grid, scheme.grid_offset] if scheme.grid else [],
             curve_dims=curve_dims if curve_dims is not None else default_curves(scheme),
             params=_params(scheme, length),
-            data=data,
-            data_meta=meta,
+            data=packed_value(arrays),
             **kwargs,
         )
 

@@ -1,7 +1,7 @@
 """StepView: one head's attention step by step, from its own Q, K and V (numpy + traitlets).
 
 The kernel recomputes the chain for the layer and head shown (``QKVLayer.steps``) and sends it
-as one binary buffer of float32 arrays (``data`` + ``data_meta``, read by ``js/lib/packed.js``):
+as one binary value of float32 arrays (``data``, an ``arrays.packed_value``):
 ``q`` ``[query, d]``, ``k`` and ``v`` ``[key, d]``, every step ``[query, key]`` and ``output``
 ``[query, d]``. The browser draws the step chosen by ``step`` and explains each cell on hover
 (the dot product that made it, the weights times the values); the ``layer`` / ``head`` selects
@@ -19,8 +19,8 @@ import numpy as np
 import traitlets
 
 from ..qkv_records import QKVLayer, QKVRecord
+from .arrays import packed_value
 from .bundles import bundle, require_bundle
-from .norm_arrays import pack_arrays
 
 
 def step_title(layer: QKVLayer, step: str) -> str:
@@ -104,7 +104,7 @@ class StepView(anywidget.AnyWidget):
         >>> from attnwidgets.qkv_records import QKVLayer, QKVRecord
         >>> q = np.random.default_rng(0).normal(size=(2, 3, 4)).astype(np.float32)
         >>> view = StepView(QKVRecord([QKVLayer("h.0.attn", q, q, q, q, scale=0.5)]), list("abc"))
-        >>> view.steps, view.data_meta["arrays"]["scores"]["shape"]
+        >>> view.steps, view.data["arrays"]["scores"]["shape"]
         (['qk', 'scores', 'scaled', 'masked', 'probability', 'output'], [3, 3])
     """
 
@@ -121,8 +121,7 @@ class StepView(anywidget.AnyWidget):
     steps = traitlets.List(traitlets.Unicode()).tag(sync=True)
     step_titles = traitlets.List(traitlets.Unicode()).tag(sync=True)
     info = traitlets.Dict().tag(sync=True)
-    data = traitlets.Bytes(b"").tag(sync=True)
-    data_meta = traitlets.Dict().tag(sync=True)
+    data = traitlets.Dict().tag(sync=True)  # arrays.packed_value of the head shown
 
     def __init__(
         self,
@@ -196,7 +195,6 @@ class StepView(anywidget.AnyWidget):
         shown = self._record[layer]
         steps = shown.steps(head)
         names = ["qk", *shown.step_names()]
-        data, meta = pack_arrays(steps)
         return {
             "n_heads": shown.heads,
             "query_tokens": self._labels(shown.q.shape[1]),
@@ -215,8 +213,7 @@ class StepView(anywidget.AnyWidget):
                 "kv_head": shown.kv_head(head),
                 "d_head": int(shown.q.shape[-1]),
             },
-            "data": data,
-            "data_meta": meta,
+            "data": packed_value(steps),
         }
 
     def _on_pick(self, change: dict[str, Any]) -> None:

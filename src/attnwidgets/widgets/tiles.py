@@ -18,6 +18,7 @@ from typing import Any, TypeGuard
 import numpy as np
 import numpy.typing as npt
 
+from .arrays import array_value
 from .transport import MASKED_BYTE, NAN_BYTE, byte_span, head_stats
 
 MAX_TILE_SIDE = 2048  # the browser never needs more cells than this per side
@@ -182,27 +183,6 @@ def short_repr(value: Any) -> str:
     return text if len(text) <= 80 else text[:79] + "…"
 
 
-def quantise(values: npt.NDArray[np.float32], lo: float, hi: float) -> bytes:
-    """uint8 bytes of ``values`` over ``[lo, hi]``; non-finite values become 0.
-
-    Example:
-        >>> list(quantise(np.array([0.0, 0.25, 1.0], np.float32), 0.0, 1.0))
-        [0, 64, 255]
-    """
-    return tile_bytes(values, TileRange(lo, hi, False, False))
-
-
-def quantise_masked(values: npt.NDArray[np.float32], lo: float, hi: float) -> bytes:
-    """uint8 bytes with byte 0 reserved for masked (-inf, NaN) cells and finite values mapped
-    to 1..255 over ``[lo, hi]``: ``value = lo + (byte - 1) * (hi - lo) / 254``.
-
-    Example:
-        >>> list(quantise_masked(np.array([-np.inf, -1.0, 0.0, 1.0], np.float32), -1.0, 1.0))
-        [0, 1, 128, 255]
-    """
-    return tile_bytes(values, TileRange(lo, hi, True, False))
-
-
 @dataclass(frozen=True)
 class TileRange:
     """How a head's tiles are encoded: colour range ``[lo, hi]`` and the reserved bytes
@@ -239,12 +219,14 @@ class TileRange:
         return meta
 
 
-def tile_bytes(values: npt.NDArray[np.float32], r: TileRange) -> bytes:
-    """uint8 bytes of ``values`` encoded as ``r`` says (see ``TileRange``).
+def tile_bytes(values: npt.NDArray[np.float32], r: TileRange) -> npt.NDArray[np.uint8]:
+    """``values`` as uint8, encoded as ``r`` says (see ``TileRange``).
 
     Example:
+        >>> tile_bytes(np.array([0.0, 0.25, 1.0], np.float32), TileRange(0.0, 1.0, False, False))
+        array([  0,  64, 255], dtype=uint8)
         >>> r = TileRange(0.0, 1.0, masked=True, nan=True)
-        >>> list(tile_bytes(np.array([-np.inf, 0.0, 1.0, np.nan], np.float32), r))
+        >>> tile_bytes(np.array([-np.inf, 0.0, 1.0, np.nan], np.float32), r).tolist()
         [0, 1, 254, 255]
     """
     first, top = byte_span(r.masked, r.nan)
@@ -260,7 +242,7 @@ def tile_bytes(values: npt.NDArray[np.float32], r: TileRange) -> bytes:
     if r.masked:
         out[np.isneginf(values)] = MASKED_BYTE
     out[nan] = NAN_BYTE if r.nan else (MASKED_BYTE if r.masked else first)
-    return out.tobytes()
+    return out
 
 
 def make_tile(
@@ -268,8 +250,8 @@ def make_tile(
     request: TileRequest,
     kind: str | None = None,
     colour: TileRange | None = None,
-) -> tuple[dict[str, Any], bytes]:
-    """The reply content and its one buffer for a tile of ``head``.
+) -> dict[str, Any]:
+    """A tile of ``head`` as one uint8 value (``arrays.array_value``) with its meta.
 
     ``colour`` is the head's ``TileRange`` (computed here when not given: a view passes the
     one it keeps, so a small tile does not rescan the whole head). When the head holds -inf
@@ -278,9 +260,9 @@ def make_tile(
 
     Example:
         >>> req = TileRequest(0, 0, (0, 4), (0, 4), 2, 2)
-        >>> meta, data = make_tile(np.eye(4, dtype=np.float32), req)
-        >>> meta["shape"], list(data)
-        ([2, 2], [255, 0, 0, 255])
+        >>> tile = make_tile(np.eye(4, dtype=np.float32), req)
+        >>> tile["shape"], list(tile["value"]), tile["type"]
+        ([2, 2], [255, 0, 0, 255], 'tile')
     """
     (q0, q1), (k0, k1) = request.rows, request.cols
     pooled = max_pool(head[q0:q1, k0:k1], request.height, request.width)
@@ -291,25 +273,23 @@ def make_tile(
         "head": request.head,
         "rows": [q0, q1],
         "cols": [k0, k1],
-        "shape": [int(pooled.shape[0]), int(pooled.shape[1])],
-        "dtype": "uint8",
         **colour.meta(),
     }
     if kind is not None:
         meta["kind"] = kind
-    return meta, tile_bytes(pooled, colour)
+    return array_value(tile_bytes(pooled, colour), "uint8", **meta)
 
 
-def thumbnails(layers: Any, side: int) -> tuple[bytes, dict[str, Any]]:
+def thumbnails(layers: Any, side: int, **meta: Any) -> dict[str, Any]:
     """Every head pooled to ``side x side`` (or smaller), each over its own ``head_range``,
-    packed ``[layers, heads, side, side]`` uint8, with ``{"shape", "dtype", "lo", "hi"}``.
+    as one uint8 value ``[layers, heads, side, side]`` with ``lo`` / ``hi`` per head.
 
     Example:
-        >>> data, meta = thumbnails([np.eye(4, dtype=np.float32)[None] * 0.5], 2)
-        >>> list(data), meta["shape"], meta["hi"]
+        >>> thumbs = thumbnails([np.eye(4, dtype=np.float32)[None] * 0.5], 2)
+        >>> list(thumbs["value"]), thumbs["shape"], thumbs["hi"]
         ([255, 0, 0, 255], [1, 1, 2, 2], [[0.5]])
     """
-    blocks: list[bytes] = []
+    blocks: list[npt.NDArray[np.uint8]] = []
     lows: list[list[float]] = []
     highs: list[list[float]] = []
     shape = [0, 0, 0, 0]
@@ -322,30 +302,29 @@ def thumbnails(layers: Any, side: int) -> tuple[bytes, dict[str, Any]]:
             lo, hi = head_range(head)
             lows[-1].append(lo)
             highs[-1].append(hi)
-            blocks.append(quantise(pooled, lo, hi))
+            blocks.append(tile_bytes(pooled, TileRange(lo, hi, False, False)))
             shape = [0, block.shape[0], pooled.shape[0], pooled.shape[1]]
     shape[0] = len(lows)
-    return b"".join(blocks), {"shape": shape, "dtype": "uint8", "lo": lows, "hi": highs}
+    data = np.concatenate(blocks) if blocks else np.zeros(0, np.uint8)
+    return array_value(data.reshape(shape), "uint8", lo=lows, hi=highs, **meta)
 
 
-def token_focus(
-    layers: Any, token: int, width: int, kind: str = "probability"
-) -> tuple[dict[str, Any], bytes]:
+def token_focus(layers: Any, token: int, width: int, kind: str = "probability") -> dict[str, Any]:
     """What ``token`` attends to (its query row) and what attends to it (its key column), for
     every layer x head, each max-pooled to ``width`` positions and scaled to its own maximum.
 
-    Packed ``[2, layers * heads, width']`` uint8: block 0 = rows, block 1 = columns; ``max``
+    One uint8 value ``[2, layers * heads, width']``: block 0 = rows, block 1 = columns; ``max``
     holds the two ``[layers * heads]`` scales. Score kinds (signed, ``-inf`` where masked) map
     each line over its own finite ``[min, max]`` instead (``min`` in the meta; masked = 0).
 
     Example:
-        >>> meta, data = token_focus([np.eye(3, dtype=np.float32)[None]], 1, 3)
-        >>> meta["shape"], list(data)
+        >>> focus = token_focus([np.eye(3, dtype=np.float32)[None]], 1, 3)
+        >>> focus["shape"], list(focus["value"])
         ([2, 1, 3], [0, 255, 0, 0, 255, 0])
         >>> inf = np.inf
         >>> scores = np.array([[[-2, 1, -inf], [4, 0, -inf], [1, 1, 1]]], np.float32)
-        >>> meta, data = token_focus([scores], 0, 3, "masked")
-        >>> list(data), meta["min"], meta["max"]
+        >>> focus = token_focus([scores], 0, 3, "masked")
+        >>> list(focus["value"]), focus["min"], focus["max"]
         ([0, 255, 0, 0, 255, 128], [[-2.0], [-2.0]], [[1.0], [4.0]])
     """
     if kind != "probability":
@@ -356,19 +335,15 @@ def token_focus(
         block = np.asarray(layer, dtype=np.float32)
         rows.extend(block[:, token, :] if token < block.shape[1] else np.zeros_like(block[:, 0]))
         cols.extend(block[:, :, token] if token < block.shape[2] else np.zeros_like(block[:, :, 0]))
-    out: list[bytes] = []
+    out: list[npt.NDArray[np.uint8]] = []
     maxima: list[list[float]] = []
     for lines in (rows, cols):
         stacked = max_pool(np.stack(lines), len(lines), width)
         stacked = np.where(np.isfinite(stacked), stacked, np.float32(0))
         top = np.maximum(stacked.max(axis=1, initial=0.0), 1e-30)
         maxima.append([float(x) for x in top])
-        out.append(
-            np.clip(np.rint(stacked / top[:, None] * 255), 0, 255).astype(np.uint8).tobytes()
-        )
-    shape = [2, len(rows), int(len(out[0]) // max(1, len(rows)))]
-    meta = {"type": "focus", "token": token, "shape": shape, "dtype": "uint8", "max": maxima}
-    return meta, b"".join(out)
+        out.append(np.clip(np.rint(stacked / top[:, None] * 255), 0, 255).astype(np.uint8))
+    return array_value(np.stack(out), "uint8", type="focus", token=token, max=maxima)
 
 
 def _focus_lines(layers: Any, token: int) -> tuple[list[Any], list[Any]]:
@@ -381,13 +356,12 @@ def _focus_lines(layers: Any, token: int) -> tuple[list[Any], list[Any]]:
     return rows, cols
 
 
-def _signed_focus(layers: Any, token: int, width: int, kind: str) -> tuple[dict[str, Any], bytes]:
+def _signed_focus(layers: Any, token: int, width: int, kind: str) -> dict[str, Any]:
     """``token_focus`` for score kinds: each line over its own finite [min, max]."""
-    out: list[bytes] = []
+    out: list[npt.NDArray[np.uint8]] = []
     lows: list[list[float | None]] = []
     highs: list[list[float | None]] = []
-    lines_of = _focus_lines(layers, token)
-    for lines in lines_of:
+    for lines in _focus_lines(layers, token):
         stacked = max_pool(np.stack(lines), len(lines), width)
         finite = np.isfinite(stacked)
         low = np.where(finite, stacked, np.inf).min(axis=1)
@@ -399,7 +373,6 @@ def _signed_focus(layers: Any, token: int, width: int, kind: str) -> tuple[dict[
         scaled = (np.where(finite, stacked, base[:, None]) - base[:, None]) / span[:, None]
         data = np.clip(np.rint(scaled * 255), 0, 255).astype(np.uint8)
         data[~finite] = 0
-        out.append(data.tobytes())
-    shape = [2, len(lines_of[0]), int(len(out[0]) // max(1, len(lines_of[0])))]
-    meta = {"type": "focus", "token": token, "shape": shape, "dtype": "uint8", "kind": kind}
-    return {**meta, "min": lows, "max": highs}, b"".join(out)
+        out.append(data)
+    meta = {"type": "focus", "token": token, "kind": kind, "min": lows, "max": highs}
+    return array_value(np.stack(out), "uint8", **meta)

@@ -17,11 +17,11 @@ import numpy as np
 import numpy.typing as npt
 import traitlets
 
+from .arrays import packed_value
 from .attention_view import bundle, require_bundle
 from .gif_export import save_gif
 from .history import LossHistory, Snapshot, SnapshotHistory
 from .inputs import Text
-from .norm_arrays import pack_arrays
 
 
 class TrainingMonitorView(anywidget.AnyWidget):
@@ -35,7 +35,7 @@ class TrainingMonitorView(anywidget.AnyWidget):
         ...           "range": np.array([[-1.0, 1.0]]), "spread": np.ones((1, 2)),
         ...           "nonfinite": np.zeros((1, 6), np.int32)}
         >>> view.push(10, arrays, ["ln_f"]); view.add_loss(10, 2.5); view.flush()
-        >>> view.snapshot_meta["step"], view.n_history, view.n_layers
+        >>> view.snapshot["step"], view.n_history, view.n_layers
         (10, 1, 1)
     """
 
@@ -45,10 +45,8 @@ class TrainingMonitorView(anywidget.AnyWidget):
     n_layers = traitlets.Int(0).tag(sync=True)
     layer_names = traitlets.List(Text()).tag(sync=True)
     log_counts = traitlets.Bool(True).tag(sync=True)
-    snapshot = traitlets.Bytes(b"").tag(sync=True)
-    snapshot_meta = traitlets.Dict().tag(sync=True)
-    loss = traitlets.Bytes(b"").tag(sync=True)
-    loss_meta = traitlets.Dict().tag(sync=True)
+    snapshot = traitlets.Dict().tag(sync=True)  # packed_value: summary arrays, step, index, live
+    loss = traitlets.Dict().tag(sync=True)  # packed_value: loss [n, 2] (step, value), stride
     position = traitlets.Int(-1).tag(sync=True)
     n_history = traitlets.Int(0).tag(sync=True)
     steps_seen = traitlets.Int(0).tag(sync=True)
@@ -85,20 +83,16 @@ class TrainingMonitorView(anywidget.AnyWidget):
     def flush(self) -> None:
         """Send the loss curve as it stands."""
         steps, values = self.losses.arrays()
-        data, meta = pack_arrays({"loss": np.stack([steps, values], axis=1).reshape(-1, 2)})
-        meta["stride"] = self.losses.stride
-        with self.hold_sync():
-            self.loss = data
-            self.loss_meta = meta
+        pairs = np.stack([steps, values], axis=1).reshape(-1, 2)
+        self.loss = packed_value({"loss": pairs}, stride=self.losses.stride)
 
     def _show(self, snapshot: Snapshot, index: int) -> None:
-        data, meta = pack_arrays(snapshot.arrays)
-        meta.update(step=snapshot.step, index=index, live=index < 0)
         nonfinite = snapshot.arrays.get("nonfinite")
         problems = int(np.asarray(nonfinite).sum()) if nonfinite is not None else 0
         self.status = f"non-finite values seen at step {snapshot.step}" if problems else ""
-        self.snapshot = data
-        self.snapshot_meta = meta
+        self.snapshot = packed_value(
+            snapshot.arrays, step=snapshot.step, index=index, live=index < 0
+        )
 
     @traitlets.observe("position")
     def _position_changed(self, change: dict[str, Any]) -> None:

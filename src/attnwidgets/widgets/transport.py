@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .arrays import array_value
+
 MASKED_BYTE = 0
 NAN_BYTE = 255
 
@@ -47,18 +49,22 @@ class EncodedBlock:
     masked: bool = False  # byte 0 means "masked" (-inf), finite values use 1..
     nan: bool = False  # byte 255 means NaN, finite values stop at 254
 
-    def meta(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {
-            "dtype": "uint8",
-            "shape": list(self.shape),
-            "offset": self.offset,
-            "scale": self.scale,
-        }
+    def value(self, **meta: Any) -> dict[str, Any]:
+        """The block as one uint8 value (``arrays.array_value``): ``offset`` and ``scale`` per
+        head, the reserved bytes when used, and ``meta``.
+
+        Example:
+            >>> value = encode_block(np.array([[[0.0, 1.0]]])).value(layer=2)
+            >>> value["shape"], value["offset"], value["layer"], "masked_byte" in value
+            ([1, 1, 2], [0.0], 2, False)
+        """
+        extra: dict[str, Any] = {"offset": self.offset, "scale": self.scale}
         if self.masked:
-            meta["masked_byte"] = MASKED_BYTE
+            extra["masked_byte"] = MASKED_BYTE
         if self.nan:
-            meta["nan_byte"] = NAN_BYTE
-        return meta
+            extra["nan_byte"] = NAN_BYTE
+        data = np.frombuffer(self.data, np.uint8).reshape(self.shape)
+        return array_value(data, "uint8", **extra, **meta)
 
 
 @dataclass(frozen=True)
@@ -107,7 +113,7 @@ def encode_block(
         >>> list(encode_block(np.array([[[-2.0, -np.inf], [0.5, 3.0]]])).data)
         [1, 0, 128, 255]
         >>> enc = encode_block(np.array([[[0.0, np.nan], [1.0, 0.5]]]))
-        >>> list(enc.data), enc.meta()["nan_byte"]
+        >>> list(enc.data), enc.value()["nan_byte"]
         ([0, 255, 254, 127], 255)
     """
     values = block if isinstance(block, np.ndarray) else np.asarray(block, dtype=np.float32)

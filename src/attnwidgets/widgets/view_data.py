@@ -16,6 +16,7 @@ import numpy as np
 
 from ..metrics import head_metrics
 from ..records import AttentionRecord
+from .arrays import array_value
 from .inputs import as_attention_record, token_labels
 from .tiles import TileRange, TileRequest, make_tile, thumbnails
 from .transport import MASKED_BYTE, NAN_BYTE, encode_block
@@ -136,21 +137,21 @@ def preloaded_layers(record: AttentionRecord, preload: str, layer: int) -> list[
 
 
 def chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
-    """``chunk`` + ``chunk_meta`` for ``layers`` of ``record`` (byte 0 = masked when any of
-    them holds -inf, byte 255 = NaN when any of them holds NaN).
+    """``chunk``: ``layers`` of ``record`` as one uint8 value ``[len(layers), heads, query,
+    key]`` with ``layers``, per-layer ``offset`` / ``scale`` lists and ``kind`` (byte 0 =
+    masked when any of them holds -inf, byte 255 = NaN when any of them holds NaN).
 
     Example:
-        >>> traits = chunk_traits(AttentionRecord.from_array(np.eye(2)[None, None]), [0])
-        >>> list(traits["chunk"]), traits["chunk_meta"]["shape"]
-        ([255, 0, 0, 255], [1, 2, 2])
+        >>> chunk = chunk_traits(AttentionRecord.from_array(np.eye(2)[None, None]), [0])["chunk"]
+        >>> list(chunk["value"]), chunk["shape"], chunk["layers"]
+        ([255, 0, 0, 255], [1, 1, 2, 2], [0])
     """
     masked = any(bool(np.isneginf(record[i]).any()) for i in layers)
     nan = any(bool(np.isnan(record[i]).any()) for i in layers)
     blocks = [encode_block(record[i], masked=masked, nan=nan) for i in layers]
+    data = np.frombuffer(b"".join(block.data for block in blocks), np.uint8)
     meta: dict[str, Any] = {
         "layers": layers,
-        "dtype": "uint8",
-        "shape": list(record.shape[1:]),
         "offset": [block.offset for block in blocks],
         "scale": [block.scale for block in blocks],
         "kind": record.kind,
@@ -159,19 +160,19 @@ def chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
         meta["masked_byte"] = MASKED_BYTE
     if nan:
         meta["nan_byte"] = NAN_BYTE
-    return {"chunk": b"".join(block.data for block in blocks), "chunk_meta": meta}
+    shape = (len(layers), *record.shape[1:])
+    return {"chunk": array_value(data.reshape(shape), "uint8", **meta)}
 
 
 def first_tile_traits(
     record: AttentionRecord, kind: str, layer: int, head: int, colour: TileRange | None = None
 ) -> dict[str, Any]:
-    """``tile0`` + ``tile0_meta``: the whole head pooled to ``FIRST_TILE_SIDE`` (tiles mode);
-    ``colour``: the head's range when known (``ViewData.tile_range``)."""
+    """``tile0``: the whole head pooled to ``FIRST_TILE_SIDE`` (tiles mode), a tile reply's
+    value; ``colour``: the head's range when known (``ViewData.tile_range``)."""
     n_queries, n_keys = record.shape[2:]
     side = FIRST_TILE_SIDE
     request = TileRequest(layer, head, (0, n_queries), (0, n_keys), side, side)
-    meta, data = make_tile(record.head(layer, head), request, kind, colour)
-    return {"tile0": data, "tile0_meta": meta}
+    return {"tile0": make_tile(record.head(layer, head), request, kind, colour)}
 
 
 def region_layers(record: AttentionRecord, region: Sequence[int] | None) -> list[Any]:
@@ -183,24 +184,22 @@ def region_layers(record: AttentionRecord, region: Sequence[int] | None) -> list
 
 
 def overview_traits(record: AttentionRecord, region: Sequence[int] | None = None) -> dict[str, Any]:
-    """``thumbnails`` + ``thumbnail_meta`` of every layer x head (of ``region`` when given),
-    of the record's kind (``thumbnail_meta["kind"]``; score kinds: each head over its own range).
+    """``thumbnails``: every layer x head (of ``region`` when given) as a uint8 value
+    ``[layers, heads, side, side]`` with ``lo`` / ``hi`` per head and ``kind`` (score kinds:
+    each head over its own range).
 
     Example:
         >>> rec = AttentionRecord.from_array(np.ones((2, 3, 4, 4)) / 4)
-        >>> overview_traits(rec, (0, 2, 0, 4))["thumbnail_meta"]["shape"]
+        >>> overview_traits(rec, (0, 2, 0, 4))["thumbnails"]["shape"]
         [2, 3, 2, 4]
     """
-    data, meta = thumbnails(region_layers(record, region), THUMBNAIL_SIDE)
-    meta["kind"] = record.kind
+    meta: dict[str, Any] = {"kind": record.kind}
     if region is not None:
         meta["region"] = [int(v) for v in region]
-    return {"thumbnails": data, "thumbnail_meta": meta}
+    return {"thumbnails": thumbnails(region_layers(record, region), THUMBNAIL_SIDE, **meta)}
 
 
 def metrics_traits(record: AttentionRecord, tokens: Sequence[str]) -> dict[str, Any]:
-    """``metrics`` + ``metrics_meta``: ``[layers, heads, metrics]`` little-endian float32."""
+    """``metrics``: ``[layers, heads, metrics]`` float32 with the metric ``names``."""
     computed = head_metrics(record, tokens)
-    shape = list(computed.values.shape)
-    meta = {"dtype": "float32", "shape": shape, "names": list(computed.names)}
-    return {"metrics": computed.values.astype("<f4").tobytes(), "metrics_meta": meta}
+    return {"metrics": array_value(computed.values, "float32", names=list(computed.names))}
