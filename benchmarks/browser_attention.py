@@ -37,7 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 BUNDLE = REPO / "src" / "attnwidgets" / "static" / "attention_view.js"
 TRAITS = [
     "layer", "head", "n_layers", "n_heads", "layer_names", "query_tokens", "key_tokens",
-    "chunk", "value_label", "mode", "show_overview", "show_metrics", "thumbnails",
+    "chunk", "mode", "show_overview", "show_metrics", "thumbnails",
     "metrics", "color_scale", "focus_token", "tile0",
 ]  # fmt: skip
 FAKE_MODEL = REPO / "tests" / "browser" / "fake_model.js"  # the tests' fake anywidget model

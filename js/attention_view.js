@@ -1,6 +1,49 @@
 // AttentionView: one head of one layer as a canvas heatmap (docs/architecture.md).
 // Token labels are untrusted: they only ever reach the page through textContent / title.
 
+/**
+ * The synced traits of widgets/attention_view.py AttentionView, as this view reads them: tests/python/test_js_contract.py
+ * checks these names against the Python class and against every name the view's modules use.
+ * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
+ * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
+ * @typedef {object} AttentionModel
+ * @property {number} layer layer shown
+ * @property {number} head head shown
+ * @property {number} n_layers
+ * @property {number} n_heads
+ * @property {string[]} layer_names module path per layer (untrusted text)
+ * @property {string[]} query_tokens one label per row (untrusted text)
+ * @property {string[]} key_tokens one label per column (untrusted text)
+ * @property {ArrayValue} chunk preloaded layers, uint8 [layers, heads, query, key]
+ * @property {string} value_kind the kind drawn, one of available_kinds
+ * @property {string[]} available_kinds
+ * @property {"layers" | "tiles"} mode
+ * @property {"linear" | "log" | "row"} color_scale
+ * @property {number} focus_token locked query row, -1 for none
+ * @property {boolean} show_overview
+ * @property {boolean} show_metrics
+ * @property {boolean} show_lines
+ * @property {number[][]} compare_heads [[layer, head], ...]
+ * @property {ArrayValue} tile0 tiles mode: the first view, uint8 [rows, cols]
+ * @property {ArrayValue} thumbnails uint8 [layers, heads, side, side]
+ * @property {ArrayValue} metrics float32 [layers, heads, metrics]
+ * @property {number} data_version +1 on each set_data
+ * @property {number} sentence_b_start -1 for none
+ * @property {"all" | "A->A" | "B->B" | "A->B" | "B->A"} sentence_filter
+ * @property {boolean} live
+ * @property {boolean} can_generate
+ * @property {string} text
+ * @property {"idle" | "running" | "generating" | "error"} live_state
+ * @property {string} live_message
+ * @property {number} max_new_tokens
+ * @property {number} live_answered
+ * @property {string[]} stacks
+ * @property {string} stack
+ * @property {string} label_note
+ * @property {number} generated_from -1 for none
+ * @property {number[][]} windows per layer [lo, hi], or [] without a window
+ */
+
 import { buildDom, injectStyle } from "./lib/attention_dom.js";
 import { createAxes } from "./lib/axes.js";
 import { LayerStore } from "./lib/cache.js";
@@ -19,6 +62,7 @@ import { createStacks } from "./lib/stacks.js";
 import { readTile, TileStore } from "./lib/tiles.js";
 import { cropValues, viewLayout } from "./lib/viewport.js";
 import { drawWindowEdge, windowOf, windowTitle } from "./lib/window_edge.js";
+import { onChange, setTrait } from "./shared/model.js";
 
 function createView(model, el) {
   const dom = buildDom(el);
@@ -219,7 +263,7 @@ function createView(model, el) {
     drawColorbar(dom.colorbar, { cssW: Math.min(200, Math.max(60, L.heatW / 2)), cssH: 10, dpr });
     dom.lo.textContent = scaled.low;
     dom.hi.textContent = scaled.high;
-    dom.valueLabel.textContent = model.get("value_label") || "";
+    dom.valueLabel.textContent = kindOf();
     updateKinds();
     dom.canvas.setAttribute("aria-label", `attention of head ${head} in layer ${layer}`);
     shown = { ...got, layer, head, layout: V, view: { ...view }, queryTokens, keyTokens };
@@ -284,11 +328,6 @@ function createView(model, el) {
     dom.sentence.value = model.get("sentence_filter") || "all";
   }
 
-  function setTrait(name, value) {
-    model.set(name, value);
-    model.save_changes();
-  }
-
   function updateTitle(layer, head, nQ, nK) {
     if (layer < 0) {
       dom.title.textContent = "no layers";
@@ -308,7 +347,6 @@ function createView(model, el) {
     dom,
     model,
     schedule,
-    setTrait,
     state: {
       get shown() {
         return shown;
@@ -335,18 +373,22 @@ function createView(model, el) {
     ["change:data_version", onData],
     ["msg:custom", onMessage],
   ];
-  const redrawOn = ["layer", "head", "n_layers", "n_heads", "layer_names", "value_label"];
-  redrawOn.push("query_tokens", "key_tokens", "mode", "color_scale", "focus_token");
-  redrawOn.push("tile0", "value_kind", "available_kinds", "windows");
-  redrawOn.push("sentence_b_start", "sentence_filter", "live_answered", ...live.traits);
-  redrawOn.push(...panels.traits, ...stacks.traits, "generated_from");
-  for (const name of redrawOn) events.push([`change:${name}`, schedule]);
   for (const [name, fn] of events) model.on(name, fn);
+  const stops = [
+    onChange(model, ["layer", "head", "n_layers", "n_heads", "layer_names"], schedule),
+    onChange(model, ["query_tokens", "key_tokens", "mode", "color_scale", "focus_token"], schedule),
+    onChange(model, ["tile0", "value_kind", "available_kinds", "windows"], schedule),
+    onChange(model, ["sentence_b_start", "sentence_filter", "live_answered"], schedule),
+    onChange(model, ["generated_from"], schedule),
+    live.watch(schedule),
+    panels.watch(schedule),
+    stacks.watch(schedule),
+  ];
   const listeners = [
     ...pointer.listeners,
-    [dom.scale, "change", () => setTrait("color_scale", dom.scale.value)],
-    [dom.kind, "change", () => setTrait("value_kind", dom.kind.value)],
-    [dom.sentence, "change", () => setTrait("sentence_filter", dom.sentence.value)],
+    [dom.scale, "change", () => setTrait(model, "color_scale", dom.scale.value)],
+    [dom.kind, "change", () => setTrait(model, "value_kind", dom.kind.value)],
+    [dom.sentence, "change", () => setTrait(model, "sentence_filter", dom.sentence.value)],
   ];
   for (const [target, name, fn] of listeners) target.addEventListener(name, fn);
   const resize = globalThis.ResizeObserver ? new ResizeObserver(onResize) : null;
@@ -359,6 +401,7 @@ function createView(model, el) {
   return () => {
     redraw.cancel();
     for (const [name, fn] of events) model.off(name, fn);
+    for (const stop of stops) stop();
     for (const [target, name, fn] of listeners) target.removeEventListener(name, fn);
     resize?.disconnect();
     store.dispose();
@@ -371,6 +414,7 @@ function createView(model, el) {
 }
 
 export default {
+  /** @param {{ model: import("./shared/model.js").WidgetModel<AttentionModel>, el: HTMLElement }} props */
   render({ model, el }) {
     return createView(model, el);
   },

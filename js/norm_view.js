@@ -1,6 +1,22 @@
 // NormView: what one norm module does to its input (src/attnwidgets/widgets/norm_view.py).
-// Traits: layer, n_layers, layer_names, layer_kinds, class_names, tokens, bins, log_counts,
-// data (packed arrays, lib/packed.js) and data_meta. Token labels are untrusted text.
+// Token labels are untrusted text.
+
+/**
+ * The synced traits of widgets/norm_view.py NormView, as this view reads them: tests/python/test_js_contract.py
+ * checks these names against the Python class and against every name the view's modules use.
+ * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
+ * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
+ * @typedef {object} NormModel
+ * @property {number} layer
+ * @property {number} n_layers
+ * @property {string[]} layer_names
+ * @property {string[]} layer_kinds
+ * @property {string[]} class_names
+ * @property {string[]} tokens untrusted text
+ * @property {boolean} log_counts
+ * @property {PackedValue} data every layer's arrays (hist_in, hist_out, range, ...)
+ * @property {string[]} hist_notes
+ */
 
 import { BASE_CSS, chart, injectStyle, node, redrawScheduler, widthOf } from "./lib/dom.js";
 import { displayLabel } from "./lib/layout.js";
@@ -16,6 +32,7 @@ import {
   OUTPUT_RGB,
 } from "./lib/norm_plots.js";
 import { readPackedValue, row } from "./shared/arrays.js";
+import { onChange } from "./shared/model.js";
 
 const ROOT = "attnwidgets-norms";
 
@@ -191,11 +208,11 @@ function createView(model, el) {
     decode();
     schedule();
   };
-  const events = [["change:data", onData]];
-  for (const name of ["layer", "n_layers", "layer_names", "tokens", "log_counts", "hist_notes"]) {
-    events.push([`change:${name}`, schedule]);
-  }
-  for (const [name, fn] of events) model.on(name, fn);
+  const stops = [
+    onChange(model, ["data"], onData),
+    onChange(model, ["layer", "n_layers", "layer_names", "tokens", "log_counts"], schedule),
+    onChange(model, ["hist_notes", "layer_kinds", "class_names"], schedule),
+  ];
   dom.summary.canvas.addEventListener("click", onClick);
   dom.log.addEventListener("change", onLog);
   injectStyle(el, "attnwidgets-norms-style", BASE_CSS(ROOT));
@@ -204,12 +221,13 @@ function createView(model, el) {
 
   return () => {
     redraw.cancel();
-    for (const [name, fn] of events) model.off(name, fn);
+    for (const stop of stops) stop();
     dom.root.remove();
   };
 }
 
 export default {
+  /** @param {{ model: import("./shared/model.js").WidgetModel<NormModel>, el: HTMLElement }} props */
   render({ model, el }) {
     return createView(model, el);
   },

@@ -1,6 +1,26 @@
 // PositionView: the views of one positional-encoding scheme, drawn on one canvas.
-// Traits: see src/attnwidgets/widgets/position_view.py. Everything is computed from the
-// float32 arrays in `data`, so sliders work without a kernel. Titles are set with textContent.
+// Everything is computed from the float32 arrays in `data`, so sliders work without a
+// kernel. Titles are set with textContent.
+
+/**
+ * The synced traits of widgets/position_view.py PositionView, as this view reads them: tests/python/test_js_contract.py
+ * checks these names against the Python class and against every name the view's modules use.
+ * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
+ * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
+ * @typedef {object} PositionModel
+ * @property {string} kind
+ * @property {string} title
+ * @property {string[]} views
+ * @property {string} view
+ * @property {number} position
+ * @property {number} dimension
+ * @property {number} head
+ * @property {"cosine" | "dot"} metric
+ * @property {number[]} curve_dims
+ * @property {number[]} grid
+ * @property {Object<string, unknown>} params
+ * @property {PackedValue} data float32 arrays of the scheme
+ */
 
 import { injectStyle, node, redrawScheduler } from "./lib/dom.js";
 import { drawColorbar } from "./lib/heatmap.js";
@@ -9,6 +29,7 @@ import { similarityMatrix } from "./lib/position_data.js";
 import { setupCanvas } from "./lib/position_plots.js";
 import { fmt, VIEWS } from "./lib/position_views.js";
 import { readPackedValue } from "./shared/arrays.js";
+import { onChange, setTrait } from "./shared/model.js";
 
 const ROOT = "attnwidgets-positions";
 const STYLE_ID = "attnwidgets-positions-style";
@@ -98,8 +119,8 @@ function createView(model, el) {
     };
   }
 
-  /** One button per choice; clicking sets `trait` to it. */
-  function drawButtons(box, trait, choices, current, prefix = "") {
+  /** One button per choice (`trait`: its data attribute); clicking one calls pick(choice). */
+  function drawButtons(box, trait, choices, current, pick, prefix = "") {
     const buttons = choices.map((name) => {
       const b = document.createElement("button");
       b.type = "button";
@@ -107,10 +128,7 @@ function createView(model, el) {
       if (name === current) b.classList.add("attnwidgets-active");
       b.dataset[trait] = name;
       b.textContent = `${prefix}${name}`;
-      b.addEventListener("click", () => {
-        model.set(trait, name);
-        model.save_changes();
-      });
+      b.addEventListener("click", () => pick(name));
       return b;
     });
     box.replaceChildren(...buttons);
@@ -119,9 +137,10 @@ function createView(model, el) {
   function draw() {
     const views = model.get("views") ?? [];
     const view = views.includes(model.get("view")) ? model.get("view") : views[0];
-    drawButtons(dom.buttons, "view", views, view);
+    drawButtons(dom.buttons, "view", views, view, (name) => setTrait(model, "view", name));
     const metric = model.get("metric") === "dot" ? "dot" : "cosine";
-    drawButtons(dom.metrics, "metric", ["cosine", "dot"], metric, "metric: ");
+    const pickMetric = (name) => setTrait(model, "metric", name);
+    drawButtons(dom.metrics, "metric", ["cosine", "dot"], metric, pickMetric, "metric: ");
     dom.metrics.hidden = view !== "similarity" && view !== "grid";
     dom.title.textContent = `${model.get("kind")} · ${displayLabel(model.get("title"))}`;
     const width = Math.max(320, Math.min(720, el.clientWidth || 640));
@@ -171,23 +190,22 @@ function createView(model, el) {
     const fx = p.xRange[0] + ((x - p.left) / p.width) * (p.xRange[1] - p.xRange[0]);
     const fy = p.yRange[0] + ((y - p.top) / p.height) * (p.yRange[1] - p.yRange[0]);
     const view = dom.root.dataset.view;
-    const target = { slopes: "head", frequencies: "dimension", bias: null, grid: null }[view];
-    if (target === null) return;
-    const value = p.yDown ? Math.round(fy) : Math.round(fx);
-    model.set(target ?? "position", Math.max(0, value));
-    model.save_changes();
+    if (view === "bias" || view === "grid") return;
+    const value = Math.max(0, p.yDown ? Math.round(fy) : Math.round(fx));
+    if (view === "slopes") setTrait(model, "head", value);
+    else if (view === "frequencies") setTrait(model, "dimension", value);
+    else setTrait(model, "position", value);
   }
 
   const onData = () => {
     loadData();
     schedule();
   };
-  const events = [["change:data", onData]];
-  const redrawOn = ["view", "views", "position", "dimension", "head", "metric", "curve_dims"];
-  for (const name of [...redrawOn, "grid", "params", "kind", "title"]) {
-    events.push([`change:${name}`, schedule]);
-  }
-  for (const [name, fn] of events) model.on(name, fn);
+  const stops = [
+    onChange(model, ["data"], onData),
+    onChange(model, ["view", "views", "position", "dimension", "head", "metric"], schedule),
+    onChange(model, ["curve_dims", "grid", "params", "kind", "title"], schedule),
+  ];
   dom.canvas.addEventListener("click", onClick);
   let drawnWidth = el.clientWidth;
   const resize = globalThis.ResizeObserver
@@ -206,13 +224,14 @@ function createView(model, el) {
 
   return () => {
     redraw.cancel();
-    for (const [name, fn] of events) model.off(name, fn);
+    for (const stop of stops) stop();
     resize?.disconnect();
     dom.root.remove();
   };
 }
 
 export default {
+  /** @param {{ model: import("./shared/model.js").WidgetModel<PositionModel>, el: HTMLElement }} props */
   render({ model, el }) {
     return createView(model, el);
   },

@@ -1,13 +1,32 @@
 // StepView: one head's attention step by step (src/attnwidgets/widgets/step_view.py).
-// Traits: layer, head, step, n_layers, n_heads, layer_names, query_tokens, key_tokens, steps,
-// step_titles, info, data (packed float32 arrays, lib/packed.js), data_meta.
 // Token labels are untrusted: they only reach the page through textContent / title.
+
+/**
+ * The synced traits of widgets/step_view.py StepView, as this view reads them: tests/python/test_js_contract.py
+ * checks these names against the Python class and against every name the view's modules use.
+ * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
+ * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
+ * @typedef {object} StepModel
+ * @property {number} layer
+ * @property {number} head
+ * @property {number} step index into steps
+ * @property {number} n_layers
+ * @property {number} n_heads
+ * @property {string[]} layer_names
+ * @property {string[]} query_tokens
+ * @property {string[]} key_tokens
+ * @property {string[]} steps
+ * @property {string[]} step_titles
+ * @property {Object<string, unknown>} info
+ * @property {PackedValue} data float32 arrays of the head shown
+ */
 
 import { BASE_CSS, injectStyle, node, redrawScheduler, widthOf } from "./lib/dom.js";
 import { drawHeatmap } from "./lib/heatmap.js";
 import { labelFontPx, labelStep, truncateLabel } from "./lib/layout.js";
 import { cellText, finiteSpan, panelsOf } from "./lib/step_cells.js";
 import { readPackedValue } from "./shared/arrays.js";
+import { onChange, setTrait } from "./shared/model.js";
 
 const ROOT = "attnwidgets-steps";
 const LABEL_W = 80; // room for row labels
@@ -146,11 +165,6 @@ function createView(model, el) {
     }
   }
 
-  function setTrait(name, value) {
-    model.set(name, value);
-    model.save_changes();
-  }
-
   function stepIndex() {
     const count = (model.get("steps") ?? []).length;
     return Math.min(Math.max(0, Number(model.get("step")) || 0), Math.max(0, count - 1));
@@ -239,7 +253,7 @@ function createView(model, el) {
   const go = (delta) => {
     const count = (model.get("steps") ?? []).length;
     const next = Math.min(Math.max(0, stepIndex() + delta), Math.max(0, count - 1));
-    if (next !== stepIndex()) setTrait("step", next);
+    if (next !== stepIndex()) setTrait(model, "step", next);
   };
   const onKey = (event) => {
     if (event.key === "ArrowRight") go(1);
@@ -251,20 +265,19 @@ function createView(model, el) {
     decode();
     schedule();
   };
-  const events = [["change:data", onData]];
-  for (const name of ["layer", "head", "step", "steps", "step_titles", "info", "n_layers"])
-    events.push([`change:${name}`, schedule]);
-  events.push(["change:n_heads", schedule], ["change:layer_names", schedule]);
-  events.push(["change:query_tokens", schedule], ["change:key_tokens", schedule]);
-  for (const [name, fn] of events) model.on(name, fn);
+  const stops = [
+    onChange(model, ["data"], onData),
+    onChange(model, ["layer", "head", "step", "steps", "step_titles", "info"], schedule),
+    onChange(model, ["n_layers", "n_heads", "layer_names", "query_tokens", "key_tokens"], schedule),
+  ];
   const listeners = [
     [dom.panels, "mousemove", onMove],
     [dom.panels, "mouseleave", hideHover],
     [dom.prev, "click", () => go(-1)],
     [dom.next, "click", () => go(1)],
-    [dom.slider, "input", () => setTrait("step", Number(dom.slider.value))],
-    [dom.layer, "change", () => setTrait("layer", Number(dom.layer.value))],
-    [dom.head, "change", () => setTrait("head", Number(dom.head.value))],
+    [dom.slider, "input", () => setTrait(model, "step", Number(dom.slider.value))],
+    [dom.layer, "change", () => setTrait(model, "layer", Number(dom.layer.value))],
+    [dom.head, "change", () => setTrait(model, "head", Number(dom.head.value))],
     [dom.root, "keydown", onKey],
   ];
   dom.root.tabIndex = 0;
@@ -276,13 +289,14 @@ function createView(model, el) {
 
   return () => {
     redraw.cancel();
-    for (const [name, fn] of events) model.off(name, fn);
+    for (const stop of stops) stop();
     for (const [target, name, fn] of listeners) target.removeEventListener(name, fn);
     dom.root.remove();
   };
 }
 
 export default {
+  /** @param {{ model: import("./shared/model.js").WidgetModel<StepModel>, el: HTMLElement }} props */
   render({ model, el }) {
     return createView(model, el);
   },

@@ -1,14 +1,29 @@
 // TrainingMonitorView (src/attnwidgets/widgets/training_monitor.py): the latest (or a scrubbed)
 // snapshot of every norm's histograms, the spread of every layer, and the loss curve.
-// Traits: layer, n_layers, layer_names, log_counts, snapshot + snapshot_meta (packed arrays:
-// hist_in, hist_out, range, spread, nonfinite), loss + loss_meta ([n, 2] step, loss),
-// position, n_history, steps_seen, status.
+
+/**
+ * The synced traits of widgets/training_monitor.py TrainingMonitorView, as this view reads them: tests/python/test_js_contract.py
+ * checks these names against the Python class and against every name the view's modules use.
+ * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
+ * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
+ * @typedef {object} TrainingMonitorModel
+ * @property {number} layer
+ * @property {number} n_layers
+ * @property {string[]} layer_names
+ * @property {boolean} log_counts
+ * @property {PackedValue} snapshot summary arrays, with step, index, live
+ * @property {PackedValue} loss loss [n, 2] (step, value), with stride
+ * @property {number} n_history
+ * @property {number} steps_seen
+ * @property {string} status
+ */
 
 import { BASE_CSS, chart, injectStyle, node, widthOf } from "./lib/dom.js";
 import { displayLabel } from "./lib/layout.js";
 import { normHeader } from "./lib/norm_header.js";
 import { drawHistogram, drawLoss, drawSpread, fmt, nonfiniteText } from "./lib/norm_plots.js";
 import { isEmpty, readPackedValue, row } from "./shared/arrays.js";
+import { onChange } from "./shared/model.js";
 
 const ROOT = "attnwidgets-monitor-view";
 
@@ -142,14 +157,12 @@ function createView(model, el) {
     decodeLoss();
     schedule();
   };
-  const events = [
-    ["change:snapshot", onSnapshot],
-    ["change:loss", onLoss],
+  const stops = [
+    onChange(model, ["snapshot"], onSnapshot),
+    onChange(model, ["loss"], onLoss),
+    onChange(model, ["layer", "n_layers", "layer_names", "log_counts", "status"], schedule),
+    onChange(model, ["n_history", "steps_seen"], schedule),
   ];
-  for (const name of ["layer", "n_layers", "layer_names", "log_counts", "status", "n_history"]) {
-    events.push([`change:${name}`, schedule]);
-  }
-  for (const [name, fn] of events) model.on(name, fn);
   dom.summary.canvas.addEventListener("click", onClick);
   dom.log.addEventListener("change", onLog);
   injectStyle(el, "attnwidgets-monitor-style", BASE_CSS(ROOT));
@@ -159,12 +172,13 @@ function createView(model, el) {
 
   return () => {
     disposed = true;
-    for (const [name, fn] of events) model.off(name, fn);
+    for (const stop of stops) stop();
     dom.root.remove();
   };
 }
 
 export default {
+  /** @param {{ model: import("./shared/model.js").WidgetModel<TrainingMonitorModel>, el: HTMLElement }} props */
   render({ model, el }) {
     return createView(model, el);
   },

@@ -4,6 +4,7 @@
 // The kernel answers through traits: the data, `text`, `live_state`, `live_message`, and
 // `live_answered` = the id of the last request it finished (so the box knows it is done).
 
+import { onChange } from "../shared/model.js";
 import { node } from "./dom.js";
 
 // The kernel says it started (live_state "running" / "generating") at once; without that
@@ -100,7 +101,12 @@ export function createLive(model, root, before) {
 
   return {
     update,
-    traits: ["live", "text", "can_generate", "max_new_tokens", "live_state", "live_message"],
+    watch: (fn) =>
+      onChange(
+        model,
+        ["live", "text", "can_generate", "max_new_tokens", "live_state", "live_message"],
+        fn,
+      ),
     dispose() {
       if (pending) clearTimeout(pending.timer);
       input.removeEventListener("keydown", onKey);

@@ -2,6 +2,7 @@
 // per-head metrics table. Both read traits computed in the kernel; picking a head sets
 // `layer` and `head` on the model, which every view follows.
 
+import { onChange, setTrait } from "../shared/model.js";
 import { drawFocusBlock, focusRowPx, lineToHead } from "./focus.js";
 import { drawHeatmap, place } from "./heatmap.js";
 import { truncateLabel } from "./layout.js";
@@ -20,11 +21,7 @@ function node(tag, className, parent) {
 export function createPanels(model, root, tiles) {
   const bar = node("div", "attnwidgets-toolbar", root);
   const toggles = {};
-  for (const [trait, label] of [
-    ["show_overview", "overview"],
-    ["show_metrics", "head metrics"],
-    ["show_lines", "token lines"],
-  ]) {
+  const toggle = (label, flip) => {
     const button = node(
       "button",
       `attnwidgets-toggle attnwidgets-toggle-${label.split(" ")[0]}`,
@@ -32,12 +29,18 @@ export function createPanels(model, root, tiles) {
     );
     button.type = "button";
     button.textContent = label;
-    button.addEventListener("click", () => {
-      model.set(trait, !model.get(trait));
-      model.save_changes();
-    });
-    toggles[trait] = button;
-  }
+    button.addEventListener("click", flip);
+    return button;
+  };
+  toggles.show_overview = toggle("overview", () =>
+    setTrait(model, "show_overview", !model.get("show_overview")),
+  );
+  toggles.show_metrics = toggle("head metrics", () =>
+    setTrait(model, "show_metrics", !model.get("show_metrics")),
+  );
+  toggles.show_lines = toggle("token lines", () =>
+    setTrait(model, "show_lines", !model.get("show_lines")),
+  );
   const overview = node("div", "attnwidgets-overview", root);
   const grid = node("div", "attnwidgets-overview-grid", overview);
   const thumbLabels = node("div", "attnwidgets-thumb-labels", grid); // L0.. and H0..
@@ -276,13 +279,11 @@ export function createPanels(model, root, tiles) {
       if (showOverview) drawThumbs(width, dpr);
       if (showMetrics) drawTable();
     },
-    traits: [
-      "show_overview",
-      "show_metrics",
-      "thumbnails",
-      "metrics",
-      "show_lines",
-      "compare_heads",
-    ],
+    watch: (fn) =>
+      onChange(
+        model,
+        ["show_overview", "show_metrics", "thumbnails", "metrics", "show_lines", "compare_heads"],
+        fn,
+      ),
   };
 }

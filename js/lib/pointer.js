@@ -3,12 +3,13 @@
 // `state` exposes the view's shown picture, its region (`view`, settable) and the sentence
 // bounds zoom and pan stay inside; token text reaches the page through textContent only.
 
+import { setTrait } from "../shared/model.js";
 import { place } from "./heatmap.js";
 import { cellAt, clampIndex, truncateLabel } from "./layout.js";
 import { fromLocal, toLocal } from "./sentences.js";
 import { panView, zoomView } from "./viewport.js";
 
-export function createPointer({ dom, model, state, schedule, setTrait }) {
+export function createPointer({ dom, model, state, schedule }) {
   function hideHover() {
     dom.tooltip.hidden = true;
     dom.cursor.hidden = true;
@@ -31,7 +32,7 @@ export function createPointer({ dom, model, state, schedule, setTrait }) {
     const c = Math.min(cols - 1, Math.floor((x / V.heatW) * cols));
     const value = values[r * cols + c];
     const pooled = rows < v.q1 - v.q0 || cols < v.k1 - v.k0;
-    const label = `${pooled ? "max " : ""}${model.get("value_label") || "value"}`;
+    const label = `${pooled ? "max " : ""}${model.get("value_kind") || "value"}`;
     const q = truncateLabel(queryTokens[v.q0 + cell.row], 40);
     const k = truncateLabel(keyTokens[v.k0 + cell.col], 40);
     let text = `${label}: ${value.toFixed(3)}`;
@@ -89,7 +90,7 @@ export function createPointer({ dom, model, state, schedule, setTrait }) {
     const v = state.shown.view;
     const row = v.q0 + Math.floor(y / state.shown.layout.cellH);
     if (row < v.q0 || row >= v.q1) return;
-    setTrait("focus_token", Number(model.get("focus_token")) === row ? -1 : row);
+    setTrait(model, "focus_token", Number(model.get("focus_token")) === row ? -1 : row);
   }
   function onDrag(event) {
     const [nQ, nK] = dims();
@@ -118,16 +119,23 @@ export function createPointer({ dom, model, state, schedule, setTrait }) {
     const steps = { ArrowLeft: ["head", -1], ArrowRight: ["head", 1], ArrowUp: ["layer", -1] };
     steps.ArrowDown = ["layer", 1];
     if (event.key === "Escape") {
-      if (Number(model.get("focus_token")) >= 0) setTrait("focus_token", -1);
+      if (Number(model.get("focus_token")) >= 0) setTrait(model, "focus_token", -1);
       return resetView();
     }
     const step = steps[event.key];
     if (!step) return;
     event.preventDefault();
     const [name, delta] = step;
-    const count = Number(model.get(`n_${name}s`)) || 0;
-    const next = clampIndex(Number(model.get(name)) + delta, count);
-    if (next >= 0 && next !== model.get(name)) setTrait(name, next);
+    if (name === "layer") {
+      const next = clampIndex(
+        Number(model.get("layer")) + delta,
+        Number(model.get("n_layers")) || 0,
+      );
+      if (next >= 0 && next !== model.get("layer")) setTrait(model, "layer", next);
+    } else {
+      const next = clampIndex(Number(model.get("head")) + delta, Number(model.get("n_heads")) || 0);
+      if (next >= 0 && next !== model.get("head")) setTrait(model, "head", next);
+    }
   }
 
   return {

@@ -3,6 +3,7 @@
 // and `data_version` then drops every cache), `label_note` (why positions are shown instead of
 // token text, "" when the labels are tokens). The select is hidden when there is one stack.
 
+import { onChange, setTrait } from "../shared/model.js";
 import { node } from "./dom.js";
 
 export function createStacks(model, root, before) {
@@ -14,11 +15,8 @@ export function createStacks(model, root, before) {
   const note = node("div", "attnwidgets-label-note");
   root.insertBefore(note, before.nextSibling);
 
-  const onChange = () => {
-    model.set("stack", select.value);
-    model.save_changes();
-  };
-  select.addEventListener("change", onChange);
+  const onPick = () => setTrait(model, "stack", select.value);
+  select.addEventListener("change", onPick);
 
   function update() {
     const names = model.get("stacks") ?? [];
@@ -39,9 +37,9 @@ export function createStacks(model, root, before) {
 
   return {
     update,
-    traits: ["stacks", "stack", "label_note"],
+    watch: (fn) => onChange(model, ["stacks", "stack", "label_note"], fn),
     dispose() {
-      select.removeEventListener("change", onChange);
+      select.removeEventListener("change", onPick);
     },
   };
 }

@@ -2,6 +2,17 @@
 // data and meta together ({value: DataView, dtype, shape, ...meta}), or named arrays packed
 // in one buffer ({value, arrays: {name: {offset, dtype, shape}}, ...meta}).
 
+/**
+ * One array and its meta (arrays.array_value), or {} when nothing was sent yet.
+ * @typedef {{value?: DataView, dtype?: "uint8" | "int32" | "float32", shape?: number[]}
+ *   & Object<string, unknown>} ArrayValue
+ */
+/**
+ * Named arrays packed in one buffer (arrays.packed_value), with meta.
+ * @typedef {{value?: DataView, arrays?: Object<string, {offset: number, dtype: string,
+ *   shape: number[]}>} & Object<string, unknown>} PackedValue
+ */
+
 const TYPES = { uint8: Uint8Array, int32: Int32Array, float32: Float32Array };
 
 /** Number of elements of a shape ([] is a scalar). */

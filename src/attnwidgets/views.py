@@ -7,12 +7,12 @@ A bertviz user switches with one import::
 
 Also accepted: a TransformerLens ``ActivationCache`` (or any mapping holding
 ``blocks.{i}.attn.hook_pattern``), an ``AttentionRecord``, a ``Run``, and numpy arrays
-``[layers, heads, query, key]``. Nothing here imports torch.
+``[layers, heads, query, key]``: what ``AttentionView`` accepts, through the same normaliser
+(``widgets.inputs.as_attention_record``). Nothing here imports torch.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -20,38 +20,10 @@ import ipywidgets
 
 from .records import AttentionRecord
 from .widgets.attention_view import AttentionView
-from .widgets.inputs import _squeeze_batch, _to_numpy, as_attention_record
+from .widgets.inputs import as_attention_record
 from .widgets.panel import attention_explorer
 
-PATTERN_KEY = re.compile(r"^blocks\.(\d+)\.attn\.hook_pattern$")
 _PRETTY = {"Ġ": " ", "▁": " ", "Ċ": "\n"}  # GPT-2 BPE and SentencePiece markers
-
-
-def attention_input(attention: Any) -> AttentionRecord:
-    """Normalise bertviz / transformers / TransformerLens / numpy attention to a record.
-
-    Example:
-        >>> import numpy as np
-        >>> cache = {f"blocks.{i}.attn.hook_pattern": np.ones((1, 2, 3, 3)) / 3 for i in (1, 0)}
-        >>> rec = attention_input(cache)
-        >>> rec.shape, rec.layer_names
-        ((2, 2, 3, 3), ['blocks.0.attn.hook_pattern', 'blocks.1.attn.hook_pattern'])
-    """
-    keys = getattr(attention, "keys", None)
-    if callable(keys) and not isinstance(attention, AttentionRecord):
-        found = sorted(
-            (int(match.group(1)), name)
-            for name in keys()
-            if isinstance(name, str) and (match := PATTERN_KEY.match(name))
-        )
-        if not found:
-            raise ValueError(
-                "this mapping holds no 'blocks.{i}.attn.hook_pattern' entries; run TransformerLens "
-                "with those hooks cached, or pass the attention tuple (outputs.attentions)"
-            )
-        layers = [_squeeze_batch(_to_numpy(attention[name]), i) for i, name in found]
-        return AttentionRecord(layers, [name for _, name in found])
-    return as_attention_record(attention)
 
 
 def prettify(tokens: Sequence[Any]) -> list[str]:
@@ -84,7 +56,7 @@ def _explorer(
     overview: bool,
     sentence_b_start: int | None = None,
 ) -> ipywidgets.VBox:
-    record = attention_input(attention)
+    record = as_attention_record(attention)
     if include_layers is not None:
         chosen = [int(i) for i in include_layers]
         record = AttentionRecord(

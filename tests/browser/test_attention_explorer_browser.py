@@ -14,7 +14,7 @@ from attnwidgets.metrics import METRIC_NAMES
 
 TRAITS = [
     "layer", "head", "n_layers", "n_heads", "layer_names", "query_tokens", "key_tokens",
-    "chunk", "value_label", "mode", "show_overview", "show_metrics", "thumbnails",
+    "chunk", "mode", "show_overview", "show_metrics", "thumbnails",
     "metrics", "color_scale", "focus_token", "show_lines", "compare_heads", "tile0",
 ]  # fmt: skip
 

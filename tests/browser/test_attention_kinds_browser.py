@@ -24,7 +24,6 @@ def masked_state(**traits: object) -> dict[str, object]:
     data, offset, scale = masked_causal()
     st = state(preload=(), n_layers=1, n_heads=1, layer_names=["h.0.attn"])
     st.update(
-        value_label="masked",
         value_kind="masked",
         available_kinds=["probability", "masked"],
         chunk={
@@ -83,7 +82,6 @@ def test_kind_select_switches_value_kind_and_pixels(page):
     data, offset, scale = encode([causal_uniform(N)])
     chunk = {"value": data, "layers": [0], "dtype": "uint8", "shape": [1, 1, N, N],
              "offset": [offset], "scale": [scale], "kind": "probability"}  # fmt: skip
-    page.evaluate("harness.set('value_label', 'probability')")
     set_chunk(page, chunk)
     after = page.evaluate("harness.cell(0, 5)")
     assert before == GREY and after != GREY and is_dark(after)  # 0 probability, not masked
@@ -140,7 +138,7 @@ def test_real_view_in_both_modes_switches_kind_end_to_end(page):
         kind = page.evaluate("window.model.get('value_kind')")
         assert kind == "scores"
         view.value_kind = kind  # what the kernel does on the synced change
-        update = {name: getattr(view, name) for name in ("value_label", "chunk", "tile0")}
+        update = {name: getattr(view, name) for name in ("chunk", "tile0")}
         page.evaluate("(w) => harness.apply(w)", wire(update))
         replies = pump(page, view)
         assert all(r.get("kind", "scores") == "scores" for r in replies), mode

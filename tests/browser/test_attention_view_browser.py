@@ -56,7 +56,7 @@ def state(preload: tuple[int, ...] = (0, 2), **traits: object) -> dict[str, obje
         "layer_names": [f"encoder.layer.{i}.attention.self" for i in range(3)],
         "query_tokens": TOKENS,
         "key_tokens": TOKENS,
-        "value_label": "probability",
+        "value_kind": "probability",
         "chunk": {
             "value": b"".join(b for b, _, _ in blocks),
             "layers": list(preload),

@@ -12,7 +12,7 @@ from norm_harness import open_harness, serve, widget_state
 from attnwidgets.widgets.training_monitor import TrainingMonitorView
 
 TRAITS = ["layer", "n_layers", "layer_names", "log_counts", "snapshot", "loss"]
-TRAITS += ["position", "n_history", "steps_seen", "status"]
+TRAITS += ["n_history", "steps_seen", "status"]
 HIST = "canvas.attnwidgets-norm-hist"
 LOSS = "canvas.attnwidgets-loss"
 

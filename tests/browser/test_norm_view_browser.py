@@ -12,7 +12,7 @@ from norm_harness import open_harness, serve, widget_state
 from attnwidgets.norm_records import NormLayer, NormRecord, TensorSummary
 from attnwidgets.widgets.norm_view import NormView
 
-TRAITS = ["layer", "n_layers", "layer_names", "layer_kinds", "class_names", "tokens", "bins"]
+TRAITS = ["layer", "n_layers", "layer_names", "layer_kinds", "class_names", "tokens"]
 TRAITS += ["log_counts", "data", "hist_notes"]
 HIST = "canvas.attnwidgets-norm-hist"
 

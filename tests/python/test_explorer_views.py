@@ -7,7 +7,9 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from attnwidgets.views import attention_input, head_view, model_view
+from attnwidgets import AttentionView
+from attnwidgets.views import head_view, model_view
+from attnwidgets.widgets.inputs import as_attention_record
 
 
 def eager_gpt2_attentions(ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -38,7 +40,7 @@ def test_transformerlens_cache_and_numpy():
     patterns = rng.dirichlet(np.ones(4), size=(3, 2, 4)).astype(np.float32)
     cache = {f"blocks.{i}.attn.hook_pattern": patterns[i][None] for i in range(3)}
     cache["blocks.0.hook_resid_pre"] = np.zeros((1, 4, 8))
-    record = attention_input(cache)
+    record = as_attention_record(cache)
     np.testing.assert_array_equal(record.to_numpy(), patterns)
     assert record.layer_names[2] == "blocks.2.attn.hook_pattern"
     box = model_view(patterns, list("abcd"), include_layers=[0, 2], html_action="return")
@@ -46,7 +48,34 @@ def test_transformerlens_cache_and_numpy():
     assert view.n_layers == 2 and view.show_overview
     np.testing.assert_array_equal(view.record[1], patterns[2])
     with pytest.raises(ValueError, match="hook_pattern"):
-        attention_input({"blocks.0.hook_resid_pre": np.zeros(3)})
+        as_attention_record({"blocks.0.hook_resid_pre": np.zeros(3)})
+
+
+def test_attention_view_takes_what_head_view_takes():
+    """One input boundary: a TransformerLens cache, a model output, the attentions tuple."""
+    rng = np.random.default_rng(4)
+    patterns = rng.dirichlet(np.ones(4), size=(2, 3, 4)).astype(np.float32)
+    cache = {f"blocks.{i}.attn.hook_pattern": torch.from_numpy(patterns[i][None]) for i in (0, 1)}
+
+    class Output:  # what a transformers model returns with output_attentions=True
+        attentions = tuple(torch.from_numpy(p[None]) for p in patterns)
+
+    for given in (cache, Output(), Output.attentions):
+        view = AttentionView(given, list("abcd"), layer=1, head=2)
+        np.testing.assert_allclose(view.record[1], patterns[1], rtol=1e-6)
+        shown = head_view(given, list("abcd"), html_action="return").children[1]
+        assert shown.record.shape == view.record.shape == (2, 3, 4, 4)
+    assert AttentionView(cache).record.layer_names == ["blocks.0.attn.hook_pattern",
+                                                       "blocks.1.attn.hook_pattern"]  # fmt: skip
+
+
+@pytest.mark.parametrize("given", ["the cat", None, object(), {"a": 1}.keys()])
+def test_anything_else_is_refused_with_what_is_accepted(given):
+    with pytest.raises(TypeError, match=r"cannot read attention from \w+: expected a Run"):
+        AttentionView(given)
+    if given is not None:  # head_view(None): no attention given at all (its own error)
+        with pytest.raises(TypeError, match="TransformerLens cache"):
+            head_view(given, html_action="return")
 
 
 def test_encoder_decoder_gives_tabs():

@@ -52,7 +52,7 @@ def test_view_kinds_and_layer_requests_follow_value_kind():
     sent: list = []
     view.send = lambda content, buffers=None: sent.append((content, buffers))  # type: ignore[method-assign]
     view.value_kind = "masked"
-    assert view.value_label == "masked" and view.chunk["masked_byte"] == 0
+    assert view.value_kind == "masked" and view.chunk["masked_byte"] == 0
     assert view.chunk["kind"] == "masked"
     meta = view.chunk
     shape = tuple(meta["shape"][1:])

@@ -77,7 +77,6 @@ class AttentionView(anywidget.AnyWidget):
     query_tokens = traitlets.List(Text()).tag(sync=True)
     key_tokens = traitlets.List(Text()).tag(sync=True)
     chunk = traitlets.Dict().tag(sync=True)  # preloaded layers: arrays.array_value, uint8
-    value_label = traitlets.Unicode("probability").tag(sync=True)
     value_kind = traitlets.Unicode("probability").tag(sync=True)  # key of available_kinds
     available_kinds = traitlets.List(Text()).tag(sync=True)
     mode = traitlets.Unicode("layers").tag(sync=True)
@@ -191,7 +190,6 @@ class AttentionView(anywidget.AnyWidget):
             "query_tokens": loaded.queries,
             "key_tokens": loaded.keys,
             **chunk_traits(shown, layers),
-            "value_label": kind,
             "available_kinds": list(loaded.records),
             "mode": mode,
             "tile0": {},
@@ -301,7 +299,7 @@ class AttentionView(anywidget.AnyWidget):
         return sentence_region(self.sentence_filter, self.sentence_b_start, n_queries, n_keys)
 
     def _on_kind(self, change: dict[str, Any]) -> None:
-        """Re-send what is shown for the new kind (chunk, or the first tile) and its label."""
+        """Re-send what is shown for the new kind (chunk, or the first tile; thumbnails)."""
         if self._loading:
             return
         kind = change["new"]
@@ -312,7 +310,6 @@ class AttentionView(anywidget.AnyWidget):
             )
         record = self._data.records[kind]
         with self.hold_sync():
-            self.value_label = kind
             if self.thumbnails:  # the overview shows the kind drawn too
                 for name, value in overview_traits(record, self._region()).items():
                     self.set_trait(name, value)

@@ -40,7 +40,7 @@ class NormView(anywidget.AnyWidget):
     layer_kinds = traitlets.List(Text()).tag(sync=True)
     class_names = traitlets.List(Text()).tag(sync=True)
     tokens = traitlets.List(Text()).tag(sync=True)
-    bins = traitlets.Int(0).tag(sync=True)
+    bins = traitlets.Int(0)  # the record's bin count (the browser reads it from the arrays)
     log_counts = traitlets.Bool(True).tag(sync=True)
     data = traitlets.Dict().tag(sync=True)  # arrays.packed_value of every layer's arrays
     hist_notes = traitlets.List(Text()).tag(sync=True)

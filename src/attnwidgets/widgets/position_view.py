@@ -90,9 +90,10 @@ class PositionView(anywidget.AnyWidget):
     head = traitlets.Int(0).tag(sync=True)
     metric = traitlets.Enum(["cosine", "dot"], "cosine").tag(sync=True)
     curve_dims = traitlets.List(traitlets.Int()).tag(sync=True)
-    length = traitlets.Int(0).tag(sync=True)
-    n_dims = traitlets.Int(0).tag(sync=True)
-    n_heads = traitlets.Int(0).tag(sync=True)
+    # sizes for the sliders of position_explorer (kernel side; the browser reads the arrays)
+    length = traitlets.Int(0)
+    n_dims = traitlets.Int(0)
+    n_heads = traitlets.Int(0)
     grid = traitlets.List(traitlets.Int()).tag(sync=True)
     params = traitlets.Dict().tag(sync=True)
     data = traitlets.Dict().tag(sync=True)  # arrays.packed_value, float32 arrays

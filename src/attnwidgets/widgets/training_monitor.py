@@ -47,7 +47,7 @@ class TrainingMonitorView(anywidget.AnyWidget):
     log_counts = traitlets.Bool(True).tag(sync=True)
     snapshot = traitlets.Dict().tag(sync=True)  # packed_value: summary arrays, step, index, live
     loss = traitlets.Dict().tag(sync=True)  # packed_value: loss [n, 2] (step, value), stride
-    position = traitlets.Int(-1).tag(sync=True)
+    position = traitlets.Int(-1)  # set by the history slider (kernel side); the page reads meta
     n_history = traitlets.Int(0).tag(sync=True)
     steps_seen = traitlets.Int(0).tag(sync=True)
     status = Text("waiting for the first training step").tag(sync=True)
