@@ -4,74 +4,85 @@
 >>> lens = aw.wrap(model, tokenizer)          # doctest: +SKIP
 >>> lens("The cat sat on the mat").show()     # doctest: +SKIP
 
-The PyTorch half (``wrap``, ``capture``) is imported on first use, so the widgets work
-without torch installed.
+Every public name is imported on first use: the widgets work without torch installed, and
+importing one part does not load the others. ``__all__`` is what a user needs; a few tuning
+objects are public too (``aw.record_memory``: the memory records are written into, and the
+default memory budget of a capture, ``aw.record_memory.budget``).
+
+The package: ``recording/`` (PyTorch side: ``capture``), ``widgets/`` (numpy + traitlets),
+the records that cross between them (``records``, ``norm_records``, ``qkv_records``,
+``vision_records``, ``stacks``), ``positions/`` (positional schemes as data), ``lens`` and
+``run`` (``wrap`` and what it returns), ``bertviz`` (``head_view`` / ``model_view``).
 """
 
 from __future__ import annotations
 
-import sys
-import types
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from . import positions
-from ._version import __version__
-from .metrics import head_metrics
-from .norm_records import NormRecord
-from .positions import PositionScheme
-from .qkv_records import QKVRecord
-from .records import AttentionRecord
-from .views import head_view, model_view
-from .vision_rollout import rollout
-from .widgets import (
-    AttentionView,
-    NormView,
-    PositionView,
-    StepView,
-    attention_explorer,
-    norm_panel,
-    position_panel,
-)
-from .widgets import compare as compare_positions
+from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from .batches import Runs
-    from .capture import Capture, CaptureError, capture, record_memory
-    from .capture.norms import record_norms
-    from .lens import Lens, Run, wrap
+    from . import positions
+    from .bertviz import head_view, model_view
+    from .lens import Lens, wrap
+    from .metrics import head_metrics
     from .monitor import TrainingMonitor
-
-
-class _Package(types.ModuleType):
-    """``aw.capture`` stays the ``capture()`` function (so ``help(aw.capture)`` shows it),
-    although importing the ``attnwidgets.capture`` subpackage would bind the package there."""
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name == "capture" and isinstance(value, types.ModuleType):
-            return  # the subpackage stays importable through sys.modules
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package
-if isinstance(globals().get("capture"), types.ModuleType):  # imported above by a submodule
-    del globals()["capture"]
+    from .norm_records import NormRecord
+    from .positions import PositionScheme
+    from .qkv_records import QKVRecord
+    from .recording import Capture, CaptureError, capture, record_norms
+    from .recording import record_memory as record_memory
+    from .recording.positions import extract_positions
+    from .records import AttentionRecord
+    from .run import Run, Runs
+    from .vision_rollout import rollout
+    from .widgets import (
+        AttentionView,
+        NormView,
+        PositionView,
+        StepView,
+        attention_explorer,
+        norm_panel,
+        position_panel,
+    )
+    from .widgets import compare as compare_positions
 
 
 class AttnWidgetsWarning(UserWarning):
     """Warnings raised by attnwidgets itself."""
 
 
-_LAZY = {
-    "wrap": "lens",
-    "Lens": "lens",
-    "Run": "lens",
-    "Runs": "batches",
-    "capture": "capture",
-    "Capture": "capture",
-    "CaptureError": "capture",
-    "record_memory": "capture",
-    "record_norms": "capture.norms",
-    "TrainingMonitor": "monitor",
+# public name -> (module, attribute in it; None: the module itself)
+_LAZY: dict[str, tuple[str, str | None]] = {
+    "AttentionRecord": ("records", "AttentionRecord"),
+    "NormRecord": ("norm_records", "NormRecord"),
+    "QKVRecord": ("qkv_records", "QKVRecord"),
+    "PositionScheme": ("positions", "PositionScheme"),
+    "positions": ("positions", None),
+    "AttentionView": ("widgets", "AttentionView"),
+    "NormView": ("widgets", "NormView"),
+    "PositionView": ("widgets", "PositionView"),
+    "StepView": ("widgets", "StepView"),
+    "attention_explorer": ("widgets", "attention_explorer"),
+    "norm_panel": ("widgets", "norm_panel"),
+    "position_panel": ("widgets", "position_panel"),
+    "compare_positions": ("widgets", "compare"),
+    "head_view": ("bertviz", "head_view"),
+    "model_view": ("bertviz", "model_view"),
+    "head_metrics": ("metrics", "head_metrics"),
+    "rollout": ("vision_rollout", "rollout"),
+    "wrap": ("lens", "wrap"),
+    "Lens": ("lens", "Lens"),
+    "Run": ("run", "Run"),
+    "Runs": ("run", "Runs"),
+    "capture": ("recording", "capture"),
+    "Capture": ("recording", "Capture"),
+    "CaptureError": ("recording", "CaptureError"),
+    "record_norms": ("recording", "record_norms"),
+    "record_memory": ("recording", "record_memory"),
+    "extract_positions": ("recording.positions", "extract_positions"),
+    "TrainingMonitor": ("monitor", "TrainingMonitor"),
 }
 
 __all__ = [
@@ -90,17 +101,16 @@ __all__ = [
     "Runs",
     "StepView",
     "TrainingMonitor",
-    "__version__",
     "attention_explorer",
     "capture",
     "compare_positions",
+    "extract_positions",
     "head_metrics",
     "head_view",
     "model_view",
     "norm_panel",
     "position_panel",
     "positions",
-    "record_memory",
     "record_norms",
     "rollout",
     "wrap",
@@ -108,8 +118,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from importlib import import_module
+    if name not in _LAZY:
+        raise AttributeError(f"module 'attnwidgets' has no attribute {name!r}")
+    module_name, attribute = _LAZY[name]
+    module = import_module(f".{module_name}", __name__)
+    return module if attribute is None else getattr(module, attribute)
 
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
-    raise AttributeError(f"module 'attnwidgets' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

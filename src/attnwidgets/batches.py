@@ -1,5 +1,6 @@
-"""Batches: ``lens(["a", "b"])`` and ``lens(**tok([...], padding=True))`` give ``Runs``, one
-``Run`` per example with its padding left out (read from ``attention_mask``, left or right).
+"""Batches: ``lens(["a", "b"])`` and ``lens(**tok([...], padding=True))`` give ``Runs``
+(``attnwidgets.run``), one ``Run`` per example with its padding left out (read from
+``attention_mask``, left or right).
 
 The model runs once on the whole batch; each example's attention is cut to its own positions
 (rows and columns, per stack: encoder positions by ``attention_mask``, decoder positions by
@@ -9,21 +10,18 @@ like them). ``outputs`` stays the model's output for the whole batch.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, overload
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from .norm_records import NormRecord
 from .records import AttentionRecord
+from .run import Run
 from .stacks import axis_masks, drop_padding, split_stacks
 
 if TYPE_CHECKING:
-    import ipywidgets
-
-    from .lens import Lens, Run
+    from .lens import Lens
 
 
 def pad_texts(tokenizer: Any, texts: Sequence[str]) -> dict[str, torch.Tensor]:
@@ -86,8 +84,6 @@ def example_run(
     text: str | None,
 ) -> Run:
     """Example ``item`` of a batch as a Run: its attention (and scores) without padding."""
-    from .lens import Run
-
     attention = records["probability"][item]
     mask = _mask_of(inputs, "attention_mask", item)
     decoder = _mask_of(inputs, "decoder_attention_mask", item)
@@ -112,48 +108,3 @@ def example_run(
         lens=lens,
         text=text if text is not None else lens._decode(own.get("input_ids")),
     )
-
-
-@dataclass
-class Runs(Sequence["Run"]):
-    """The runs of a batch, one per example (padding left out). ``show()`` / ``widget()`` open
-    the explorer on one example with an example selector.
-
-    ``norms`` are the norm statistics of the whole batch (padding included), when captured:
-    a per-example Norms tab is not offered.
-    """
-
-    runs: list[Run]
-    norms: NormRecord | None = field(default=None, repr=False)
-
-    def __len__(self) -> int:
-        return len(self.runs)
-
-    @overload
-    def __getitem__(self, index: int) -> Run: ...
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[Run]: ...
-    def __getitem__(self, index: int | slice) -> Run | Sequence[Run]:
-        return self.runs[index]
-
-    def __iter__(self) -> Iterator[Run]:
-        return iter(self.runs)
-
-    def widget(self, example: int = 0, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
-        """The explorer of one example, with a selector (``attnwidgets-example``) above it."""
-        from .widgets.batch import batch_explorer
-
-        return batch_explorer(self.runs, example=example, layer=layer, head=head)
-
-    def show(self, example: int = 0, layer: int = 0, head: int = 0) -> None:
-        """Display the explorer with the example selector below the cell.
-
-        Example:
-            >>> lens(["The cat sat", "A dog"]).show()  # doctest: +SKIP
-        """
-        from IPython.display import display
-
-        display(self.widget(example, layer, head))  # type: ignore[no-untyped-call]
-
-    def __repr__(self) -> str:
-        return f"Runs({len(self.runs)} examples: {[len(run.tokens) for run in self.runs]} tokens)"

@@ -5,158 +5,56 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .capture import Capture, capture
-from .capture.threads import eval_mode
 from .norm_records import NormRecord
 from .positions import PositionScheme
 from .qkv_records import QKVRecord
+from .recording import Capture, capture
+from .recording.threads import eval_mode
 from .records import AttentionRecord
-from .streaming import StepStreamer, check_length, step_callbacks
+from .run import Run, Runs
+from .streaming import StepStreamer, step_callbacks
 
 if TYPE_CHECKING:
-    import ipywidgets
-
-    from .batches import Runs
-    from .stacks import Stack
-
-_MASKS = ("attention_mask", "decoder_attention_mask", "token_type_ids", "position_ids")
+    pass
 
 
-@dataclass
-class Run:
-    """One forward pass: token labels, the captured attention, and the model's own outputs.
+def max_positions(model: torch.nn.Module) -> int | None:
+    """How many positions the model takes (``config.max_position_embeddings``), if it says."""
+    config = getattr(model, "config", None)
+    value = getattr(config, "max_position_embeddings", None)
+    return value if isinstance(value, int) and value > 0 else None
 
-    ``attention[i]`` is layer ``i`` as ``[heads, query, key]`` float32.
+
+def check_length(model: torch.nn.Module, inputs: dict[str, Any], new_tokens: int = 0) -> None:
+    """ValueError when the input is empty, or longer than the model's positions (counting
+    ``new_tokens`` still to be generated); the model is not called.
+
+    Example:
+        >>> from transformers import GPT2Config, GPT2Model
+        >>> model = GPT2Model(GPT2Config(n_layer=1, n_head=1, n_embd=8, n_positions=4))
+        >>> check_length(model, {"input_ids": torch.zeros(1, 6, dtype=torch.long)})
+        ... # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ValueError: 6 tokens is more than GPT2Model takes: 4 positions ...
     """
-
-    tokens: list[str]
-    attention: AttentionRecord
-    inputs: dict[str, Any] = field(repr=False)
-    outputs: Any = field(repr=False)
-    model: torch.nn.Module | None = field(default=None, repr=False)
-    norms: NormRecord | None = field(default=None, repr=False)
-    scores: dict[str, AttentionRecord] = field(default_factory=dict, repr=False)
-    """Pre-softmax records by kind (``scores``, ``scaled``, ``masked``) when the lens
-    captured them (``aw.wrap(model, tok, scores=True)``); AttentionView offers a toggle."""
-    lens: Lens | None = field(default=None, repr=False)
-    """The lens that made this run: with a tokenizer, the explorer gets a text box."""
-    text: str | None = None
-    """The text the run was made from (after generation: the prompt and what was generated)."""
-    generated: list[str] = field(default_factory=list)
-    """After ``lens.generate``: the new tokens, the last one included (it was never fed, so
-    it has no attention row)."""
-    notes: list[str] = field(default_factory=list)
-    """How this run differs from a plain eval forward, e.g. it ran in training mode because
-    another thread was running the model (the live box shows these)."""
-    qkv: QKVRecord | None = field(default=None, repr=False)
-    """Queries, keys, values and head outputs per layer (``aw.wrap(model, tok, qkv=True)``):
-    the Steps tab redoes each head's attention from them."""
-
-    def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
-        """Tabs: the attention heatmap with layer and head sliders, the norm statistics when
-        they were captured, attention step by step when Q, K and V were (``qkv=True``), and
-        the model's position schemes when some are found (one per rotary table)."""
-        import ipywidgets
-
-        from . import widgets
-
-        view = widgets.AttentionView(self, layer=layer, head=head)
-        tabs: list[tuple[str, ipywidgets.Widget]] = [
-            ("Attention", widgets.attention_explorer(view))
-        ]
-        if self.norms is not None and len(self.norms):
-            tabs.append(("Norms", widgets.norm_panel(self.norms, self.tokens)))
-        if self.qkv is not None and len(self.qkv):
-            steps = widgets.StepView(self.qkv, self.tokens or None, layer=layer, head=head)
-            tabs.append(("Steps", steps))  # a new text in the live box: the steps follow
-            view.observe(lambda _: steps.set_data(view.source_data), names="data_version")
-        schemes = self.position_schemes()
-        if schemes:
-            shown = schemes[0] if len(schemes) == 1 else schemes
-            tabs.append(("Positions", widgets.position_panel(shown)))
-        if len(tabs) == 1:
-            return tabs[0][1]
-        tab = ipywidgets.Tab(children=[widget for _, widget in tabs])
-        for index, (title, _) in enumerate(tabs):
-            tab.set_title(index, title)
-        if tabs[1][0] == "Norms":  # a new text in the live box: the norms follow
-            view.observe(lambda _: _refresh_norms(tab, view.source_data), names="data_version")
-        return tab
-
-    def positions(self) -> PositionScheme | None:
-        """The model's positional scheme (learned table, rotary, T5 buckets, ALiBi), or None."""
-        if self.model is None:
-            return None
-        from .capture.positions import PositionSchemeNotFound, positions_of
-
-        try:
-            return positions_of(self.model)
-        except PositionSchemeNotFound:
-            return None
-
-    @property
-    def stacks(self) -> dict[str, Stack]:
-        """The attention stacks (``encoder``, ``decoder``, ``cross``, ``vision``, ``text``...;
-        one ``attention`` stack for a decoder-only model), each with its token labels: the
-        ``input_ids`` for encoder and text positions, ``decoder_input_ids`` for the decoder
-        (cross attention: decoder rows x encoder columns), positions for image patches and
-        for runs without ids (``note`` then says where token labels would come from).
-
-        Example:
-            >>> {name: s.record.shape for name, s in run.stacks.items()}  # doctest: +SKIP
-            {'encoder': (2, 4, 8, 8), 'decoder': (2, 4, 5, 5), 'cross': (2, 4, 5, 8)}
-        """
-        from .stacks import DEFAULT_AXIS, label_stacks, rename_axis, split_stacks
-
-        stacks = split_stacks(self.attention, self.scores)
-        if not self.tokens and "pixel_values" in (self.inputs or {}):
-            stacks = rename_axis(stacks, DEFAULT_AXIS, "vision")  # a ViT: image patches
-        labels: dict[str, list[str]] = {}
-        if self.tokens:
-            labels["tokens"] = self.tokens
-        decoder = self.inputs.get("decoder_input_ids") if isinstance(self.inputs, dict) else None
-        if decoder is not None and self.lens is not None:
-            labels["decoder"] = self.lens._labels({"input_ids": decoder})
-        generated_from = len(self.tokens) - len(self.generated) + 1 if self.generated else -1
-        return label_stacks(
-            stacks,
-            labels,
-            missing=self._missing_labels(),
-            generated_from=generated_from,
+    ids = inputs.get("input_ids")
+    if ids is None or not hasattr(ids, "shape") or len(ids.shape) == 0:
+        return
+    count = int(ids.shape[-1])
+    if count == 0:
+        raise ValueError("no tokens to run: the text is empty (the tokenizer gave 0 tokens)")
+    limit = max_positions(model)
+    if limit is not None and count + new_tokens > limit:
+        what = f"{count} tokens" + (f" + {new_tokens} new tokens" if new_tokens else "")
+        raise ValueError(
+            f"{what} is more than {type(model).__name__} takes: {limit} positions "
+            "(config.max_position_embeddings); shorten the text"
+            + (" or ask for fewer new tokens" if new_tokens else "")
         )
-
-    def _missing_labels(self) -> str:
-        """Where token labels would come from, for a run without ``input_ids``."""
-        took = [k for k in self.inputs or {} if k not in _MASKS and not k.endswith("input_ids")]
-        what = f" (the run took {', '.join(took)})" if took else ""
-        return (
-            f"no input_ids{what}; pass input_ids and a tokenizer (aw.wrap(model, tok)) "
-            "for token labels"
-        )
-
-    def position_schemes(self) -> list[PositionScheme]:
-        """Every positional table of the model (one per rotary base: Gemma 3's local and
-        global layers each have one), each with ``params["layers"]``; ``[]`` when none."""
-        if self.model is None:
-            return []
-        from .capture.positions import all_positions_of
-
-        return all_positions_of(self.model)
-
-    def show(self, layer: int = 0, head: int = 0) -> None:
-        """Display the explorer (Attention, Norms and Positions tabs) below the cell.
-
-        Example:
-            >>> run.show(layer=2, head=5)  # doctest: +SKIP
-        """
-        from IPython.display import display
-
-        display(self.widget(layer=layer, head=head))  # type: ignore[no-untyped-call]
 
 
 class Lens:
@@ -184,7 +82,7 @@ class Lens:
         self.model = model
         self.tokenizer = _as_tokenizer(tokenizer)
         if "norms" not in capture_options:
-            from .capture.norms import find_norm_modules
+            from .recording.norms import find_norm_modules
 
             capture_options["norms"] = bool(find_norm_modules(model))
         self.capture_options = capture_options
@@ -198,8 +96,6 @@ class Lens:
 
         vision = vision_call(self, text, inputs)
         if isinstance(vision, list):  # a batch of images: one VisionRun per image
-            from .batches import Runs
-
             return Runs(list(vision))
         if vision is not None:
             return vision
@@ -350,7 +246,7 @@ class Lens:
         cap: Capture,
     ) -> Runs:
         """One Run per example of a batch, padding left out (``attnwidgets.batches``)."""
-        from .batches import Runs, example_run
+        from .batches import example_run
 
         count = len(records["probability"])
         runs = [
@@ -418,7 +314,7 @@ class Lens:
             >>> lens.positions().kind  # doctest: +SKIP
             'learned'
         """
-        from .capture.positions import extract_positions
+        from .recording.positions import extract_positions
 
         return extract_positions(self.model, length)
 
@@ -495,18 +391,6 @@ def _readable(tokenizer: Any, piece: str) -> str:
     except Exception:
         return piece
     return text if text else piece
-
-
-def _refresh_norms(tab: ipywidgets.Tab, run: Any) -> None:
-    """Replace the Norms tab with the norms of ``run`` (a generation step has none: kept)."""
-    from .widgets import norm_panel
-
-    norms = getattr(run, "norms", None)
-    if norms is None or not len(norms):
-        return
-    children = list(tab.children)
-    children[1] = norm_panel(norms, run.tokens)
-    tab.children = tuple(children)
 
 
 def wrap(model: torch.nn.Module, tokenizer: Any = None, **capture_options: Any) -> Lens:

@@ -19,10 +19,10 @@ from weakref import WeakKeyDictionary
 
 import torch
 
-from .capture.norms import NormRecorder
-from .capture.threads import threads_inside
-from .widgets.norm_arrays import summary_arrays
-from .widgets.training_monitor import TrainingMonitorView, monitor_panel
+from .recording.norms import NormRecorder
+from .recording.threads import threads_inside
+from .widgets.norms.monitor import TrainingMonitorView, monitor_panel
+from .widgets.norms.summary_arrays import summary_arrays
 
 # One open monitor per model: re-running a notebook cell replaces the old hooks, not adds to them.
 _open_monitors: WeakKeyDictionary[torch.nn.Module, TrainingMonitor] = WeakKeyDictionary()

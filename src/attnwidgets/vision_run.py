@@ -13,8 +13,9 @@ from typing import Any
 
 import torch
 
-from .capture import Capture, CaptureError
-from .capture.images import (
+from .lens import Lens
+from .recording import Capture, CaptureError
+from .recording.vision.images import (
     ImageInputError,
     accepted,
     as_image_list,
@@ -23,15 +24,15 @@ from .capture.images import (
     pixel_values_of,
     unnormalise,
 )
-from .capture.vision_layout import (
+from .recording.vision.layout import (
     FAMILIES,
     VisionFamily,
     WindowCall,
     find_vision_family,
     window_geometry,
 )
-from .lens import Lens, Run
 from .records import AttentionRecord
+from .run import Run
 from .vision_records import FloatArray, UInt8Array, VisionInfo, WindowLayout, top_k
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp", ".ppm"}

@@ -9,7 +9,7 @@ import numpy as np
 from kernel_bridge import KernelBridge
 from test_attention_view_browser import HEATMAP_CELL
 
-from attnwidgets.views import head_view, model_view
+from attnwidgets.bertviz import head_view, model_view
 
 TOKENS = ["[CLS]", "the", "cat", "[SEP]", "a", "dog", "[SEP]"]
 B = 4  # sentence B starts at "a"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from norm_harness import open_harness, serve, widget_state
 
-from attnwidgets.widgets.training_monitor import TrainingMonitorView
+from attnwidgets.widgets.norms.monitor import TrainingMonitorView
 
 TRAITS = ["layer", "n_layers", "layer_names", "log_counts", "snapshot", "loss"]
 TRAITS += ["n_history", "steps_seen", "status"]

@@ -10,7 +10,7 @@ import pytest
 from norm_harness import open_harness, serve, widget_state
 
 from attnwidgets.norm_records import NormLayer, NormRecord, TensorSummary
-from attnwidgets.widgets.norm_view import NormView
+from attnwidgets.widgets.norms.view import NormView
 
 TRAITS = ["layer", "n_layers", "layer_names", "layer_kinds", "class_names", "tokens"]
 TRAITS += ["log_counts", "data", "hist_notes"]

@@ -16,7 +16,7 @@ import pytest
 from page_server import serve_page, wire
 
 import attnwidgets.positions as pos
-from attnwidgets.widgets.position_view import PositionView
+from attnwidgets.widgets.positions.view import PositionView
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLE = REPO / "src" / "attnwidgets" / "static" / "position_view.js"

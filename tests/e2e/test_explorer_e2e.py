@@ -16,7 +16,7 @@ N = 1100  # one layer holds more than LAYER_BUDGET cells: the heatmap is served 
 CELLS = [
     f"""\
 import numpy as np
-from attnwidgets.views import model_view
+from attnwidgets.bertviz import model_view
 
 n, layers, heads = {N}, 3, 4
 causal = np.tril(np.ones((n, n), np.float32))

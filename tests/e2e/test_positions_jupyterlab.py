@@ -19,7 +19,7 @@ CANVAS = "canvas.attnwidgets-position-canvas"
 CELLS = [
     """\
 from attnwidgets import positions
-from attnwidgets.widgets.position_panel import compare, position_panel
+from attnwidgets.widgets.positions.panel import compare, position_panel
 
 position_panel(positions.sinusoidal(64, 32))""",
     "compare(positions.alibi(4, 32), positions.rotary(32, length=32), view='matrix')",

@@ -17,9 +17,10 @@ from conftest import tiny_t5
 from tiny_families import IDS, RIGHT_PAD
 
 import attnwidgets as aw
-from attnwidgets.batches import Runs, pad_texts
+from attnwidgets.batches import pad_texts
+from attnwidgets.run import Runs
 from attnwidgets.widgets import NormView
-from attnwidgets.widgets.live import find_attention_view
+from attnwidgets.widgets.attention import find_attention_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tiny_lm import char_gpt2, char_tokenizer

@@ -8,7 +8,7 @@ import torch
 from conftest import tiny_bert, tiny_gpt2, tiny_llama_gqa
 
 import attnwidgets as aw
-from attnwidgets.capture import hf_interface
+from attnwidgets.recording.attention import interface as hf_interface
 
 
 def _hook_counts(model: torch.nn.Module) -> int:

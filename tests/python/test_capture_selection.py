@@ -184,7 +184,7 @@ def test_two_threads_capture_two_models_at_once():
 
 def test_long_causal_sequences_take_the_blocked_path_and_match_the_formula():
     """At >= 256 tokens causal probabilities are computed by blocks of query rows."""
-    from attnwidgets.capture.weights import attention_steps
+    from attnwidgets.recording.attention.recompute import attention_steps
 
     q, k = torch.randn(1, 2, 300, 8), torch.randn(1, 2, 300, 8)
     probability = attention_steps(q, k, is_causal=True)["probability"]

@@ -11,7 +11,7 @@ import torch
 from transformers import GPT2Config, GPT2Model
 
 import attnwidgets as aw
-from attnwidgets.capture.weights import _CAUSAL_BLOCK, attention_steps
+from attnwidgets.recording.attention.recompute import _CAUSAL_BLOCK, attention_steps
 
 
 def reference_causal(query: torch.Tensor, key: torch.Tensor, softcap: float | None = None):

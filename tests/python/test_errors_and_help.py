@@ -3,6 +3,7 @@ models load without progress bars."""
 
 from __future__ import annotations
 
+import inspect
 import pydoc
 import re
 from pathlib import Path
@@ -70,16 +71,17 @@ def test_help_shows_the_capture_function() -> None:
     page = pydoc.render_doc(aw.capture, renderer=pydoc.plaintext)
     title, body = page.split("\n\n", 1)
     assert title == "Python Library Documentation: function capture in module " + (
-        "attnwidgets.capture.session"
+        "attnwidgets.recording.session"
     )
     assert body.startswith("capture(model: ")
     assert len(page.splitlines()) < 80
-    # imports and names that worked before still work
-    from attnwidgets.capture import record_memory
-    from attnwidgets.capture.norms import record_norms
+    # the function and the package that holds it do not share a name
+    import attnwidgets.recording
+    from attnwidgets.recording import Capture, record_memory, record_norms
 
-    assert aw.capture.Capture is aw.Capture and aw.capture.record_memory is record_memory
-    assert callable(record_norms)
+    assert inspect.isfunction(aw.capture) and aw.capture is attnwidgets.recording.capture
+    assert aw.Capture is Capture and aw.record_memory is record_memory
+    assert aw.record_norms is record_norms
     model = tiny_gpt2()
     with torch.no_grad(), aw.capture(model) as cap:
         model(input_ids=torch.tensor([[1, 2]]))

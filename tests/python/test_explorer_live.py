@@ -15,8 +15,8 @@ import pytest
 import torch
 
 import attnwidgets as aw
-from attnwidgets.views import model_view
-from attnwidgets.widgets.live import find_attention_view
+from attnwidgets.bertviz import model_view
+from attnwidgets.widgets.attention import find_attention_view
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tiny_lm import char_gpt2, char_tokenizer

@@ -7,7 +7,13 @@ import pytest
 
 from attnwidgets import AttentionView
 from attnwidgets.widgets.arrays import read_array
-from attnwidgets.widgets.tiles import TileRequest, head_range, make_tile, max_pool, thumbnails
+from attnwidgets.widgets.attention.tiles import (
+    TileRequest,
+    head_range,
+    make_tile,
+    max_pool,
+    thumbnails,
+)
 
 
 def reference_pool(a: np.ndarray, h: int, w: int) -> np.ndarray:

@@ -8,7 +8,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from attnwidgets import AttentionView
-from attnwidgets.views import head_view, model_view
+from attnwidgets.bertviz import head_view, model_view
 from attnwidgets.widgets.inputs import as_attention_record
 
 

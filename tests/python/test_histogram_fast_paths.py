@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import edge_values
 
-from attnwidgets.capture.histograms import Workspace, exact_guess, histogram, histogram_host
+from attnwidgets.recording.norms.histogram import Workspace, exact_guess, histogram, histogram_host
 
 
 @pytest.mark.parametrize("bins", [64, 128, 16, 2])

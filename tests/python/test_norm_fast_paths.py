@@ -15,15 +15,15 @@ import pytest
 import torch
 from transformers import Qwen3Config, Qwen3ForCausalLM
 
-from attnwidgets.capture.histograms import (
+from attnwidgets.norm_records import TensorSummary, lower_median
+from attnwidgets.recording.norms import affine_parameters, record_norms
+from attnwidgets.recording.norms.histogram import (
     HISTOGRAM_SAMPLE,
     Workspace,
     sample_step,
 )
-from attnwidgets.capture.norm_side import median_abs, median_abs_host
-from attnwidgets.capture.norm_stats import _measure, finish, summarize_many, to_host
-from attnwidgets.capture.norms import affine_parameters, record_norms
-from attnwidgets.norm_records import TensorSummary, lower_median
+from attnwidgets.recording.norms.pending import median_abs, median_abs_host
+from attnwidgets.recording.norms.summaries import _measure, finish, summarize_many, to_host
 
 FIELDS = ("lo", "hi", "nan", "posinf", "neginf", "elements", "sampled", "sample_step")
 FIELDS += ("mean", "std", "abs_max", "median_abs")

@@ -18,10 +18,15 @@ from transformers import (
 )
 
 import attnwidgets as aw
-from attnwidgets.capture.histograms import HISTOGRAM_SAMPLE, Workspace, histogram, sample_step
-from attnwidgets.capture.norm_stats import summarize_many
-from attnwidgets.capture.norms import NoNormModulesError, record_norms, summarize
 from attnwidgets.norm_records import TensorSummary
+from attnwidgets.recording.norms import NoNormModulesError, record_norms, summarize
+from attnwidgets.recording.norms.histogram import (
+    HISTOGRAM_SAMPLE,
+    Workspace,
+    histogram,
+    sample_step,
+)
+from attnwidgets.recording.norms.summaries import summarize_many
 
 IDS = torch.tensor([[3, 9, 4, 7, 1, 12, 5]])
 

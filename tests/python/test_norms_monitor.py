@@ -7,11 +7,11 @@ import pytest
 import torch
 
 import attnwidgets.monitor as monitor_module
-from attnwidgets.capture.norms import NoNormModulesError
 from attnwidgets.monitor import Throttle, TrainingMonitor
+from attnwidgets.recording.norms import NoNormModulesError
 from attnwidgets.widgets.arrays import read_packed
-from attnwidgets.widgets.history import LossHistory, SnapshotHistory
-from attnwidgets.widgets.training_monitor import monitor_panel
+from attnwidgets.widgets.norms.history import LossHistory, SnapshotHistory
+from attnwidgets.widgets.norms.monitor import monitor_panel
 
 
 class TinyNet(torch.nn.Module):

@@ -9,12 +9,12 @@ import torch
 from ipywidgets.widgets.widget import _instances
 from ipywidgets.widgets.widget_link import Link
 
-from attnwidgets.capture.norms import record_norms
 from attnwidgets.norm_records import NormLayer, NormRecord, TensorSummary
+from attnwidgets.recording.norms import record_norms
 from attnwidgets.widgets.arrays import packed_value, read_packed
-from attnwidgets.widgets.norm_arrays import summary_arrays
-from attnwidgets.widgets.norm_panel import norm_panel
-from attnwidgets.widgets.norm_view import NormView
+from attnwidgets.widgets.norms.panel import norm_panel
+from attnwidgets.widgets.norms.summary_arrays import summary_arrays
+from attnwidgets.widgets.norms.view import NormView
 
 
 def captured_record() -> NormRecord:

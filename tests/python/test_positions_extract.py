@@ -18,7 +18,7 @@ from transformers import (
 from transformers.models.bloom.modeling_bloom import build_alibi_tensor
 
 import attnwidgets.positions as pos
-from attnwidgets.capture.positions import (
+from attnwidgets.recording.positions import (
     PositionSchemeNotFound,
     extract_positions,
     positions_of,

@@ -10,7 +10,7 @@ import torch
 from conftest import tiny_gemma3
 
 import attnwidgets as aw
-from attnwidgets.capture.positions import extract_all_positions, extract_positions
+from attnwidgets.recording.positions import extract_all_positions, extract_positions
 
 
 def gemma3(layer_types: list[str]) -> torch.nn.Module:

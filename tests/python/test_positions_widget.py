@@ -10,8 +10,8 @@ from ipywidgets.widgets.widget_link import Link
 
 import attnwidgets.positions as pos
 from attnwidgets.widgets.arrays import read_packed
-from attnwidgets.widgets.position_panel import compare, position_explorer, position_panel
-from attnwidgets.widgets.position_view import PositionView, scheme_arrays
+from attnwidgets.widgets.positions.panel import compare, position_explorer, position_panel
+from attnwidgets.widgets.positions.view import PositionView, scheme_arrays
 
 
 def unpack(view: PositionView) -> dict[str, np.ndarray]:

@@ -10,8 +10,8 @@ import torch
 from conftest import tiny_gpt2
 
 import attnwidgets as aw
-from attnwidgets.capture import RecordMemory, record_memory
-from attnwidgets.capture.weights import attention_steps
+from attnwidgets.recording import RecordMemory, record_memory
+from attnwidgets.recording.attention.recompute import attention_steps
 
 IDS = torch.randint(1, 64, (1, 40), generator=torch.Generator().manual_seed(0))
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from attnwidgets import AttentionRecord
+from attnwidgets.widgets.attention.transport import decode_block, encode_block
 from attnwidgets.widgets.inputs import as_attention_record
-from attnwidgets.widgets.transport import decode_block, encode_block
 
 FIXTURE = Path(__file__).parents[1] / "js" / "fixtures" / "layer_uint8.json"
 

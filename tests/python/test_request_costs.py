@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from attnwidgets import AttentionView
-from attnwidgets.widgets import attention_requests
-from attnwidgets.widgets.transport import EncodedBlock, decode_block, encode_block
+from attnwidgets.widgets.attention import requests as attention_requests
+from attnwidgets.widgets.attention.transport import EncodedBlock, decode_block, encode_block
 
 MAX_QUEUED = 64  # what the brief asks of request_queue.MAX_QUEUED (checked below)
 
@@ -218,7 +218,7 @@ def test_more_pictures_than_the_queue_holds_are_answered_busy(
         for i in range(2000)
     ]
     run_burst(view, messages)
-    from attnwidgets.widgets.request_queue import MAX_QUEUED as limit
+    from attnwidgets.widgets.attention.request_queue import MAX_QUEUED as limit
 
     assert len(encodes) == limit == MAX_QUEUED
     busy = [c for c, _ in replies if c["type"] == "error"]

@@ -19,7 +19,7 @@ import attnwidgets as aw
 from attnwidgets.records import AttentionRecord
 from attnwidgets.stacks import POSITION_LABELERS, split_stacks
 from attnwidgets.widgets import AttentionView
-from attnwidgets.widgets.live import find_attention_view
+from attnwidgets.widgets.attention import find_attention_view
 
 FEATURES = torch.randn(1, 8, 16, generator=torch.Generator().manual_seed(5))
 IMAGE_TOKEN = 63

@@ -10,8 +10,8 @@ from conftest import tiny_gpt2
 import attnwidgets as aw
 from attnwidgets.records import AttentionRecord
 from attnwidgets.widgets import AttentionView
-from attnwidgets.widgets.tiles import TileRequest, make_tile
-from attnwidgets.widgets.transport import EncodedBlock, decode_block, encode_block
+from attnwidgets.widgets.attention.tiles import TileRequest, make_tile
+from attnwidgets.widgets.attention.transport import EncodedBlock, decode_block, encode_block
 
 
 def causal_records(layers: int = 2, heads: int = 2, n: int = 5):

@@ -10,7 +10,7 @@ from PIL import Image
 from vision_cases import CASES, photo
 
 import attnwidgets as aw
-from attnwidgets.capture.images import ImageInputError
+from attnwidgets.recording.vision.images import ImageInputError
 
 ACCEPTED = r"a PIL image, an HxWx3 uint8 array, a 3xHxW tensor"
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from attnwidgets import AttentionView, attention_explorer
-from attnwidgets.widgets.transport import EncodedBlock, decode_block
+from attnwidgets.widgets.attention.transport import EncodedBlock, decode_block
 
 
 def _record(layers: int = 4, heads: int = 3, n: int = 6) -> np.ndarray:

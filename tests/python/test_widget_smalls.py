@@ -11,8 +11,8 @@ import pytest
 from jupyter_client.session import json_packer
 
 from attnwidgets.widgets import AttentionView, NormView, PositionView, TrainingMonitorView
-from attnwidgets.widgets.tiles import max_pool
-from attnwidgets.widgets.transport import EncodedBlock, decode_block
+from attnwidgets.widgets.attention.tiles import max_pool
+from attnwidgets.widgets.attention.transport import EncodedBlock, decode_block
 
 
 def capture_sent(view: AttentionView) -> list[tuple[dict[str, Any], Any]]:

@@ -83,7 +83,7 @@ def test_run_widget_has_attention_and_positions_tabs(minilm):
 
 
 def test_run_of_a_model_without_positions_has_only_attention():
-    from attnwidgets.widgets.panel import attention_explorer
+    from attnwidgets.widgets.attention.explorer import attention_explorer
 
     class NoPositions(torch.nn.Module):
         def forward(self, input_ids):

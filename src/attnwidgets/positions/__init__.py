@@ -1,6 +1,6 @@
 """Positional-encoding schemes as plain numpy records, and the formulas that generate them.
 
-``PositionScheme`` is what ``attnwidgets.capture.extract_positions(model)`` returns and what the
+``PositionScheme`` is what ``attnwidgets.recording.extract_positions(model)`` returns and what the
 generators here build from formulas alone, so the widgets treat both the same way:
 
 >>> import attnwidgets.positions as pos

@@ -1,7 +1,7 @@
 """``PositionScheme``: how a model (or a formula) encodes positions, as a plain numpy record.
 
 The generators in ``absolute`` and ``relative`` build it from formulas, and
-``attnwidgets.capture.extract_positions(model)`` reads it from a model, so the widgets treat
+``attnwidgets.recording.extract_positions(model)`` reads it from a model, so the widgets treat
 both the same way. Also here: ``similarity`` between rows of a table, which the record offers
 as a method.
 

@@ -1,14 +1,35 @@
-"""Widgets: one AnyWidget per file. Never imports torch."""
+"""Widgets (numpy + traitlets; never imports torch), grouped as the JavaScript is:
+``attention/``, ``norms/``, ``positions/``, ``steps/``; shared by all: ``arrays`` (the one
+binary channel), ``bundles`` (the built JavaScript), ``inputs`` (what users pass, normalised).
 
-from .attention_view import AttentionView
-from .inputs import as_attention_record
-from .norm_panel import norm_panel
-from .norm_view import NormView
-from .panel import attention_explorer
-from .position_panel import compare, position_explorer, position_panel
-from .position_view import PositionView
-from .step_view import StepView
-from .training_monitor import TrainingMonitorView
+Names are imported on first use, so importing one widget does not load the others.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .attention import AttentionView, attention_explorer
+    from .inputs import as_attention_record
+    from .norms import NormView, TrainingMonitorView, norm_panel
+    from .positions import PositionView, compare, position_explorer, position_panel
+    from .steps import StepView
+
+_LAZY = {
+    "AttentionView": "attention",
+    "attention_explorer": "attention",
+    "NormView": "norms",
+    "TrainingMonitorView": "norms",
+    "norm_panel": "norms",
+    "PositionView": "positions",
+    "compare": "positions",
+    "position_explorer": "positions",
+    "position_panel": "positions",
+    "StepView": "steps",
+    "as_attention_record": "inputs",
+}
 
 __all__ = [
     "AttentionView",
@@ -23,3 +44,13 @@ __all__ = [
     "position_explorer",
     "position_panel",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

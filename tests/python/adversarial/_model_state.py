@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from attnwidgets.capture import hf_interface
+from attnwidgets.recording.attention import interface as hf_interface
 
 
 def _configs(model: torch.nn.Module) -> list[Any]:
@@ -55,6 +55,6 @@ def assert_restored(model: torch.nn.Module, before: dict[str, Any]) -> None:
             assert torch.equal(now, value), key
     assert hf_interface.active_sinks.get() == ()
     assert getattr(hf_interface, "_switched", {}) == {}  # configs switched by live captures
-    threads = sys.modules.get("attnwidgets.capture.threads")
+    threads = sys.modules.get("attnwidgets.recording.threads")
     assert threads is None or threads._holds == {}  # models held in eval by a lens
     assert torch._C._len_torch_function_stack() == 0

@@ -18,9 +18,12 @@ from _model_state import assert_restored, snapshot
 from conftest import tiny_gpt2
 
 import attnwidgets as aw
-from attnwidgets.capture import admission, hf_interface, norms, residual, session
-from attnwidgets.capture.norms import find_norm_modules
 from attnwidgets.monitor import TrainingMonitor
+from attnwidgets.recording import session
+from attnwidgets.recording.activations import residual
+from attnwidgets.recording.attention import admission
+from attnwidgets.recording.attention import interface as hf_interface
+from attnwidgets.recording.norms import find_norm_modules, recorder
 
 X = torch.tensor([[4, 8, 15, 16, 23, 42, 7]])
 
@@ -125,7 +128,7 @@ FAULTS: dict[str, tuple[Callable[..., Any], type[BaseException], str]] = {
         "forward",
     ),
     "package: a norm hook": (
-        _package(norms, "measure", RuntimeError("norm stats"), after=2),
+        _package(recorder, "measure", RuntimeError("norm stats"), after=2),
         RuntimeError,
         "forward",
     ),
@@ -150,7 +153,7 @@ FAULTS: dict[str, tuple[Callable[..., Any], type[BaseException], str]] = {
         "enter",
     ),
     "package: summarising norms on exit": (
-        _package(norms.NormRecorder, "_finish", RuntimeError("finish")),
+        _package(recorder.NormRecorder, "_finish", RuntimeError("finish")),
         RuntimeError,
         "exit",
     ),
@@ -238,7 +241,7 @@ def test_after_a_keyboard_interrupt_the_next_forward_in_the_block_is_its_own_ste
 
 
 def test_plain_pytorch_recording_failing_inside_the_mode_restores(monkeypatch):
-    from attnwidgets.capture import sdpa_mode
+    from attnwidgets.recording.attention import sdpa_mode
 
     model = torch.nn.Sequential(_Block(), _Block())
     before = snapshot(model)

@@ -17,7 +17,7 @@ from conftest import tiny_gpt2, tiny_llama_gqa
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import attnwidgets as aw
-from attnwidgets.capture import admission
+from attnwidgets.recording.attention import admission
 
 MiB = 1 << 20
 

@@ -21,8 +21,8 @@ from _model_state import assert_restored, snapshot
 from conftest import tiny_gpt2, tiny_llama_gqa
 
 import attnwidgets as aw
-from attnwidgets.capture.norms import find_norm_modules
 from attnwidgets.monitor import TrainingMonitor
+from attnwidgets.recording.norms import find_norm_modules
 
 X = torch.tensor([[4, 8, 15, 16, 23, 42, 7]])
 Y = torch.randint(1, 64, (1, 40), generator=torch.Generator().manual_seed(0))
@@ -424,7 +424,7 @@ def test_the_monitor_snapshot_holds_only_the_training_threads_norm_calls():
 
 
 def test_threads_inside_sees_a_forward_that_began_before_anyone_looked():
-    from attnwidgets.capture.threads import threads_inside
+    from attnwidgets.recording.threads import threads_inside
 
     model = tiny_gpt2()
     inside, go = threading.Event(), threading.Event()
@@ -452,7 +452,7 @@ def test_the_live_box_says_when_the_lens_ran_in_training_mode():
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
     from tiny_lm import char_gpt2, char_tokenizer
 
-    from attnwidgets.widgets.live import LiveRunner
+    from attnwidgets.widgets.attention.live import LiveRunner
 
     model = char_gpt2().train()
     lens = aw.wrap(model, char_tokenizer())

@@ -1,0 +1,1 @@
+"""Outputs of named modules (``modules``) and the residual stream per block (``residual``)."""

@@ -1,0 +1,50 @@
+"""Sliders linked to a view in the browser (jslink: no kernel round trip)."""
+
+from __future__ import annotations
+
+import ipywidgets
+
+from .view import AttentionView
+
+
+def attention_explorer(view: AttentionView) -> ipywidgets.VBox:
+    """The view with layer and head sliders and a play button (through the layers), linked to
+    it in the browser. Children: ``[HBox(layer, head), view, HBox(play)]``.
+
+    Example:
+        >>> import numpy as np
+        >>> box = attention_explorer(AttentionView(np.ones((3, 2, 4, 4)) / 4))
+        >>> [s.max for s in box.children[0].children], box.children[2].children[0].max
+        ([2, 1], 2)
+    """
+    style = {"description_width": "48px"}
+    layer = ipywidgets.IntSlider(
+        value=view.layer, min=0, max=view.n_layers - 1, description="layer", style=style
+    )
+    head = ipywidgets.IntSlider(
+        value=view.head, min=0, max=view.n_heads - 1, description="head", style=style
+    )
+    layer.add_class("attnwidgets-layer-slider")
+    head.add_class("attnwidgets-head-slider")
+    ipywidgets.jslink((layer, "value"), (view, "layer"))
+    ipywidgets.jslink((head, "value"), (view, "head"))
+    # A play button that steps through the layers, in the browser (no kernel round trip).
+    play = ipywidgets.Play(
+        value=view.layer, min=0, max=max(0, view.n_layers - 1), interval=700, description="layers"
+    )
+    play.tooltip = "play / pause, stop, loop: step through the layers"
+    play.add_class("attnwidgets-play")
+    ipywidgets.jslink((play, "value"), (layer, "value"))
+    # New data in place (a new text, a generation step) may change the counts.
+    view.observe(lambda change: _set_max((layer, play), change["new"]), names="n_layers")
+    view.observe(lambda change: _set_max((head,), change["new"]), names="n_heads")
+    play_row = ipywidgets.HBox([play], layout=ipywidgets.Layout(order="1"))
+    view.layout.order = "2"  # shown under the play row; children stay [sliders, view, play]
+    box = ipywidgets.VBox([ipywidgets.HBox([layer, head]), view, play_row])
+    box.add_class("attnwidgets-explorer")
+    return box
+
+
+def _set_max(controls: tuple[ipywidgets.IntSlider | ipywidgets.Play, ...], count: int) -> None:
+    for control in controls:
+        control.max = max(0, count - 1)
