@@ -44,24 +44,30 @@
  * @property {number[][]} windows per layer [lo, hi], or [] without a window
  */
 
-import { buildDom, injectStyle } from "./lib/attention_dom.js";
-import { createAxes } from "./lib/axes.js";
-import { LayerStore } from "./lib/cache.js";
-import { hasNaN } from "./lib/colormap.js";
-import { decodeHead, splitChunk, valueRange } from "./lib/decode.js";
-import { redrawScheduler } from "./lib/dom.js";
-import { drawAxisLabels, drawColorbar, drawHeatmap, place } from "./lib/heatmap.js";
-import { clampIndex, computeLayout, displayLabel, truncateLabel, viewWidth } from "./lib/layout.js";
-import { createLive } from "./lib/live.js";
-import { createPanels } from "./lib/panels.js";
-import { titlePlayButtons } from "./lib/play_titles.js";
-import { createPointer } from "./lib/pointer.js";
-import { applyScale } from "./lib/scales.js";
-import { hasSentences, sentenceBounds, sentenceLabel } from "./lib/sentences.js";
-import { createStacks } from "./lib/stacks.js";
-import { readTile, TileStore } from "./lib/tiles.js";
-import { cropValues, viewLayout } from "./lib/viewport.js";
-import { drawWindowEdge, windowOf, windowTitle } from "./lib/window_edge.js";
+import { createAxes } from "./attention/axes.js";
+import { LayerStore } from "./attention/cache.js";
+import { decodeHead, splitChunk, valueRange } from "./attention/decode.js";
+import { buildDom, injectStyle } from "./attention/dom.js";
+import { createLive } from "./attention/live.js";
+import { createPanels } from "./attention/panels.js";
+import { titlePlayButtons } from "./attention/play_titles.js";
+import { createPointer } from "./attention/pointer.js";
+import { applyScale } from "./attention/scales.js";
+import { hasSentences, sentenceBounds, sentenceLabel } from "./attention/sentences.js";
+import { createStacks } from "./attention/stacks.js";
+import { readTile, TileStore } from "./attention/tiles.js";
+import { cropValues, viewLayout } from "./attention/viewport.js";
+import { drawWindowEdge, windowOf, windowTitle } from "./attention/window_edge.js";
+import { hasNaN } from "./shared/colormap.js";
+import { redrawScheduler } from "./shared/dom.js";
+import { drawAxisLabels, drawColorbar, drawHeatmap, place } from "./shared/heatmap.js";
+import {
+  clampIndex,
+  computeLayout,
+  displayLabel,
+  truncateLabel,
+  viewWidth,
+} from "./shared/layout.js";
 import { onChange, setTrait } from "./shared/model.js";
 
 function createView(model, el) {

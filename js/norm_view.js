@@ -18,9 +18,7 @@
  * @property {string[]} hist_notes
  */
 
-import { BASE_CSS, chart, injectStyle, node, redrawScheduler, widthOf } from "./lib/dom.js";
-import { displayLabel } from "./lib/layout.js";
-import { normHeader } from "./lib/norm_header.js";
+import { normHeader } from "./norms/header.js";
 import {
   drawHistogram,
   drawSeries,
@@ -30,8 +28,10 @@ import {
   INPUT_RGB,
   nonfiniteText,
   OUTPUT_RGB,
-} from "./lib/norm_plots.js";
+} from "./norms/plots.js";
 import { readPackedValue, row } from "./shared/arrays.js";
+import { BASE_CSS, chart, injectStyle, node, redrawScheduler, widthOf } from "./shared/dom.js";
+import { displayLabel } from "./shared/layout.js";
 import { onChange } from "./shared/model.js";
 
 const ROOT = "attnwidgets-norms";

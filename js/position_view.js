@@ -22,13 +22,13 @@
  * @property {PackedValue} data float32 arrays of the scheme
  */
 
-import { injectStyle, node, redrawScheduler } from "./lib/dom.js";
-import { drawColorbar } from "./lib/heatmap.js";
-import { displayLabel } from "./lib/layout.js";
-import { similarityMatrix } from "./lib/position_data.js";
-import { setupCanvas } from "./lib/position_plots.js";
-import { fmt, VIEWS } from "./lib/position_views.js";
+import { similarityMatrix } from "./positions/data.js";
+import { setupCanvas } from "./positions/plots.js";
+import { fmt, VIEWS } from "./positions/views.js";
 import { readPackedValue } from "./shared/arrays.js";
+import { injectStyle, node, redrawScheduler } from "./shared/dom.js";
+import { drawColorbar } from "./shared/heatmap.js";
+import { displayLabel } from "./shared/layout.js";
 import { onChange, setTrait } from "./shared/model.js";
 
 const ROOT = "attnwidgets-positions";

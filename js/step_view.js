@@ -21,12 +21,12 @@
  * @property {PackedValue} data float32 arrays of the head shown
  */
 
-import { BASE_CSS, injectStyle, node, redrawScheduler, widthOf } from "./lib/dom.js";
-import { drawHeatmap } from "./lib/heatmap.js";
-import { labelFontPx, labelStep, truncateLabel } from "./lib/layout.js";
-import { cellText, finiteSpan, panelsOf } from "./lib/step_cells.js";
 import { readPackedValue } from "./shared/arrays.js";
+import { BASE_CSS, injectStyle, node, redrawScheduler, widthOf } from "./shared/dom.js";
+import { drawHeatmap } from "./shared/heatmap.js";
+import { labelFontPx, labelStep, truncateLabel } from "./shared/layout.js";
 import { onChange, setTrait } from "./shared/model.js";
+import { cellText, finiteSpan, panelsOf } from "./steps/cells.js";
 
 const ROOT = "attnwidgets-steps";
 const LABEL_W = 80; // room for row labels

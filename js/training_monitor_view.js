@@ -18,11 +18,11 @@
  * @property {string} status
  */
 
-import { BASE_CSS, chart, injectStyle, node, widthOf } from "./lib/dom.js";
-import { displayLabel } from "./lib/layout.js";
-import { normHeader } from "./lib/norm_header.js";
-import { drawHistogram, drawLoss, drawSpread, fmt, nonfiniteText } from "./lib/norm_plots.js";
+import { normHeader } from "./norms/header.js";
+import { drawHistogram, drawLoss, drawSpread, fmt, nonfiniteText } from "./norms/plots.js";
 import { isEmpty, readPackedValue, row } from "./shared/arrays.js";
+import { BASE_CSS, chart, injectStyle, node, widthOf } from "./shared/dom.js";
+import { displayLabel } from "./shared/layout.js";
 import { onChange } from "./shared/model.js";
 
 const ROOT = "attnwidgets-monitor-view";

@@ -71,7 +71,7 @@ _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def display(text: str) -> str:
-    """How a label must read (independent of js/lib/layout.js): lone surrogates U+FFFD, line
+    """How a label must read (independent of js/shared/layout.js): lone surrogates U+FFFD, line
     breaks and tabs as escapes, other control characters U+FFFD, bidi controls as marks."""
     text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
     text = text.replace("\n", "\\n").replace("\r", "\\r").replace("\t", "\\t")

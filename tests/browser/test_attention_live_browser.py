@@ -24,7 +24,7 @@ VIRIDIS = [(68, 1, 84), (72, 40, 120), (62, 73, 137), (49, 104, 142), (38, 130, 
 
 
 def viridis(t: float) -> list[int]:
-    """The colormap of js/lib/colormap.js, at the byte the browser gets."""
+    """The colormap of js/shared/colormap.js, at the byte the browser gets."""
     t = round(min(1.0, max(0.0, t)) * 255) / 255
     pos = t * (len(VIRIDIS) - 1)
     i = min(len(VIRIDIS) - 2, int(pos))

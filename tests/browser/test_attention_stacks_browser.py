@@ -23,7 +23,7 @@ from tiny_lm import char_gpt2, char_tokenizer
 
 ENCODER_IDS = torch.tensor([[5, 9, 11, 2, 7, 30, 3, 4]])
 DECODER_IDS = torch.tensor([[8, 3, 6, 12, 13]])
-GENERATED = [194, 24, 91]  # the label colour of generated tokens (attention_dom.js)
+GENERATED = [194, 24, 91]  # the label colour of generated tokens (js/attention/dom.js)
 
 
 def tiny_t5() -> torch.nn.Module:

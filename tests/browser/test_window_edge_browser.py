@@ -14,7 +14,7 @@ from test_attention_view_browser import HEATMAP_CELL
 
 import attnwidgets as aw
 
-EDGE = (230, 30, 30)  # js/lib/window_edge.js EDGE_RGB
+EDGE = (230, 30, 30)  # js/attention/window_edge.js EDGE_RGB
 TOKENS = 12
 
 # RGBA of the canvas pixels left and right of the border before key column `col`, at row `row`.

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LayerStore, noKernelMessage } from "../../js/lib/cache.js";
-import { makeLayer } from "../../js/lib/decode.js";
+import { LayerStore, noKernelMessage } from "../../js/attention/cache.js";
+import { makeLayer } from "../../js/attention/decode.js";
 
 // A `layer` reply as arrays.message_parts sends it: the meta as content, the bytes as a buffer.
 const meta = { dtype: "uint8", shape: [1, 2, 2], offset: [0], scale: [1 / 255] };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { colorAt, colorIndex, colorTable, fillPixels } from "../../js/lib/colormap.js";
+import { colorAt, colorIndex, colorTable, fillPixels } from "../../js/shared/colormap.js";
 
 // Relative luminance (sRGB, linearised): a sequential map must rise monotonically.
 function luminance([r, g, b]) {

@@ -8,7 +8,7 @@ import {
   readLayer,
   splitChunk,
   valueRange,
-} from "../../js/lib/decode.js";
+} from "../../js/attention/decode.js";
 
 const fixture = JSON.parse(
   readFileSync(new URL("./fixtures/layer_uint8.json", import.meta.url), "utf8"),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { readMetrics, sortedRows } from "../../js/lib/metrics_table.js";
-import { overviewLayout, readThumbnails, thumbAt } from "../../js/lib/overview.js";
-import { decodeTile, TileStore, tileKey } from "../../js/lib/tiles.js";
+import { readMetrics, sortedRows } from "../../js/attention/metrics_table.js";
+import { overviewLayout, readThumbnails, thumbAt } from "../../js/attention/overview.js";
+import { decodeTile, TileStore, tileKey } from "../../js/attention/tiles.js";
 import {
   cropValues,
   fullView,
@@ -10,7 +10,7 @@ import {
   panView,
   viewLayout,
   zoomView,
-} from "../../js/lib/viewport.js";
+} from "../../js/attention/viewport.js";
 
 describe("viewport", () => {
   it("zooms around the pointer and stays inside the head", () => {

@@ -2,12 +2,12 @@
 // marks, an error reply without an id is shown for a while (not forever), and requests the
 // kernel dropped unanswered (retry) are asked again instead of being remembered as errors.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { LayerStore, NOTICE_MS } from "../../js/lib/cache.js";
-import { fillPixels, hasNaN, MASKED_RGB, NAN_RGB } from "../../js/lib/colormap.js";
-import { decodeHead, makeLayer, splitChunk, valueRange } from "../../js/lib/decode.js";
-import { displayLabel, truncateLabel } from "../../js/lib/layout.js";
-import { applyScale } from "../../js/lib/scales.js";
-import { decodeTile, TileStore } from "../../js/lib/tiles.js";
+import { LayerStore, NOTICE_MS } from "../../js/attention/cache.js";
+import { decodeHead, makeLayer, splitChunk, valueRange } from "../../js/attention/decode.js";
+import { applyScale } from "../../js/attention/scales.js";
+import { decodeTile, TileStore } from "../../js/attention/tiles.js";
+import { fillPixels, hasNaN, MASKED_RGB, NAN_RGB } from "../../js/shared/colormap.js";
+import { displayLabel, truncateLabel } from "../../js/shared/layout.js";
 
 describe("NaN cells", () => {
   it("decode from the NaN byte, and the range stops at byte 254", () => {

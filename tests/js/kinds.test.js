@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { fillPixels, MASKED_RGB } from "../../js/lib/colormap.js";
-import { decodeHead, splitChunk, valueRange } from "../../js/lib/decode.js";
-import { applyScale } from "../../js/lib/scales.js";
-import { decodeTile } from "../../js/lib/tiles.js";
+import { decodeHead, splitChunk, valueRange } from "../../js/attention/decode.js";
+import { applyScale } from "../../js/attention/scales.js";
+import { decodeTile } from "../../js/attention/tiles.js";
+import { fillPixels, MASKED_RGB } from "../../js/shared/colormap.js";
 
 const NEG = Number.NEGATIVE_INFINITY;
 

@@ -1,13 +1,13 @@
 import { describe, expect, it } from "vitest";
+import { labelEvery } from "../../js/attention/overview_labels.js";
 import {
   AXIS_TITLE,
   computeLayout,
   displayLabel,
   PAD,
   truncateLabel,
-} from "../../js/lib/layout.js";
-import { labelEvery } from "../../js/lib/overview_labels.js";
-import { isBlank, markWhitespace } from "../../js/lib/whitespace.js";
+} from "../../js/shared/layout.js";
+import { isBlank, markWhitespace } from "../../js/shared/whitespace.js";
 
 describe("whitespace marks", () => {
   it("marks tokens that are only whitespace", () => {

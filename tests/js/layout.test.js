@@ -10,7 +10,7 @@ import {
   MIN_SIDE,
   truncateLabel,
   viewWidth,
-} from "../../js/lib/layout.js";
+} from "../../js/shared/layout.js";
 
 const tokens = (n, word = "tok") => Array.from({ length: n }, (_, i) => `${word}${i}`);
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { extent, fmt, nonfiniteText } from "../../js/lib/norm_plots.js";
+import { extent, fmt, nonfiniteText } from "../../js/norms/plots.js";
 
 describe("norm plot helpers", () => {
   it("names NaN and Inf counts per side", () => {

@@ -6,8 +6,8 @@ import {
   similarityMatrix,
   similarityRow,
   wrapAngle,
-} from "../../js/lib/position_data.js";
-import { niceTicks } from "../../js/lib/position_plots.js";
+} from "../../js/positions/data.js";
+import { niceTicks } from "../../js/positions/plots.js";
 
 describe("similarity", () => {
   const table = Float32Array.from([3, 4, 1, 0, 0, 0]); // rows (3, 4), (1, 0), (0, 0)

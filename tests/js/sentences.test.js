@@ -6,9 +6,9 @@ import {
   sentenceBounds,
   sentenceLabel,
   toLocal,
-} from "../../js/lib/sentences.js";
-import { TileStore } from "../../js/lib/tiles.js";
-import { panView, zoomView } from "../../js/lib/viewport.js";
+} from "../../js/attention/sentences.js";
+import { TileStore } from "../../js/attention/tiles.js";
+import { panView, zoomView } from "../../js/attention/viewport.js";
 
 describe("sentence pairs", () => {
   it("cuts queries and keys like bertviz's filter", () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { edgePaths, windowOf, windowSize, windowTitle } from "../../js/attention/window_edge.js";
 import {
   cellText,
   fmt,
@@ -6,8 +7,7 @@ import {
   maskReason,
   panelsOf,
   productTerms,
-} from "../../js/lib/step_cells.js";
-import { edgePaths, windowOf, windowSize, windowTitle } from "../../js/lib/window_edge.js";
+} from "../../js/steps/cells.js";
 
 const entry = (rows, cols, values) => ({ data: Float32Array.from(values), shape: [rows, cols] });
 

@@ -1,8 +1,8 @@
 // Canvas drawing for the PositionView: a matrix (one pixel per cell, scaled up without
 // smoothing), line series, and axes with numeric ticks. Text is drawn with fillText only.
 
-import { colorIndex, colorTable } from "./colormap.js";
-import { formatNumber } from "./position_data.js";
+import { colorIndex, colorTable } from "../shared/colormap.js";
+import { formatNumber } from "./data.js";
 
 export const PALETTE = ["#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
 const MASKED = [224, 224, 224];

@@ -1,7 +1,7 @@
 // The view's stylesheet and DOM skeleton (class names are the contract tests select by).
 
-import { NAN_RGB } from "./colormap.js";
-import { injectStyle as injectStyleOnce, node } from "./dom.js";
+import { NAN_RGB } from "../shared/colormap.js";
+import { injectStyle as injectStyleOnce, node } from "../shared/dom.js";
 import { SENTENCE_FILTERS } from "./sentences.js";
 
 export const ROOT = "attnwidgets-attention";

@@ -1,5 +1,4 @@
 // Shared DOM helpers: one stylesheet per document, small element builders, chart boxes.
-// (Restored from the built bundles after an accidental overwrite; same behaviour and exports.)
 
 /** Add a stylesheet with this id once per document (or shadow root, for hosts that use one). */
 export function injectStyle(el, id, css) {

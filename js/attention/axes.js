@@ -3,8 +3,8 @@
 // the first generated position, -1 for none). The titles sit in a strip of AXIS_TITLE px that
 // computeLayout keeps left of the query labels and above the key labels.
 
-import { place } from "./heatmap.js";
-import { AXIS_TITLE } from "./layout.js";
+import { place } from "../shared/heatmap.js";
+import { AXIS_TITLE } from "../shared/layout.js";
 
 export function createAxes(dom) {
   const query = document.createElement("div");

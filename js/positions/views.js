@@ -10,7 +10,7 @@ import {
   robustRange,
   similarityRow,
   wrapAngle,
-} from "./position_data.js";
+} from "./data.js";
 import {
   drawAxes,
   drawEdgeMarker,
@@ -20,7 +20,7 @@ import {
   outlineCell,
   PALETTE,
   scales,
-} from "./position_plots.js";
+} from "./plots.js";
 
 const CURVE_COLORS = PALETTE.slice(1);
 

@@ -4,8 +4,8 @@
 // The kernel answers through traits: the data, `text`, `live_state`, `live_message`, and
 // `live_answered` = the id of the last request it finished (so the box knows it is done).
 
+import { node } from "../shared/dom.js";
 import { onChange } from "../shared/model.js";
-import { node } from "./dom.js";
 
 // The kernel says it started (live_state "running" / "generating") at once; without that
 // within this time it is busy with another cell or absent (an exported page).

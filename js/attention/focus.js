@@ -2,7 +2,7 @@
 // key column) in every layer x head, as two canvases (rows = layer·head, columns = positions,
 // each row scaled to its own maximum). Data comes from the kernel (request_focus / focus).
 
-import { colorTable } from "./colormap.js";
+import { colorTable } from "../shared/colormap.js";
 
 /** Draw block b (0 = attends to, 1 = attended by) of a focus reply into canvas. */
 export function drawFocusBlock(canvas, reply, block, cssW, rowPx, dpr = 1) {

@@ -2,7 +2,7 @@
 // Thumbnails arrive as one uint8 block [layers, heads, side, side], each over its own range.
 
 import { isEmpty, readArray } from "../shared/arrays.js";
-import { colorTable } from "./colormap.js";
+import { colorTable } from "../shared/colormap.js";
 
 export const GAP = 1; // source pixels between thumbnails
 

@@ -1,6 +1,6 @@
 // The region of one head the heatmap shows: rows [q0, q1) x cols [k0, k1), zoomed and panned.
 
-import { labelStep } from "./layout.js";
+import { labelStep } from "../shared/layout.js";
 
 export const MIN_SPAN = 4; // never zoom in past 4 x 4 tokens
 

@@ -3,9 +3,9 @@
 // `state` exposes the view's shown picture, its region (`view`, settable) and the sentence
 // bounds zoom and pan stay inside; token text reaches the page through textContent only.
 
+import { place } from "../shared/heatmap.js";
+import { cellAt, clampIndex, truncateLabel } from "../shared/layout.js";
 import { setTrait } from "../shared/model.js";
-import { place } from "./heatmap.js";
-import { cellAt, clampIndex, truncateLabel } from "./layout.js";
 import { fromLocal, toLocal } from "./sentences.js";
 import { panView, zoomView } from "./viewport.js";
 

@@ -1,7 +1,7 @@
 // The header shared by NormView and the training monitor: title, status line, colour key and
 // the log-counts toggle.
 
-import { node } from "./dom.js";
+import { node } from "../shared/dom.js";
 
 /** Build the header into `root`; returns {title, status, log} (log is the checkbox). */
 export function normHeader(root) {

@@ -2,8 +2,8 @@
 // weighted by attention, one colour per head. Hovering a token keeps only its lines. Drawn on
 // one canvas with fillText (token text is untrusted and never parsed as HTML).
 
+import { truncateLabel } from "../shared/layout.js";
 import { decodeHead } from "./decode.js";
-import { truncateLabel } from "./layout.js";
 
 export const MAX_LINE_TOKENS = 256;
 export const HEAD_COLOURS = [

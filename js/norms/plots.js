@@ -1,7 +1,7 @@
 // Canvas charts shared by the norm view and the training monitor. Text goes through fillText
 // only (token labels are untrusted). Colours are fixed so that tests can read pixels.
 
-import { truncateLabel } from "./layout.js";
+import { truncateLabel } from "../shared/layout.js";
 
 export const INPUT_RGB = [31, 119, 180]; // blue
 export const OUTPUT_RGB = [255, 127, 14]; // orange

@@ -1,5 +1,5 @@
 // The step view's arithmetic, explained cell by cell (pure functions, no DOM).
-// arrays: Map name -> {data: Float32Array, shape} (lib/packed.js) holding q, k, v [tokens, d],
+// arrays: Map name -> {data: Float32Array, shape} (shared/arrays.js readPackedValue) holding q, k, v [tokens, d],
 // the steps [query, key] (scores, scaled, softcapped, biased, masked, probability) and output.
 // info: the StepView's `info` trait (scale, softcap, window, causal, ...).
 

@@ -3,8 +3,8 @@
 // and `data_version` then drops every cache), `label_note` (why positions are shown instead of
 // token text, "" when the labels are tokens). The select is hidden when there is one stack.
 
+import { node } from "../shared/dom.js";
 import { onChange, setTrait } from "../shared/model.js";
-import { node } from "./dom.js";
 
 export function createStacks(model, root, before) {
   const box = node("div", "attnwidgets-stack-bar");

@@ -2,10 +2,10 @@
 // per-head metrics table. Both read traits computed in the kernel; picking a head sets
 // `layer` and `head` on the model, which every view follows.
 
+import { drawHeatmap, place } from "../shared/heatmap.js";
+import { truncateLabel } from "../shared/layout.js";
 import { onChange, setTrait } from "../shared/model.js";
 import { drawFocusBlock, focusRowPx, lineToHead } from "./focus.js";
-import { drawHeatmap, place } from "./heatmap.js";
-import { truncateLabel } from "./layout.js";
 import { drawLines, MAX_LINE_TOKENS, tokenAt } from "./lines.js";
 import { drawMetricsTable, readMetrics } from "./metrics_table.js";
 import { drawOverview, overviewLayout, readThumbnails, thumbAt } from "./overview.js";
