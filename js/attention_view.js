@@ -2,8 +2,9 @@
 // Token labels are untrusted: they only ever reach the page through textContent / title.
 
 /**
- * The synced traits of widgets/attention_view.py AttentionView, as this view reads them: tests/python/test_js_contract.py
- * checks these names against the Python class and against every name the view's modules use.
+ * The model this view reads: the synced traits of AttentionView
+ * (src/attnwidgets/widgets/attention/view.py). tests/python/test_js_contract.py checks these
+ * names against the Python class and against every name the view's modules use.
  * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
  * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
  * @typedef {object} AttentionModel

@@ -1,9 +1,10 @@
-// NormView: what one norm module does to its input (src/attnwidgets/widgets/norm_view.py).
+// NormView: what one norm module does to its input (src/attnwidgets/widgets/norms/view.py).
 // Token labels are untrusted text.
 
 /**
- * The synced traits of widgets/norm_view.py NormView, as this view reads them: tests/python/test_js_contract.py
- * checks these names against the Python class and against every name the view's modules use.
+ * The model this view reads: the synced traits of NormView
+ * (src/attnwidgets/widgets/norms/view.py). tests/python/test_js_contract.py checks these
+ * names against the Python class and against every name the view's modules use.
  * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
  * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
  * @typedef {object} NormModel

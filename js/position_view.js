@@ -3,8 +3,9 @@
 // kernel. Titles are set with textContent.
 
 /**
- * The synced traits of widgets/position_view.py PositionView, as this view reads them: tests/python/test_js_contract.py
- * checks these names against the Python class and against every name the view's modules use.
+ * The model this view reads: the synced traits of PositionView
+ * (src/attnwidgets/widgets/positions/view.py). tests/python/test_js_contract.py checks these
+ * names against the Python class and against every name the view's modules use.
  * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
  * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
  * @typedef {object} PositionModel

@@ -1,9 +1,10 @@
-// StepView: one head's attention step by step (src/attnwidgets/widgets/step_view.py).
+// StepView: one head's attention step by step (src/attnwidgets/widgets/steps/view.py).
 // Token labels are untrusted: they only reach the page through textContent / title.
 
 /**
- * The synced traits of widgets/step_view.py StepView, as this view reads them: tests/python/test_js_contract.py
- * checks these names against the Python class and against every name the view's modules use.
+ * The model this view reads: the synced traits of StepView
+ * (src/attnwidgets/widgets/steps/view.py). tests/python/test_js_contract.py checks these
+ * names against the Python class and against every name the view's modules use.
  * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
  * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
  * @typedef {object} StepModel

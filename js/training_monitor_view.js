@@ -1,9 +1,10 @@
-// TrainingMonitorView (src/attnwidgets/widgets/training_monitor.py): the latest (or a scrubbed)
+// TrainingMonitorView (src/attnwidgets/widgets/norms/monitor.py): the latest (or a scrubbed)
 // snapshot of every norm's histograms, the spread of every layer, and the loss curve.
 
 /**
- * The synced traits of widgets/training_monitor.py TrainingMonitorView, as this view reads them: tests/python/test_js_contract.py
- * checks these names against the Python class and against every name the view's modules use.
+ * The model this view reads: the synced traits of TrainingMonitorView
+ * (src/attnwidgets/widgets/norms/monitor.py). tests/python/test_js_contract.py checks these
+ * names against the Python class and against every name the view's modules use.
  * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
  * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
  * @typedef {object} TrainingMonitorModel

@@ -1,6 +1,6 @@
 """``TrainingMonitor(model)``: norm histograms and the loss, live while a training loop runs.
 
-The torch half: hooks from ``capture.norms`` compute the summaries on the tensor's device, at
+The torch half: hooks from ``recording.norms`` compute the summaries on the tensor's device, at
 most ``max_updates_per_second`` times a second; everything else is cheap bookkeeping. The
 browser half is ``widgets.training_monitor.TrainingMonitorView``.
 """
@@ -19,6 +19,7 @@ from weakref import WeakKeyDictionary
 
 import torch
 
+from .norm_records import DEFAULTS
 from .recording.norms import NormRecorder
 from .recording.threads import threads_inside
 from .widgets.norms.monitor import TrainingMonitorView, monitor_panel
@@ -117,7 +118,7 @@ class TrainingMonitor:
         model: torch.nn.Module,
         *,
         max_updates_per_second: float | None = 10.0,
-        bins: int = 64,
+        bins: int = DEFAULTS.bins,
         subsample: int | None = 4096,
         history: int = 200,
         loss_points: int = 2000,

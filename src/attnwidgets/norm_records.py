@@ -19,6 +19,25 @@ FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
 
+@dataclass(frozen=True)
+class SummaryDefaults:
+    """The defaults every norm summary shares (the capture, the recorder, the training monitor,
+    ``TensorSummary.from_numpy``): ``bins`` histogram bins; as outliers, the values whose
+    ``|x|`` is over ``outlier_ratio`` times the median ``|x|``, at most ``max_outliers``.
+
+    Example:
+        >>> DEFAULTS.bins, DEFAULTS.outlier_ratio, DEFAULTS.max_outliers
+        (64, 100.0, 8)
+    """
+
+    bins: int = 64
+    outlier_ratio: float = 100.0
+    max_outliers: int = 8
+
+
+DEFAULTS = SummaryDefaults()
+
+
 @dataclass
 class TensorSummary:
     """One tensor, summarised.
@@ -82,10 +101,10 @@ class TensorSummary:
         cls,
         values: npt.ArrayLike,
         *,
-        bins: int = 64,
+        bins: int = DEFAULTS.bins,
         value_range: tuple[float, float] | None = None,
-        outlier_ratio: float = 100.0,
-        max_outliers: int = 8,
+        outlier_ratio: float = DEFAULTS.outlier_ratio,
+        max_outliers: int = DEFAULTS.max_outliers,
     ) -> TensorSummary:
         """The numpy reference of what the torch capture computes (used by tests and widgets).
 

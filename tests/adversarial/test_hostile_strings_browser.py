@@ -147,7 +147,9 @@ def test_position_view_title(page: Any) -> None:
 
     import attnwidgets.positions as pos
 
-    scheme = dataclasses.replace(pos.sinusoidal(16, 8), source='"><script>alert(1)</script>\u202e')
+    scheme = dataclasses.replace(
+        pos.sinusoidal(8, length=16), source='"><script>alert(1)</script>\u202e'
+    )
     mount_widget(page, PositionView(scheme), "position_view.js")
     title = page.locator(".attnwidgets-title").text_content()
     assert title == 'sinusoidal · "><script>alert(1)</script>⟨U+202E⟩'

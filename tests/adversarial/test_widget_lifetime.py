@@ -50,7 +50,7 @@ def norm_view(seed: int) -> tuple[Any, Any]:
 
 
 def position_view(seed: int) -> tuple[Any, Any]:
-    scheme = pos.sinusoidal(512, 384)
+    scheme = pos.sinusoidal(384, length=512)
     return PositionView(scheme), scheme
 
 

@@ -102,7 +102,7 @@ RED, BLUE = (214, 39, 40), (31, 119, 180)
 
 
 def test_sinusoidal_table_has_fast_stripes_and_flat_slow_columns(page) -> None:
-    scheme = pos.sinusoidal(64, 32)
+    scheme = pos.sinusoidal(32, length=64)
     mount(page, PositionView(scheme, view="table"))
     table = scheme.table
     # column 0 is sin(p): brightness follows the value row by row
@@ -115,7 +115,7 @@ def test_sinusoidal_table_has_fast_stripes_and_flat_slow_columns(page) -> None:
 
 
 def test_similarity_is_brightest_on_the_diagonal(page) -> None:
-    mount(page, PositionView(pos.sinusoidal(48, 32), view="similarity"))
+    mount(page, PositionView(pos.sinusoidal(32, length=48), view="similarity"))
     for metric in ("cosine", "dot"):
         page.evaluate("m => harness.set('metric', m)", metric)
         for i in (0, 10, 30, 47):
@@ -129,7 +129,7 @@ def test_similarity_is_brightest_on_the_diagonal(page) -> None:
 
 
 def test_curves_pass_through_the_table_values(page) -> None:
-    scheme = pos.sinusoidal(100, 16)
+    scheme = pos.sinusoidal(16, length=100)
     mount(page, PositionView(scheme, view="curves", dimension=2))
     for p in (5, 37, 80):
         pixels = page.evaluate("([x, y]) => harness.around(x, y)", [p, float(scheme.table[p, 2])])
@@ -206,7 +206,7 @@ def test_t5_matrix_is_constant_along_diagonals_and_bias_view_highlights_head(pag
 
 
 def test_alibi_matrix_masks_the_future_and_fades_with_distance(page) -> None:
-    mount(page, PositionView(pos.alibi(4, 30), view="matrix", head=0))
+    mount(page, PositionView(pos.alibi(4, length=30), view="matrix", head=0))
     assert page.evaluate("harness.value(20, 5)")[:3] == [224, 224, 224]  # key after query
     diagonal = luminance(page.evaluate("harness.value(20, 20)"))
     recent = luminance(page.evaluate("harness.value(15, 20)"))
@@ -241,7 +241,7 @@ def test_buttons_set_the_view_and_titles_stay_text(page) -> None:
 
 
 def test_bad_data_shows_an_error_instead_of_a_picture(page) -> None:
-    view = PositionView(pos.sinusoidal(16, 8))
+    view = PositionView(pos.sinusoidal(8, length=16))
     mount(page, view)
     page.evaluate(
         "harness.set('data', {...window.model.get('data'),"

@@ -18,11 +18,11 @@ CANVAS = "canvas.attnwidgets-position-canvas"
 
 CELLS = [
     """\
-from attnwidgets import positions
-from attnwidgets.widgets.positions.panel import compare, position_panel
+from attnwidgets import compare_positions, position_panel, positions
 
-position_panel(positions.sinusoidal(64, 32))""",
-    "compare(positions.alibi(4, 32), positions.rotary(32, length=32), view='matrix')",
+position_panel(positions.sinusoidal(32, length=64))""",
+    "compare_positions(positions.alibi(4, length=32), positions.rotary(32, length=32), "
+    "view='matrix')",
 ]
 
 

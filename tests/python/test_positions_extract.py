@@ -147,7 +147,7 @@ def test_bloom_alibi_equals_build_alibi_tensor() -> None:
         # the model adds slope*key to every row; softmax drops the per-row constant slope*query
         expected = row[None, :] - row[:, None]
         np.testing.assert_allclose(scheme.bias_matrix(head), expected, atol=1e-6)
-    np.testing.assert_allclose(scheme.bias, pos.alibi(6, 12).bias, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(scheme.bias, pos.alibi(6, length=12).bias, rtol=1e-6, atol=1e-6)
 
 
 def test_unknown_model_names_its_class() -> None:

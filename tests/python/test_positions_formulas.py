@@ -15,7 +15,7 @@ import attnwidgets.positions as pos
 
 def test_sinusoidal_matches_vaswani_formula_entry_by_entry() -> None:
     length, dim, base = 50, 12, 10000.0
-    table = pos.sinusoidal(length, dim, base).table
+    table = pos.sinusoidal(dim, length=length, base=base).table
     assert table.shape == (length, dim) and table.dtype == np.float32
     for p in range(length):
         for i in range(dim // 2):
@@ -25,7 +25,7 @@ def test_sinusoidal_matches_vaswani_formula_entry_by_entry() -> None:
 
 
 def test_sinusoidal_first_pair_is_fastest_and_last_is_slowest() -> None:
-    table = pos.sinusoidal(200, 64).table
+    table = pos.sinusoidal(64, length=200).table
     sign_changes = [int(np.sum(np.diff(np.sign(table[1:, 2 * i])) != 0)) for i in range(32)]
     assert sign_changes[0] > 50  # period 2*pi positions
     assert sign_changes[-1] == 0  # period ~ 2*pi * 10000^(62/64) positions
@@ -44,7 +44,7 @@ def test_similarity_equals_hand_dot_and_cosine() -> None:
 
 
 def test_sinusoidal_similarity_depends_only_on_distance() -> None:
-    sim = pos.sinusoidal(64, 32).similarity("dot")
+    sim = pos.sinusoidal(32, length=64).similarity("dot")
     for d in (1, 5, 17):
         diagonal = np.diagonal(sim, offset=d)
         assert np.ptp(diagonal) < 1e-4
@@ -112,7 +112,7 @@ def test_alibi_slopes_for_other_head_counts_follow_bloom(heads: int) -> None:
 
 
 def test_alibi_bias_matrix_is_slope_times_key_minus_query() -> None:
-    scheme = pos.alibi(4, 10)
+    scheme = pos.alibi(4, length=10)
     slopes = pos.alibi_slopes(4)
     for head in range(4):
         matrix = scheme.bias_matrix(head)
@@ -157,16 +157,31 @@ def test_t5_bias_gathers_weights_by_bucket() -> None:
 
 def test_bad_input_gets_a_clear_error() -> None:
     with pytest.raises(ValueError, match="even dim"):
-        pos.sinusoidal(10, 7)
+        pos.sinusoidal(7, length=10)
     with pytest.raises(ValueError, match="length must be a positive int"):
-        pos.sinusoidal(0, 8)
+        pos.sinusoidal(8, length=0)
     with pytest.raises(ValueError, match="not defined for a 'sinusoidal'"):
-        pos.sinusoidal(4, 4).angles()
+        pos.sinusoidal(4, length=4).angles()
     with pytest.raises(ValueError, match="length >= 9"):
-        pos.alibi(2, 4).bias_matrix(0, 9)
+        pos.alibi(2, length=4).bias_matrix(0, 9)
     with pytest.raises(IndexError, match=r"heads 0\.\.1"):
-        pos.alibi(2, 4).bias_matrix(2)
+        pos.alibi(2, length=4).bias_matrix(2)
     with pytest.raises(ValueError, match=r"expected \[num_buckets=32, heads\]"):
         pos.t5_buckets(weights=np.zeros((8, 2)))
     with pytest.raises(ValueError, match="does not cover"):
         pos.learned(np.zeros((10, 4)), grid=(3, 3))
+
+
+def test_every_generator_takes_length_by_keyword() -> None:
+    """One place for ``length`` in every generator: a keyword (a positional length given the
+    old way is refused, never read as another argument)."""
+    import inspect
+
+    for generator in (pos.sinusoidal, pos.rotary, pos.alibi, pos.t5_buckets):
+        parameter = inspect.signature(generator).parameters["length"]
+        assert parameter.kind is inspect.Parameter.KEYWORD_ONLY, generator.__name__
+    with pytest.raises(TypeError):
+        pos.sinusoidal(512, 64)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        pos.alibi(8, 16)  # type: ignore[misc]
+    assert pos.alibi(8, length=16).bias.shape == (8, 31)

@@ -145,7 +145,7 @@ def test_other_widgets_clean_their_labels_too() -> None:
     )
     json_packer(norms.get_state())
     assert norms.tokens == ["a\ufffd", "b"] and norms.layer_names == ["ln\ufffd"]
-    scheme = pos.sinusoidal(8, 4)
+    scheme = pos.sinusoidal(4, length=8)
     scheme = dataclasses.replace(scheme, source="src\ud800")
     json_packer(PositionView(scheme).get_state())
 

@@ -1,9 +1,9 @@
 """Absolute schemes: a ``[positions, dim]`` table added to the token embeddings.
 
 >>> from attnwidgets.positions import learned, sinusoidal
->>> sinusoidal(64, 16).table.shape                # [positions, dim]
+>>> sinusoidal(16, length=64).table.shape                # [positions, dim]
 (64, 16)
->>> learned(sinusoidal(5, 4).table, source="my_model.wpe").source
+>>> learned(sinusoidal(4, length=5).table, source="my_model.wpe").source
 'my_model.wpe'
 """
 
@@ -15,13 +15,13 @@ import numpy.typing as npt
 from .scheme import PositionScheme, check_positive
 
 
-def sinusoidal(length: int, dim: int, base: float = 10000.0) -> PositionScheme:
+def sinusoidal(dim: int, *, length: int = 512, base: float = 10000.0) -> PositionScheme:
     """The sin-cos table of Vaswani et al. (2017), ``[length, dim]``.
 
     ``table[p, 2i] = sin(p / base^(2i/dim))`` and ``table[p, 2i+1] = cos(p / base^(2i/dim))``.
 
     Example:
-        >>> t = sinusoidal(4, 4, base=100).table
+        >>> t = sinusoidal(4, length=4, base=100).table
         >>> [round(float(x), 4) for x in t[1]]
         [0.8415, 0.5403, 0.0998, 0.995]
     """

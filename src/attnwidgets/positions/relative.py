@@ -6,7 +6,7 @@ depends on the distance only; ALiBi and T5 add a bias per head and distance to t
 >>> from attnwidgets.positions import alibi, rotary, t5_buckets
 >>> rotary(64, theta=10000).inv_freq.shape       # [dim / 2]
 (32,)
->>> alibi(8, 16).slopes[:2].tolist()             # [heads]
+>>> alibi(8, length=16).slopes[:2].tolist()             # [heads]
 [0.5, 0.25]
 >>> t5_buckets(length=16).bias.shape             # [1, distances]: the bucket ids
 (1, 31)
@@ -23,7 +23,7 @@ from .scheme import FloatArray, IntArray, PositionScheme, check_positive
 
 
 def rotary(
-    dim: int, theta: float = 10000.0, length: int = 512, attention_scaling: float = 1.0
+    dim: int, theta: float = 10000.0, *, length: int = 512, attention_scaling: float = 1.0
 ) -> PositionScheme:
     """Rotary embedding (RoPE, Su et al. 2021) of a ``dim``-wide head.
 
@@ -64,12 +64,12 @@ def alibi_slopes(heads: int) -> FloatArray:
     return np.asarray(slopes, np.float32)
 
 
-def alibi(heads: int, length: int) -> PositionScheme:
+def alibi(heads: int, *, length: int = 512) -> PositionScheme:
     """ALiBi: head ``h`` adds ``slope[h] x (key - query)`` to its scores (a linear penalty on
     distance to the past; causal models mask the future).
 
     Example:
-        >>> s = alibi(4, 8)
+        >>> s = alibi(4, length=8)
         >>> s.bias.shape, s.distances[[0, -1]].tolist()
         ((4, 15), [-7, 7])
     """
@@ -119,6 +119,7 @@ def t5_bucket(
 
 
 def t5_buckets(
+    *,
     length: int = 128,
     num_buckets: int = 32,
     max_distance: int = 128,

@@ -6,7 +6,7 @@ both the same way. Also here: ``similarity`` between rows of a table, which the 
 as a method.
 
 >>> from attnwidgets.positions import sinusoidal
->>> sinusoidal(8, 4)
+>>> sinusoidal(4, length=8)
 PositionScheme(kind='sinusoidal', source='sinusoidal(base=10000)', table=[8, 4])
 """
 
@@ -43,7 +43,7 @@ class PositionScheme:
 
     Example:
         >>> from attnwidgets.positions import sinusoidal
-        >>> s = sinusoidal(8, 4)
+        >>> s = sinusoidal(4, length=8)
         >>> s.kind, s.length, s.dim
         ('sinusoidal', 8, 4)
     """
@@ -105,7 +105,7 @@ class PositionScheme:
 
         Example:
             >>> from attnwidgets.positions import sinusoidal
-            >>> bool(np.allclose(np.diag(sinusoidal(16, 8).similarity()), 1.0))
+            >>> bool(np.allclose(np.diag(sinusoidal(8, length=16).similarity()), 1.0))
             True
         """
         return similarity(_require(self.table, "similarity", self.kind), metric)
@@ -163,7 +163,7 @@ class PositionScheme:
 
         Example:
             >>> from attnwidgets.positions import alibi
-            >>> alibi(2, 3).bias_matrix(0).tolist()
+            >>> alibi(2, length=3).bias_matrix(0).tolist()
             [[0.0, 0.0625, 0.125], [-0.0625, 0.0, 0.0625], [-0.125, -0.0625, 0.0]]
         """
         bias = _require(self.bias, "bias_matrix", self.kind)

@@ -388,12 +388,12 @@ def capture(
     outputs. ``layers``: block indices, module paths, globs or TransformerLens aliases.
     ``dtype``: kept on the CPU as float32, float16 or float64. ``reuse_weights``: compute each
     sdpa output as ``weights @ V`` from the recorded weights instead of running sdpa beside them
-    (faster: GPT-2 small at 512 tokens on one CPU thread costs about 1.04x of a plain forward
-    instead of 1.12x; float32 without gradients only; outputs within float32 rounding of sdpa,
-    not bit-identical). The weights are written into memory of dropped records where some
-    waits (``aw.record_memory``). ``qkv``: also each call's queries, keys (after rotary),
-    values and head outputs (``cap.qkv``; the step view). ``modules``: outputs of any modules
-    by path or glob (``modules=["model.layers.*.mlp"]``, then ``cap["model.layers.2.mlp"]``).
+    (faster, see benchmarks/README.md; float32 without gradients only; outputs within float32
+    rounding of sdpa, not bit-identical). The weights are written into memory of dropped records
+    where some waits (``aw.record_memory``). ``qkv``: also each call's queries, keys (after
+    rotary), values and head outputs (``cap.qkv``; the step view). ``modules``: outputs of any
+    modules by path or glob (``modules=["model.layers.*.mlp"]``, then
+    ``cap["model.layers.2.mlp"]``).
     Every option applies or raises here, before the model runs, naming what did not match.
     ``max_bytes``: the most the attention records may take; a
     forward whose records would exceed it raises ``CaptureError`` before they are allocated

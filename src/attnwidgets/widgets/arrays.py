@@ -70,8 +70,9 @@ def read_array(value: Mapping[str, Any]) -> npt.NDArray[Any]:
     dtype = value.get("dtype")
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype!r} is not one of {DTYPES}")
-    array = np.frombuffer(value["value"], dtype=np.dtype(dtype).newbyteorder("<"))
-    return array.reshape(value["shape"])
+    array: npt.NDArray[Any] = np.frombuffer(value["value"], dtype=np.dtype(dtype).newbyteorder("<"))
+    shaped: npt.NDArray[Any] = array.reshape(value["shape"])
+    return shaped
 
 
 def read_packed(value: Mapping[str, Any]) -> dict[str, npt.NDArray[Any]]:

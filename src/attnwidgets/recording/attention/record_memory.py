@@ -1,9 +1,9 @@
 """Memory for attention records, recycled once every view of a record is gone.
 
 A capture of all attention writes a lot of fresh memory: 151 MB for GPT-2 small at 512 tokens.
-Fresh pages cost a page fault each (3-7 µs on our VM: 0.1-0.3 s for those 151 MB, up to a
-fifth of the forward pass), and glibc often hands memory of this size back to the system when it
-is freed, so captures in a loop paid them again and again. Buffers of dropped records are kept
+Fresh pages cost a page fault each (measured in benchmarks/README.md: a noticeable share of the
+forward pass), and glibc often hands memory of this size back to the system when it is freed,
+so captures in a loop paid them again and again. Buffers of dropped records are kept
 here instead, up to ``limit`` bytes, and the next capture writes into memory already mapped.
 
 A buffer is handed out only when nothing refers to it any more: the tensor, its views, numpy

@@ -92,4 +92,5 @@ def _float32_copy(tensor: torch.Tensor) -> np.ndarray:
     values = tensor.detach()
     if values.dtype != torch.float32 or values.device.type != "cpu":
         values = values.float().cpu()  # numpy has no bfloat16
-    return values.numpy().reshape(-1).copy()
+    copy: np.ndarray = values.numpy().reshape(-1).copy()
+    return copy

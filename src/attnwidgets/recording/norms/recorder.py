@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from torch.utils.hooks import RemovableHandle
 
-from ...norm_records import NormLayer, NormRecord
+from ...norm_records import DEFAULTS, NormLayer, NormRecord
 from .detection import NoNormModulesError, affine_parameters, find_norm_modules
 from .histogram import HISTOGRAM_SAMPLE, Workspace
 from .summaries import Measured, finish, measure
@@ -38,10 +38,10 @@ class NormRecorder:
         self,
         model: torch.nn.Module,
         *,
-        bins: int = 64,
+        bins: int = DEFAULTS.bins,
         subsample: int | None = HISTOGRAM_SAMPLE,
         keep_raw: bool = False,
-        outlier_ratio: float = 100.0,
+        outlier_ratio: float = DEFAULTS.outlier_ratio,
         details: bool = True,
     ) -> None:
         if not isinstance(model, torch.nn.Module):
@@ -178,16 +178,16 @@ class NormRecorder:
 def record_norms(
     model: torch.nn.Module,
     *,
-    bins: int = 64,
+    bins: int = DEFAULTS.bins,
     subsample: int | None = HISTOGRAM_SAMPLE,
     keep_raw: bool = False,
-    outlier_ratio: float = 100.0,
+    outlier_ratio: float = DEFAULTS.outlier_ratio,
 ) -> Iterator[NormRecorder]:
     """Record every norm call of the forward passes run inside the block.
 
     ``bins``: histogram bins (shared by a call's input and output). ``subsample``: the histogram
     counts at most this many evenly strided elements per tensor (8,192 by default; ``None``
-    counts every element, about 2x slower at 512 tokens); NaN/Inf counts, range, mean, std and
+    counts every element, slower: see benchmarks/README.md); NaN/Inf counts, range, mean, std and
     per-token statistics always use every element. ``keep_raw``: also copy the raw tensors to
     the CPU.
     ``outlier_ratio``: |x| above this multiple of the median |x| is marked as an outlier.

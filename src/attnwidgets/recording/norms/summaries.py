@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ...norm_records import TensorSummary
+from ...norm_records import DEFAULTS, TensorSummary
 from .histogram import (
     Workspace,
     as_float,
@@ -55,8 +55,8 @@ def summarize_many(
     bins: int,
     value_range: tuple[float, float] | None = None,
     limit: int | None = None,
-    outlier_ratio: float = 100.0,
-    max_outliers: int = 8,
+    outlier_ratio: float = DEFAULTS.outlier_ratio,
+    max_outliers: int = DEFAULTS.max_outliers,
     details: bool = True,
     workspace: Workspace | None = None,
 ) -> list[TensorSummary]:
@@ -96,8 +96,8 @@ def summarize(
     bins: int,
     value_range: tuple[float, float] | None = None,
     limit: int | None = None,
-    outlier_ratio: float = 100.0,
-    max_outliers: int = 8,
+    outlier_ratio: float = DEFAULTS.outlier_ratio,
+    max_outliers: int = DEFAULTS.max_outliers,
     details: bool = True,
 ) -> TensorSummary:
     """The ``TensorSummary`` of one tensor (see ``summarize_many``).
@@ -124,8 +124,8 @@ def measure(
     bins: int,
     value_range: tuple[float, float] | None = None,
     limit: int | None = None,
-    outlier_ratio: float = 100.0,
-    max_outliers: int = 8,
+    outlier_ratio: float = DEFAULTS.outlier_ratio,
+    max_outliers: int = DEFAULTS.max_outliers,
     details: bool = True,
     workspace: Workspace | None = None,
 ) -> Measured:

@@ -1,22 +1,41 @@
-"""Sliders linked to a view in the browser (jslink: no kernel round trip)."""
+"""The attention explorer: an AttentionView with sliders linked to it in the browser (jslink:
+no kernel round trip)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
 
 import ipywidgets
 
 from .view import AttentionView
 
 
-def attention_explorer(view: AttentionView) -> ipywidgets.VBox:
-    """The view with layer and head sliders and a play button (through the layers), linked to
-    it in the browser. Children: ``[HBox(layer, head), view, HBox(play)]``.
+def attention_explorer(
+    data: Any, tokens: Sequence[str] | None = None, **options: Any
+) -> ipywidgets.VBox:
+    """An ``AttentionView`` with layer and head sliders and a play button (through the
+    layers), linked to it in the browser. Children: ``[HBox(layer, head), view, HBox(play)]``.
+
+    ``data`` is the view, or what ``AttentionView`` takes (a Run, a record, the attentions
+    tuple...), with its ``tokens`` and ``options``; as ``norm_panel`` and ``position_panel``
+    take their view or its data.
 
     Example:
         >>> import numpy as np
-        >>> box = attention_explorer(AttentionView(np.ones((3, 2, 4, 4)) / 4))
+        >>> box = attention_explorer(np.ones((3, 2, 4, 4)) / 4, layer=1)
         >>> [s.max for s in box.children[0].children], box.children[2].children[0].max
         ([2, 1], 2)
+        >>> view = box.children[1]
+        >>> attention_explorer(view).children[1] is view, view.layer
+        (True, 1)
     """
+    if isinstance(data, AttentionView):
+        if tokens is not None or options:
+            raise TypeError("tokens and view options go with data, not with an AttentionView")
+        view = data
+    else:
+        view = AttentionView(data, tokens, **options)
     style = {"description_width": "48px"}
     layer = ipywidgets.IntSlider(
         value=view.layer, min=0, max=view.n_layers - 1, description="layer", style=style

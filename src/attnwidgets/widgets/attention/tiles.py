@@ -52,7 +52,8 @@ def max_pool(region: npt.ArrayLike, height: int, width: int) -> npt.NDArray[np.f
         raise ValueError(f"max_pool needs [rows, cols], got shape {values.shape}")
     rows, cols = values.shape
     if rows == 0 or cols == 0:
-        return values.copy()
+        empty: npt.NDArray[np.float32] = values.copy()
+        return empty
     return _pool(values, height, width)
 
 
@@ -71,7 +72,7 @@ def _pool(values: npt.NDArray[np.float32], height: int, width: int) -> npt.NDArr
     if step > 1:
         main = cols - cols % step
         pooled = np.array(values[:, 0:main:step])  # a strided maximum: reshape + max over
-        for offset in range(1, step):  # the last axis is ~10x slower here
+        for offset in range(1, step):  # the last axis is much slower here
             np.maximum(pooled, values[:, offset:main:step], out=pooled)
         parts = [pooled]
         if main < cols:
@@ -238,7 +239,7 @@ def tile_bytes(values: npt.NDArray[np.float32], r: TileRange) -> npt.NDArray[np.
     np.clip(scaled, first, top, out=scaled)  # +inf -> top, -inf -> first
     nan = np.isnan(scaled)
     scaled[nan] = first
-    out = scaled.astype(np.uint8)
+    out: npt.NDArray[np.uint8] = scaled.astype(np.uint8)
     if r.masked:
         out[np.isneginf(values)] = MASKED_BYTE
     out[nan] = NAN_BYTE if r.nan else (MASKED_BYTE if r.masked else first)

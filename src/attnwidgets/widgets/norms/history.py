@@ -67,7 +67,7 @@ class LossHistory:
 
 @dataclass
 class Snapshot:
-    """The norm summaries of one captured forward pass (``norm_arrays.summary_arrays``)."""
+    """The norm summaries of one captured forward pass (``summary_arrays.summary_arrays``)."""
 
     step: int
     arrays: dict[str, npt.NDArray[Any]]

@@ -11,10 +11,11 @@ from .view import NormView
 
 
 def norm_panel(
-    norm_record: NormRecord, tokens: Sequence[str] | None = None, *, layer: int = 0
+    data: NormRecord | NormView, tokens: Sequence[str] | None = None, *, layer: int = 0
 ) -> ipywidgets.VBox:
-    """A layer slider above a ``NormView`` of ``norm_record`` (what ``Run.show()``'s Norms tab
-    holds). ``tokens`` label the positions when the record has none.
+    """A layer slider above a ``NormView`` (what ``Run.show()``'s Norms tab holds): ``data`` is
+    the view, or the ``NormRecord`` to show (``tokens`` label the positions when the record
+    has none).
 
     Example:
         >>> import numpy as np
@@ -25,8 +26,15 @@ def norm_panel(
         >>> box = norm_panel(rec)
         >>> box.children[0].max, type(box.children[1]).__name__
         (2, 'NormView')
+        >>> norm_panel(box.children[1]).children[1] is box.children[1]
+        True
     """
-    view = NormView(norm_record, tokens, layer=layer)
+    if isinstance(data, NormView):
+        if tokens is not None or layer:
+            raise TypeError("tokens and layer go with a NormRecord, not with a NormView")
+        view = data
+    else:
+        view = NormView(data, tokens, layer=layer)
     slider = ipywidgets.IntSlider(
         value=view.layer,
         min=0,

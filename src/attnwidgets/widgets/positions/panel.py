@@ -20,7 +20,7 @@ def position_explorer(view: PositionView) -> ipywidgets.VBox:
 
     Example:
         >>> import attnwidgets.positions as pos
-        >>> box = position_explorer(PositionView(pos.alibi(8, 32)))
+        >>> box = position_explorer(PositionView(pos.alibi(8, length=32)))
         >>> [c.description for c in box.children[0].children]
         ['position', 'head']
     """
@@ -80,7 +80,7 @@ def position_panel(
 
     Example:
         >>> import attnwidgets.positions as pos
-        >>> tabs = position_panel([pos.sinusoidal(32, 8), pos.rotary(8, length=32)])
+        >>> tabs = position_panel([pos.sinusoidal(8, length=32), pos.rotary(8, length=32)])
         >>> [tabs.get_title(i) for i in range(2)]
         ['sinusoidal', 'rotary']
     """
@@ -106,7 +106,7 @@ def compare(
 
     Example:
         >>> import attnwidgets.positions as pos
-        >>> pair = compare(pos.sinusoidal(64, 16), pos.rotary(16, length=64))
+        >>> pair = compare(pos.sinusoidal(16, length=64), pos.rotary(16, length=64))
         >>> len(pair.children)
         2
     """

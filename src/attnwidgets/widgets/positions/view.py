@@ -74,7 +74,7 @@ class PositionView(anywidget.AnyWidget):
 
     Example:
         >>> import attnwidgets.positions as pos
-        >>> view = PositionView(pos.sinusoidal(64, 16), view="curves", dimension=4)
+        >>> view = PositionView(pos.sinusoidal(16, length=64), view="curves", dimension=4)
         >>> view.views, view.data["arrays"]["table"]["shape"]
         (['table', 'curves', 'similarity'], [64, 16])
     """
@@ -165,7 +165,7 @@ def available_views(scheme: PositionScheme) -> list[str]:
 
     Example:
         >>> import attnwidgets.positions as pos
-        >>> available_views(pos.alibi(2, 4))
+        >>> available_views(pos.alibi(2, length=4))
         ['slopes', 'bias', 'matrix']
     """
     views = list(VIEWS[scheme.kind])
@@ -179,7 +179,7 @@ def default_curves(scheme: PositionScheme) -> list[int]:
 
     Example:
         >>> import attnwidgets.positions as pos
-        >>> default_curves(pos.sinusoidal(8, 64)), default_curves(pos.rotary(64))
+        >>> default_curves(pos.sinusoidal(64, length=8)), default_curves(pos.rotary(64))
         ([0, 16, 48], [0, 8, 24])
     """
     if scheme.kind in ABSOLUTE_KINDS:
