@@ -23,6 +23,7 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
+from ipywidgets.widgets.widget import _remove_buffers
 from transformers import GPT2Config, GPT2Model
 
 import attnwidgets as aw
@@ -69,11 +70,10 @@ def paired_ratios(times: dict[str, list[float]], base: str) -> dict[str, tuple[f
 def first_view_bytes(run: aw.Run) -> dict[str, int]:
     """What the browser receives when the view is displayed: binary buffers plus JSON state."""
     view = aw.AttentionView(run)
-    state = view.get_state()
-    binary = sum(len(v) for v in state.values() if isinstance(v, (bytes, memoryview)))
-    text = {k: v for k, v in state.items() if not isinstance(v, (bytes, memoryview))}
-    esm = len(str(text.pop("_esm", "")))
-    return {"binary": binary, "json": len(json.dumps(text)), "js_module": esm}
+    state, _, buffers = _remove_buffers(view.get_state())  # as ipywidgets sends it
+    binary = sum(memoryview(b).nbytes for b in buffers)
+    esm = len(str(state.pop("_esm", "")))
+    return {"binary": binary, "json": len(json.dumps(state)), "js_module": esm}
 
 
 def forward(model: torch.nn.Module, **inputs: object) -> object:
