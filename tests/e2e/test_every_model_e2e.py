@@ -142,10 +142,12 @@ def test_every_kind_of_model_opens_and_switches(page: Any, jupyterlab: Any, tool
             ), name
         else:
             assert not select.is_visible(), name
-        if name in ("vit", "pytorch"):
+        if name == "vit":  # a vision run names its positions: [CLS], then patches (r, c)
+            labels = view.locator(".attnwidgets-qlabel").all_text_contents()
+            assert labels[:2] == ["[CLS]", "(0, 0)"], labels
+        if name == "pytorch":
             note = view.locator(".attnwidgets-label-note").inner_text()
-            expected = "vision positions: no token text" if name == "vit" else "positions: no"
-            assert note.startswith(expected), note
+            assert note.startswith("positions: no"), note
         if name == "batch":
             picker = cell.locator(".attnwidgets-example select")
             assert picker.is_visible()
