@@ -24,7 +24,6 @@ trains on 256 images for 4 steps, tests on 64, and saves only when ``--out`` is 
 from __future__ import annotations
 
 import argparse
-import gzip
 import itertools
 import json
 import math
@@ -36,9 +35,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from attnwidgets.demo import fashion_mnist
+
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "src" / "attnwidgets" / "demo_models" / "fashion_vlm"
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 MEAN, STD = 0.2860, 0.3530  # Fashion-MNIST's training-set pixel mean and std (0..1 scale)
 IMAGE_SIZE, PATCH_SIZE = 28, 4
 
@@ -91,19 +91,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads")
     parser.add_argument("--seed", type=int, default=0)
     return parser.parse_args(argv)
-
-
-def read_fashion_mnist(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(images uint8 [n, 28, 28], labels int64 [n])`` from Debian's idx files."""
-    prefix = FASHION_MNIST_DIR / {"train": "train", "test": "t10k"}[split]
-    arrays = []
-    for kind, offset in (("images-idx3", 16), ("labels-idx1", 8)):
-        path = Path(f"{prefix}-{kind}-ubyte.gz")
-        if not path.is_file():
-            sys.exit(f"{path} is missing: apt-get install dataset-fashion-mnist")
-        with gzip.open(path) as file:
-            arrays.append(np.frombuffer(file.read(), dtype=np.uint8, offset=offset))
-    return arrays[0].reshape(-1, IMAGE_SIZE, IMAGE_SIZE), arrays[1].astype(np.int64)
 
 
 def answers(label: int, brightness: float, threshold: float) -> dict[str, str]:
@@ -288,8 +275,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(args.seed)
     if args.fast:
         args.epochs, args.train_images, args.test_images = 1, 256, 64
-    train_x, train_y = read_fashion_mnist("train")
-    test_x, test_y = read_fashion_mnist("test")
+    train_x, train_y = fashion_mnist("train")
+    test_x, test_y = fashion_mnist("test")
     threshold = float(np.median(train_x.reshape(len(train_x), -1).mean(1) / 255))
     train_x, train_y = train_x[: args.train_images], train_y[: args.train_images]
     test_x, test_y = test_x[: args.test_images], test_y[: args.test_images]

@@ -35,6 +35,7 @@ from .widgets import (
 from .widgets import compare as compare_positions
 
 if TYPE_CHECKING:
+    from . import demo
     from .batches import Runs
     from .capture import Capture, CaptureError, capture, record_memory
     from .capture.norms import record_norms
@@ -94,6 +95,7 @@ __all__ = [
     "attention_explorer",
     "capture",
     "compare_positions",
+    "demo",
     "head_metrics",
     "head_view",
     "model_view",
@@ -112,4 +114,8 @@ def __getattr__(name: str) -> Any:
         from importlib import import_module
 
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    if name == "demo":  # trained demo models and their data: aw.demo.load_fashion_vit()
+        from importlib import import_module
+
+        return import_module(".demo", __name__)
     raise AttributeError(f"module 'attnwidgets' has no attribute {name!r}")
