@@ -1,7 +1,7 @@
 // ImageAttentionView (src/attnwidgets/widgets/image_attention_view.py): a query's attention
 // drawn over the image. Traits: layer, head, heads ("one" | "mean" | "max"), query (index into
 // tokens), opacity, overlay ("attention" | "rollout"), rollout_fusion, discard_ratio, show_lines,
-// show_heads_grid, size, thumb; read-only: n_layers, layer_heads, layer_names, tokens, layout,
+// show_heads_grid, size, thumb; read-only: n_layers, layer_heads, layer_names, tokens, image_layout,
 // image, mode, first_data, heads_grid, rollout_map, rollout_note.
 // Labels are untrusted: they reach the page through textContent / title only.
 
@@ -74,7 +74,7 @@ function drawShares(panel, items, heading) {
 }
 
 function render({ model, el }) {
-  const layout = model.get("layout");
+  const layout = model.get("image_layout");
   const tokens = model.get("tokens");
   const names = model.get("layer_names") ?? [];
   const layerHeads = model.get("layer_heads") ?? [];

@@ -1,5 +1,5 @@
 // PatchingView (src/attnwidgets/widgets/patching_view.py): how the image becomes a sequence.
-// Traits: patch (token index, -1 none), size; read-only: tokens, layout, image, norms
+// Traits: patch (token index, -1 none), size; read-only: tokens, image_layout, image, norms
 // (float32 [rows, cols]), norms_note, similarity (uint8 [P, P], cos = byte / 127.5 - 1),
 // similarity_note. Labels are untrusted: textContent / title / fillText only.
 
@@ -28,7 +28,7 @@ function sizeCanvas(canvas, size) {
 }
 
 function render({ model, el }) {
-  const layout = model.get("layout");
+  const layout = model.get("image_layout");
   const tokens = model.get("tokens");
   const positions = layout.positions;
   const grid = gridOf(layout, -1);

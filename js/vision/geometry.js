@@ -1,4 +1,4 @@
-// Where each layer's tokens sit on the image (the `layout` trait of ImageAttentionView /
+// Where each layer's tokens sit on the image (the `image_layout` trait of ImageAttentionView /
 // PatchingView): canvas sizes, cell edges in backing pixels, query mapping across grids.
 // layout = {image_shape: [H, W], patch_grid: [R, C], patch_size: [ph, pw],
 //           positions: [[r, c] | null per token], cls, layers: [{grid, cell, heads, size, own}]}

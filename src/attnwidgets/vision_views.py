@@ -62,11 +62,12 @@ def with_vision_tabs(
     import ipywidgets
 
     tabs = vision_tabs(run, layer, head)
-    if isinstance(shown, ipywidgets.Tab):
+    if isinstance(shown, ipywidgets.Tab):  # kept: Run.widget's observers refer to it
         titles = tuple(shown.titles)
         shown.children = (*shown.children, *(widget for _, widget in tabs))
         shown.titles = (*titles, *(title for title, _ in tabs))
         return shown
-    tab = ipywidgets.Tab(children=[shown, *(widget for _, widget in tabs)])
-    tab.titles = ("Attention", *(title for title, _ in tabs))
-    return tab
+    return ipywidgets.Tab(
+        children=[shown, *(widget for _, widget in tabs)],
+        titles=["Attention", *(title for title, _ in tabs)],
+    )

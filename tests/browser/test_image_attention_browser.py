@@ -310,3 +310,32 @@ def test_hostile_labels_are_text(page: Any) -> None:
     name = page.get_attribute(".attnwidgets-vision-layer-name", "title")
     assert name == f"{hostile}⟨U+202E⟩.attn"
     assert page.inner_text(".attnwidgets-vision-title").startswith("<img src=x")
+
+
+def test_swin_stages_map_the_query_to_their_own_coarser_grid(page: Any) -> None:
+    """A 4 x 4 grid of 4 px patches, then a 2 x 2 stage of 8 px cells; every token looks at
+    itself. At the coarse stage, clicking patch (2, 3) lights the cell covering (2..3, 2..3)."""
+    vision = VisionInfo.build("swin", np.zeros((16, 16, 3), np.uint8), (4, 4), (4, 4),
+                              layer_grids=[(4, 4), (2, 2)], layer_cells=[(4, 4), (8, 8)])  # fmt: skip
+    record = AttentionRecord(
+        [np.eye(16, dtype=np.float32)[None], np.eye(4, dtype=np.float32)[None]]
+    )
+    view = ImageAttentionView(record, info=vision, opacity=1.0, show_lines=False, size=SIZE,
+                              layer=1, query=0)  # fmt: skip
+    bridge = mount(page, view)
+    assert page.get_attribute(ROOT, "data-peak") == "(0, 0)"
+    box = page.locator(CANVAS).bounding_box()
+    step = SIZE / 4
+    page.mouse.click(box["x"] + 3.5 * step, box["y"] + 2.5 * step)  # patch (2, 3)
+    bridge.pump()
+    assert view.query == 11
+    assert page.get_attribute(ROOT, "data-peak") == "(1, 1)"
+    pixels = lit(page)
+    lit_mask = (pixels != 0).any(axis=-1)
+    half = SIZE // 2
+    assert (
+        lit_mask[half:, half:].all() and not lit_mask[:half].any() and not lit_mask[:, :half].any()
+    )
+    page.evaluate("() => { window.model.set('layer', 0); }")  # the fine stage: the patch itself
+    bridge.pump()
+    assert page.get_attribute(ROOT, "data-peak") == "(2, 3)"

@@ -60,8 +60,8 @@ def test_state_describes_the_image_and_every_layer(vit):
     rows, cols = vit.patch_grid
     assert view.tokens == vit.tokens and view.tokens[0] == "[CLS]"
     assert view.query == 0 and view.mode == "layers" and view.n_layers == 2
-    assert view.layout["patch_grid"] == [rows, cols] and view.layout["image_shape"] == [32, 48]
-    assert view.layout["layers"][1] == {
+    assert view.image_layout["patch_grid"] == [rows, cols] and view.image_layout["image_shape"] == [32, 48]
+    assert view.image_layout["layers"][1] == {
         "grid": [rows, cols], "cell": [8, 8], "heads": 4, "size": 1 + rows * cols, "own": False,
     }  # fmt: skip
     image = view.image
@@ -168,8 +168,8 @@ def test_swin_rollout_uses_the_stage_of_the_layer_shown_and_the_mean_query():
     expected = aw.rollout(run, layers=[2, 3])
     got = np.frombuffer(bytes(view.rollout_map["value"]), np.float32).reshape(expected.shape)
     assert np.array_equal(got, expected) and expected.shape == (8, 8)
-    assert [layer["grid"] for layer in view.layout["layers"]] == [[16, 16]] * 2 + [[8, 8]] * 2
-    assert view.layout["layers"][2]["own"] and view.layout["layers"][2]["cell"] == [4, 4]
+    assert [layer["grid"] for layer in view.image_layout["layers"]] == [[16, 16]] * 2 + [[8, 8]] * 2
+    assert view.image_layout["layers"][2]["own"] and view.image_layout["layers"][2]["cell"] == [4, 4]
 
 
 def test_swin_query_maps_to_the_cell_of_each_stage():
@@ -239,7 +239,7 @@ def test_lone_surrogates_in_labels_still_serialise():
     record = AttentionRecord([np.full((1, 3, 3), 1 / 3, np.float32)], ["a.\udfff"])
     view = ImageAttentionView(record, info=info)
     assert view.tokens[0] == "[C\ufffdLS]" and view.layer_names == ["a.\ufffd"]
-    assert view.layout["image_shape"] == [4, 8] and view.image["grey"] is True
+    assert view.image_layout["image_shape"] == [4, 8] and view.image["grey"] is True
 
 
 def test_the_widget_modules_import_no_torch():

@@ -75,7 +75,7 @@ class ImageAttentionView(anywidget.AnyWidget):
         >>> info = VisionInfo.build("vit", image, (2, 2), (8, 8), ["[CLS]"])
         >>> record = AttentionRecord([np.full((2, 5, 5), 0.2, np.float32)])
         >>> view = ImageAttentionView(record, info=info)
-        >>> view.mode, view.tokens, view.layout["layers"][0]["heads"]
+        >>> view.mode, view.tokens, view.image_layout["layers"][0]["heads"]
         ('layers', ['[CLS]', '(0, 0)', '(0, 1)', '(1, 0)', '(1, 1)'], 2)
     """
 
@@ -98,7 +98,7 @@ class ImageAttentionView(anywidget.AnyWidget):
     layer_heads = traitlets.List(traitlets.Int()).tag(sync=True)
     layer_names = traitlets.List(traitlets.Unicode()).tag(sync=True)
     tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    layout = traitlets.Dict().tag(sync=True)
+    image_layout = traitlets.Dict().tag(sync=True)  # (not "layout": DOMWidget's own trait)
     image = traitlets.Dict().tag(sync=True)
     mode = traitlets.Enum(["layers", "rows"], "layers").tag(sync=True)
     first_data = traitlets.Dict().tag(sync=True)
@@ -150,7 +150,7 @@ class ImageAttentionView(anywidget.AnyWidget):
             layer_heads=heads_per_layer,
             layer_names=[clean_text(str(n)) for n in names],
             tokens=[clean_text(t) for t in info.tokens],
-            layout=layout,
+            image_layout=layout,
             image=data.image_value(info),
             mode=mode,
             first_data=first,

@@ -82,7 +82,7 @@ class PatchingView(anywidget.AnyWidget):
     patch = traitlets.Int(-1).tag(sync=True)  # index into tokens, -1 for none
     size = traitlets.Int(384, min=64, max=2048).tag(sync=True)  # longest image side, CSS px
     tokens = traitlets.List(traitlets.Unicode()).tag(sync=True)
-    layout = traitlets.Dict().tag(sync=True)
+    image_layout = traitlets.Dict().tag(sync=True)  # (not "layout": DOMWidget's own trait)
     image = traitlets.Dict().tag(sync=True)
     norms = traitlets.Dict().tag(sync=True)
     norms_note = traitlets.Unicode("").tag(sync=True)
@@ -134,7 +134,7 @@ class PatchingView(anywidget.AnyWidget):
         super().__init__(
             patch=patch,
             tokens=[clean_text(t) for t in info.tokens],
-            layout={
+            image_layout={
                 "family": info.family,
                 "image_shape": [height, width],
                 "patch_grid": list(grid),
