@@ -2,7 +2,7 @@
 // drawn over the image. Traits: layer, head, heads ("one" | "mean" | "max"), query (index into
 // tokens), opacity, overlay ("attention" | "rollout"), rollout_fusion, discard_ratio, show_lines,
 // show_heads_grid, size, thumb; read-only: n_layers, layer_heads, layer_names, tokens, image_layout,
-// image, mode, first_data, heads_grid, rollout_map, rollout_note.
+// image, mode, fetch_layers, first_data, heads_grid, rollout_map, rollout_note.
 // Labels are untrusted: they reach the page through textContent / title only.
 
 import { isEmpty, readArray } from "./shared/arrays.js";
@@ -107,7 +107,7 @@ function render({ model, el }) {
   let frame = 0;
   let headsGrid = null;
   let shown = null; // what the last paint drew: {map, grid, size}
-  const store = new AttentionStore(model, () => schedule());
+  const store = new AttentionStore(model, (reply) => (reply ? paint() : schedule()));
 
   const state = () => Object.fromEntries(TRAITS.map((k) => [k, model.get(k)]));
 
@@ -173,8 +173,8 @@ function render({ model, el }) {
     if (!loaded) return;
     for (const next of [layer + 1, layer - 1]) {
       if (next < 0 || next >= layout.layers.length) continue;
-      const lq = layerQuery(layout, next, query);
-      if (!store.has(next, lq)) store.request(next, lq);
+      // neighbours: whole layers when small (layers mode), else the query's rows only
+      store.request(next, layerQuery(layout, next, query), store.rowsMode ? "rows" : "layer");
     }
   }
 
@@ -270,7 +270,7 @@ function render({ model, el }) {
     const next = token >= 0 ? token : null;
     if (next !== hover) {
       hover = next;
-      schedule();
+      paint(); // at once: a patch under the pointer is the query (as a click makes it)
     }
   }
 

@@ -1,12 +1,15 @@
 // The attention rows the image view draws, cached in the browser and asked for by message.
-// mode "layers": an entry per layer, {weights: Uint8Array [H, N, N], scale: Float32Array [H, N]};
-// mode "rows": an entry per (layer, query), {weights: Uint8Array [H, N], scale: Float32Array [H]}.
+// A whole layer {weights: Uint8Array [H, N, N], scale: Float32Array [H, N]} answers every query
+// of that layer; one query's rows {weights: Uint8Array [H, N], scale: Float32Array [H]} answer
+// that query. mode "layers": whole layers only. mode "rows": the first paint comes from one
+// query's rows; when `fetch_layers` is set the shown layer is also asked for whole in the
+// background, so later clicks need no round trip.
 // value = byte² * scale of its row (src/attnwidgets/widgets/image_attention_data.py).
 
 import { isEmpty, readPackedValue } from "../shared/arrays.js";
 
 export const MISSING_MS = 3000; // no reply by then: the page has no kernel (an exported page)
-const MAX_LAYERS = 8;
+const LAYER_BYTES = 96 * 1024 * 1024; // whole layers kept, at most
 const MAX_ROWS = 4096;
 const MAX_IN_FLIGHT = 4;
 
@@ -48,12 +51,11 @@ export function entryOf(payload) {
   const { arrays, meta } = readPackedValue(payload, "attention");
   const weights = arrays.get("weights");
   const scale = arrays.get("scale");
-  const whole = weights.shape.length === 3;
   return {
     layer: meta.layer,
     query: meta.query,
     nan: Boolean(meta.nan),
-    whole,
+    whole: weights.shape.length === 3,
     heads: weights.shape[0],
     n: weights.shape[weights.shape.length - 1],
     weights: weights.data,
@@ -61,14 +63,19 @@ export function entryOf(payload) {
   };
 }
 
+const layerKey = (layer) => `L${layer}`;
+const rowsKey = (layer, q) => `R${layer}:${q}`;
+
 export class AttentionStore {
   constructor(model, onChange) {
     this.model = model;
-    this.mode = model.get("mode");
+    this.rowsMode = model.get("mode") === "rows";
+    this.fetchLayers = !this.rowsMode || Boolean(model.get("fetch_layers"));
     this.onChange = onChange;
-    this.entries = new Map();
+    this.layers = new Map();
+    this.rowEntries = new Map();
     this.pending = new Map(); // key -> {id, since}
-    this.queue = []; // keys waiting for a free slot, newest last
+    this.queue = []; // requests waiting for a free slot, newest last
     this.errors = new Map();
     this.ids = new Map(); // id -> key
     this.nextId = 1;
@@ -77,51 +84,66 @@ export class AttentionStore {
     if (!isEmpty(first)) this.put(entryOf(first));
   }
 
-  key(layer, q) {
-    return this.mode === "layers" ? `${layer}` : `${layer}:${q}`;
+  put(entry) {
+    if (entry.whole) {
+      this.layers.delete(entry.layer);
+      this.layers.set(entry.layer, entry);
+      let bytes = 0;
+      for (const e of this.layers.values()) bytes += e.weights.byteLength;
+      while (this.layers.size > 1 && bytes > LAYER_BYTES) {
+        const [oldest, e] = this.layers.entries().next().value;
+        this.layers.delete(oldest);
+        bytes -= e.weights.byteLength;
+      }
+    } else {
+      const key = rowsKey(entry.layer, entry.query);
+      this.rowEntries.delete(key);
+      this.rowEntries.set(key, entry);
+      while (this.rowEntries.size > MAX_ROWS) {
+        this.rowEntries.delete(this.rowEntries.keys().next().value);
+      }
+    }
   }
 
-  put(entry) {
-    const key = this.key(entry.layer, entry.query);
-    this.entries.delete(key);
-    this.entries.set(key, entry);
-    const limit = this.mode === "layers" ? MAX_LAYERS : MAX_ROWS;
-    while (this.entries.size > limit) this.entries.delete(this.entries.keys().next().value);
+  has(layer, q) {
+    return this.layers.has(layer) || this.rowEntries.has(rowsKey(layer, q));
   }
 
   /** Decoded rows of query q (the layer's own index) at layer, or null (then asked for). */
   rows(layer, q) {
-    const key = this.key(layer, q);
-    const entry = this.entries.get(key);
-    if (!entry) {
-      this.request(layer, q);
-      return null;
+    const entry = this.layers.get(layer) ?? this.rowEntries.get(rowsKey(layer, q));
+    if (entry) {
+      if (!entry.whole && this.fetchLayers) this.request(layer, q, "layer");
+      return { heads: entry.heads, n: entry.n, nan: entry.nan, rows: decodeRows(entry, q) };
     }
-    return { heads: entry.heads, n: entry.n, nan: entry.nan, rows: decodeRows(entry, q) };
+    this.fetch(layer, q);
+    return null;
   }
 
-  has(layer, q) {
-    return this.entries.has(this.key(layer, q));
+  /** Ask for what (layer, q) needs: the layer and, in rows mode, the query's rows first. */
+  fetch(layer, q) {
+    if (this.rowsMode) this.request(layer, q, "rows");
+    if (this.fetchLayers) this.request(layer, q, "layer");
   }
 
-  /** Ask the kernel for (layer, q) unless held, asked or failed; at most MAX_IN_FLIGHT at once. */
-  request(layer, q) {
-    const key = this.key(layer, q);
-    if (this.entries.has(key) || this.pending.has(key) || this.errors.has(key)) return;
+  request(layer, q, what) {
+    const key = what === "layer" ? layerKey(layer) : rowsKey(layer, q);
+    if (this.pending.has(key) || this.errors.has(key)) return;
+    if (what === "layer" ? this.layers.has(layer) : this.has(layer, q)) return;
     this.queue = this.queue.filter((item) => item.key !== key);
-    this.queue.push({ key, layer, q });
+    this.queue.push({ key, layer, q, what });
     if (this.queue.length > 16) this.queue.shift();
     this.pump();
   }
 
   pump() {
     while (this.pending.size < MAX_IN_FLIGHT && this.queue.length) {
-      const { key, layer, q } = this.queue.pop(); // the newest first: what the user points at
+      const { key, layer, q, what } = this.queue.pop(); // the newest first: what is pointed at
       const id = this.nextId++;
       this.pending.set(key, { id, since: performance.now() });
       this.ids.set(id, key);
       const message =
-        this.mode === "layers"
+        what === "layer"
           ? { type: "request_layer", id, layer }
           : { type: "request_rows", id, layer, query: q };
       this.model.send(message);
@@ -133,14 +155,19 @@ export class AttentionStore {
     }
   }
 
+  /** The request that answers (layer, q) in this mode. */
+  keyFor(layer, q) {
+    return this.rowsMode ? rowsKey(layer, q) : layerKey(layer);
+  }
+
   /** Whether (layer, q) was asked for MISSING_MS ago and never answered. */
   missing(layer, q) {
-    const asked = this.pending.get(this.key(layer, q));
+    const asked = this.pending.get(this.keyFor(layer, q));
     return asked != null && performance.now() - asked.since >= MISSING_MS;
   }
 
   error(layer, q) {
-    return this.errors.get(this.key(layer, q)) ?? null;
+    return this.errors.get(this.keyFor(layer, q)) ?? null;
   }
 
   /** A custom message from the kernel; true when it was one of ours. */
@@ -160,7 +187,7 @@ export class AttentionStore {
       }
     }
     this.pump();
-    this.onChange();
+    this.onChange(msg);
     return true;
   }
 

@@ -269,7 +269,7 @@ def test_rows_mode_asks_for_one_query_at_a_time(page: Any) -> None:
     n = 1 + GRID[0] * GRID[1]
     layers = [one_hot(n, lambda q, h: max(1, q))]  # each patch looks at itself
     view = ImageAttentionView(AttentionRecord(layers), info=info(), size=SIZE, mode="rows",
-                              query=token(1, 1))  # fmt: skip
+                              fetch_layers=False, query=token(1, 1))  # fmt: skip
     assert view.first_data["query"] == token(1, 1)
     bridge = mount(page, view)
     assert page.get_attribute(ROOT, "data-peak") == "(1, 1)"
@@ -278,6 +278,24 @@ def test_rows_mode_asks_for_one_query_at_a_time(page: Any) -> None:
     assert page.get_attribute(ROOT, "data-peak") == "(3, 2)"
     rows = [r for r in bridge.replies if r["type"] == "rows"]
     assert rows and rows[-1]["query"] == token(3, 2)
+    assert not [r for r in bridge.replies if r["type"] == "layer"]
+
+
+def test_rows_mode_fetches_the_shown_layer_after_the_first_paint(page: Any) -> None:
+    n = 1 + GRID[0] * GRID[1]
+    layers = [one_hot(n, lambda q, h: max(1, q))] * 2
+    view = ImageAttentionView(AttentionRecord(layers), info=info(), size=SIZE, mode="rows",
+                              query=token(1, 1))  # fmt: skip
+    assert view.fetch_layers
+    bridge = mount(page, view)
+    replies = [(r["type"], r["layer"]) for r in bridge.replies]
+    assert ("layer", 0) in replies and ("layer", 1) not in replies  # the shown one only
+    before = len(bridge.replies)
+    click_cell(page, 3, 2)
+    bridge.pump()
+    assert page.get_attribute(ROOT, "data-peak") == "(3, 2)"
+    after = [(r["type"], r["layer"]) for r in bridge.replies[before:]]
+    assert after == [("rows", 1)]  # layer 0 is held in the page; the neighbour prefetched
 
 
 def test_no_kernel_says_the_layer_is_not_in_the_page(page: Any) -> None:

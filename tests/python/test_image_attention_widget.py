@@ -60,7 +60,10 @@ def test_state_describes_the_image_and_every_layer(vit):
     rows, cols = vit.patch_grid
     assert view.tokens == vit.tokens and view.tokens[0] == "[CLS]"
     assert view.query == 0 and view.mode == "layers" and view.n_layers == 2
-    assert view.image_layout["patch_grid"] == [rows, cols] and view.image_layout["image_shape"] == [32, 48]
+    assert view.image_layout["patch_grid"] == [rows, cols] and view.image_layout["image_shape"] == [
+        32,
+        48,
+    ]
     assert view.image_layout["layers"][1] == {
         "grid": [rows, cols], "cell": [8, 8], "heads": 4, "size": 1 + rows * cols, "own": False,
     }  # fmt: skip
@@ -82,12 +85,12 @@ def test_square_root_coding_keeps_the_mass_of_each_row():
 
 
 def test_layer_and_rows_requests_are_answered_with_one_buffer(vit):
-    reply, buffers = answer({"type": "request_layer", "id": 7, "layer": 1}, vit.attention, "layers")
+    reply, buffers = answer({"type": "request_layer", "id": 7, "layer": 1}, vit.attention, 10**6)
     assert (reply["type"], reply["id"], reply["layer"], len(buffers)) == ("layer", 7, 1, 1)
     arrays = unpack(reply, buffers[0])
     assert_close_to_rows(decode(arrays["weights"], arrays["scale"]), vit.attention[1])
     request = {"type": "request_rows", "id": "r-3", "layer": 1, "query": 5}
-    reply, buffers = answer(request, vit.attention, "rows")
+    reply, buffers = answer(request, vit.attention, 0)
     assert (reply["type"], reply["id"], reply["query"]) == ("rows", "r-3", 5)
     arrays = unpack(reply, buffers[0])
     assert arrays["weights"].shape == (4, vit.attention[1].shape[-1])
@@ -101,23 +104,23 @@ def test_layer_and_rows_requests_are_answered_with_one_buffer(vit):
         ({"type": "tile", "id": 1}, "layers", "type: 'tile' is not one of"),
         ({"type": "request_layer", "layer": True}, "layers", "layer: True is out of range; layers"),
         ({"type": "request_layer", "layer": 2}, "layers", "layer: 2 is out of range"),
-        ({"type": "request_layer", "layer": 0}, "rows", "type: this view sends one query's rows"),
+        ({"type": "request_layer", "layer": 0}, "rows", "type: layer 0 (4 x 25 x 25 cells) is larger"),
         ({"type": "request_rows", "layer": 0}, "rows", "query: None is out of range; layer 0 has"),
         ({"type": "request_rows", "layer": 0, "query": 25}, "rows", "query: 25 is out of range"),
         ({"type": "request_rows", "layer": 0, "query": "3"}, "rows", "query: '3' is out of range"),
     ],
 )  # fmt: skip
 def test_bad_requests_are_refused_naming_the_field(vit, request_, mode, message):
-    reply, buffers = answer(request_, vit.attention, mode)
+    reply, buffers = answer(request_, vit.attention, 10**6 if mode == "layers" else 100)
     assert reply["type"] == "error" and buffers == []
     assert reply["message"].startswith(message), reply["message"]
 
 
 def test_ids_are_echoed_only_when_safe(vit):
     bad = {"type": "request_layer", "layer": 9}
-    assert answer({**bad, "id": {"x": 1}}, vit.attention, "layers")[0]["id"] is None
-    assert answer({**bad, "id": "x" * 201}, vit.attention, "layers")[0]["id"] is None
-    long_value = answer({**bad, "layer": "y" * 500, "id": 3}, vit.attention, "layers")[0]
+    assert answer({**bad, "id": {"x": 1}}, vit.attention, 0)[0]["id"] is None
+    assert answer({**bad, "id": "x" * 201}, vit.attention, 0)[0]["id"] is None
+    long_value = answer({**bad, "layer": "y" * 500, "id": 3}, vit.attention, 0)[0]
     assert long_value["id"] == 3 and len(long_value["message"]) < 160
 
 
@@ -169,7 +172,10 @@ def test_swin_rollout_uses_the_stage_of_the_layer_shown_and_the_mean_query():
     got = np.frombuffer(bytes(view.rollout_map["value"]), np.float32).reshape(expected.shape)
     assert np.array_equal(got, expected) and expected.shape == (8, 8)
     assert [layer["grid"] for layer in view.image_layout["layers"]] == [[16, 16]] * 2 + [[8, 8]] * 2
-    assert view.image_layout["layers"][2]["own"] and view.image_layout["layers"][2]["cell"] == [4, 4]
+    assert view.image_layout["layers"][2]["own"] and view.image_layout["layers"][2]["cell"] == [
+        4,
+        4,
+    ]
 
 
 def test_swin_query_maps_to_the_cell_of_each_stage():
@@ -208,7 +214,7 @@ def test_big_layers_switch_to_rows_mode():
     weights = np.full((1, n, n), 1.0 / n, np.float32)
     weights[0, 0, 5] += 0.5
     view = ImageAttentionView(AttentionRecord([weights]), info=info)
-    assert view.mode == "rows"
+    assert view.mode == "rows" and view.fetch_layers  # 4.2 M cells: still sent whole on request
     assert view.first_data["query"] == 0 and view.first_data["arrays"]["weights"]["shape"] == [1, n]
     rows = unpack(view.first_data)
     assert_close_to_rows(decode(rows["weights"], rows["scale"]), weights[:, 0])

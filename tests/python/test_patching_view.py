@@ -105,7 +105,10 @@ def test_patching_view_of_a_run():
     view = patching_view(run)
     rows, cols = run.patch_grid
     assert view.tokens[:5] == ["[CLS]", "[REG0]", "[REG1]", "[REG2]", "[REG3]"]
-    assert view.image_layout["positions"][5] == [0, 0] and view.image_layout["patch_grid"] == [rows, cols]
+    assert view.image_layout["positions"][5] == [0, 0] and view.image_layout["patch_grid"] == [
+        rows,
+        cols,
+    ]
     norms = np.frombuffer(bytes(view.norms["value"]), np.float32).reshape(rows, cols)
     expected = np.linalg.norm(patch_embeddings(model, run.inputs), axis=-1)
     np.testing.assert_allclose(norms, expected, rtol=1e-6)

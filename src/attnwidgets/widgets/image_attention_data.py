@@ -25,8 +25,13 @@ from ..vision_rollout import rollout
 from .arrays import array_value
 
 LAYER_CELLS = 1 << 22
-"""A layer of at most this many cells (heads x N x N; 4 Mi bytes) goes to the browser whole;
-beyond it (DINOv2 at 518 px: 12 x 1370^2 = 22 M) the browser asks for one query's rows."""
+"""A layer of at most this many cells (heads x N x N; 4 Mi bytes) goes to the browser whole,
+the first one in the widget's state; beyond it (DINOv2 at 518 px: 12 x 1370^2 = 22 M) the first
+paint comes from one query's rows (``mode = "rows"``)."""
+
+FETCH_CELLS = 1 << 25
+"""In rows mode, a layer of at most this many cells (32 Mi bytes) is still sent whole when the
+browser asks, after the first paint, so that later clicks need no round trip."""
 
 MEAN_QUERY = "mean over patch queries"
 
@@ -151,8 +156,15 @@ def image_value(info: VisionInfo) -> dict[str, Any]:
 
 
 def layer_value(record: AttentionRecord, layer: int) -> dict[str, Any]:
-    """One layer ``[heads, N, N]`` as uint8 rows + ``scale`` ``[heads, N]``."""
-    weights, scale, nan = quantize_rows(record[layer])
+    """One layer ``[heads, N, N]`` as uint8 rows + ``scale`` ``[heads, N]`` (head by head:
+    the float scratch is one head, not the layer)."""
+    heads, queries, keys = record[layer].shape
+    weights = np.empty((heads, queries, keys), np.uint8)
+    scale = np.empty((heads, queries), np.float32)
+    nan = False
+    for head in range(heads):
+        weights[head], scale[head], head_nan = quantize_rows(record[layer][head])
+        nan = nan or head_nan
     return pack_bytes({"weights": weights, "scale": scale}, layer=layer, nan=nan)
 
 

@@ -65,7 +65,9 @@ class ImageAttentionView(anywidget.AnyWidget):
 
     ``data``: a vision run (``aw.wrap(model, processor)(image)``), or an ``AttentionRecord``
     with ``info=`` a ``VisionInfo``. ``heads``: ``"one"`` (``head``), ``"mean"`` or ``"max"``.
-    ``query``: an index into ``tokens`` (default: [CLS], else the centre patch).
+    ``query``: an index into ``tokens`` (default: [CLS], else the centre patch). ``mode``:
+    ``"auto"``, ``"layers"`` or ``"rows"`` (see the module docstring); ``fetch_layers``: in
+    rows mode, whether the browser may ask for whole layers (default: up to ``FETCH_CELLS``).
 
     Example:
         >>> import numpy as np
@@ -101,6 +103,7 @@ class ImageAttentionView(anywidget.AnyWidget):
     image_layout = traitlets.Dict().tag(sync=True)  # (not "layout": DOMWidget's own trait)
     image = traitlets.Dict().tag(sync=True)
     mode = traitlets.Enum(["layers", "rows"], "layers").tag(sync=True)
+    fetch_layers = traitlets.Bool(True).tag(sync=True)  # rows mode: whole layers on request
     first_data = traitlets.Dict().tag(sync=True)
     heads_grid = traitlets.Dict().tag(sync=True)
     rollout_map = traitlets.Dict().tag(sync=True)
@@ -116,6 +119,7 @@ class ImageAttentionView(anywidget.AnyWidget):
         heads: str = "mean",
         query: int | None = None,
         mode: str = "auto",
+        fetch_layers: bool | None = None,
         **kwargs: Any,
     ) -> None:
         require_bundle(BUNDLE)
@@ -134,6 +138,10 @@ class ImageAttentionView(anywidget.AnyWidget):
         if mode not in ("layers", "rows"):
             raise ValueError(f"mode must be 'auto', 'layers' or 'rows', not {mode!r}")
         self._record, self._info = record, info
+        if fetch_layers is None:
+            fetch_layers = mode == "layers" or largest <= data.FETCH_CELLS
+        layer_cells = max(largest, data.LAYER_CELLS) if mode == "layers" else data.FETCH_CELLS
+        self._max_cells = layer_cells if fetch_layers else 0
         self._rollouts: dict[tuple[Any, ...], dict[str, Any]] = {}
         first = (
             data.layer_value(record, layer)
@@ -153,6 +161,7 @@ class ImageAttentionView(anywidget.AnyWidget):
             image_layout=layout,
             image=data.image_value(info),
             mode=mode,
+            fetch_layers=fetch_layers,
             first_data=first,
             heads_grid=data.head_maps_value(info, record),
             thumb=max(28, min(72, 640 // max(heads_per_layer))),
@@ -193,7 +202,7 @@ class ImageAttentionView(anywidget.AnyWidget):
         self.rollout_map, self.rollout_note = self._rollouts[key], ""
 
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
-        reply, buffers = answer(content, self._record, self.mode)
+        reply, buffers = answer(content, self._record, self._max_cells)
         self.send(reply, buffers=buffers)
 
 

@@ -2,7 +2,7 @@
 
 - ``{"type": "request_layer", "id", "layer"}`` -> ``{"type": "layer", "id", "layer", "arrays",
   "nan"}`` + one buffer: the layer ``[heads, N, N]`` uint8 and its ``scale`` ``[heads, N]``
-  (only when the view's ``mode`` is ``"layers"``).
+  (layers of at most ``max_cells`` cells, heads x N x N).
 - ``{"type": "request_rows", "id", "layer", "query"}`` -> ``{"type": "rows", "id", "layer",
   "query", "arrays", "nan"}`` + one buffer: that query's rows ``[heads, N]`` and ``scale``
   ``[heads]``; ``query`` indexes the layer's own sequence.
@@ -49,17 +49,17 @@ def _split(packed: dict[str, Any], **content: Any) -> Reply:
     return {**content, **packed}, [value]
 
 
-def answer(content: Any, record: AttentionRecord, mode: str) -> Reply:
+def answer(content: Any, record: AttentionRecord, max_cells: int) -> Reply:
     """The reply to one request (see the module docstring).
 
     Example:
         >>> import numpy as np
         >>> record = AttentionRecord([np.full((2, 3, 3), 1 / 3, np.float32)])
         >>> reply, buffers = answer({"type": "request_rows", "id": 1, "layer": 0, "query": 2},
-        ...                         record, "rows")
+        ...                         record, max_cells=0)
         >>> reply["type"], reply["arrays"]["weights"]["shape"], len(buffers[0])
         ('rows', [2, 3], 16)
-        >>> answer({"type": "request_rows", "id": 2, "layer": 5, "query": 0}, record, "rows")[0]
+        >>> answer({"type": "request_rows", "id": 2, "layer": 5, "query": 0}, record, 0)[0]
         {'type': 'error', 'id': 2, 'message': 'layer: 5 is out of range; layers are 0..0'}
     """
     if not isinstance(content, dict):
@@ -77,11 +77,12 @@ def answer(content: Any, record: AttentionRecord, mode: str) -> Reply:
             f"layer: {_shown(layer)} is out of range; layers are 0..{len(record) - 1}",
         )
     if kind == "request_layer":
-        if mode != "layers":
+        heads, queries, keys = record[layer].shape
+        if heads * queries * keys > max_cells:
             return error(
                 request_id,
-                "type: this view sends one query's rows (request_rows); its layers are too "
-                "large to send whole",
+                f"type: layer {layer} ({heads} x {queries} x {keys} cells) is larger than this "
+                f"view sends whole ({max_cells} cells); ask for one query's rows (request_rows)",
             )
         return _split(layer_value(record, layer), type="layer", id=request_id)
     query = content.get("query")
