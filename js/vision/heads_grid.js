@@ -3,12 +3,29 @@
 // `heads_grid` trait: packed uint8 maps.<layer> [heads, rows, cols] + float32 scale.<layer>
 // [heads] (each map over its own max, value = byte² * scale), meta {query}.
 
+import { colorAt } from "../lib/colormap.js";
 import { isEmpty, readPackedValue } from "../shared/arrays.js";
 import { gridOf } from "./geometry.js";
 import { element, shortLabel } from "./labels.js";
-import { drawHeat, drawImage, gridEdges } from "./paint.js";
+import { drawImage } from "./paint.js";
 
 export const THUMB_CLASS = "attnwidgets-vision-thumb";
+
+/** One map as a rows x cols canvas (one pixel per cell, alpha = opacity * t), to be scaled
+ * up without smoothing: a thumbnail costs one putImageData, not a fillRect per cell. */
+function heatCanvas(scratch, values, rows, cols, max, opacity) {
+  scratch.width = cols;
+  scratch.height = rows;
+  const ctx = scratch.getContext("2d");
+  const pixels = ctx.createImageData(cols, rows);
+  for (let i = 0; i < rows * cols; i++) {
+    const t = max > 0 ? Math.min(1, values[i] / max) : 0;
+    const [r, g, b] = colorAt(t);
+    pixels.data.set([r, g, b, Math.round(255 * opacity * t)], 4 * i);
+  }
+  ctx.putImageData(pixels, 0, 0);
+  return scratch;
+}
 
 /** Build the grid in `container`; returns {highlight(layer, head)} or null without data. */
 export function buildHeadsGrid(container, { model, layout, base, onPick }) {
@@ -32,6 +49,7 @@ export function buildHeadsGrid(container, { model, layout, base, onPick }) {
   );
   const table = element("div", "attnwidgets-vision-grid-rows", container);
   const cells = [];
+  const scratch = document.createElement("canvas");
   layout.layers.forEach((entry, layer) => {
     const maps = arrays.get(`maps.${layer}`);
     const scales = arrays.get(`scale.${layer}`);
@@ -54,8 +72,11 @@ export function buildHeadsGrid(container, { model, layout, base, onPick }) {
       const values = new Float32Array(size);
       const bytes = maps.data.subarray(head * size, (head + 1) * size);
       for (let i = 0; i < size; i++) values[i] = bytes[i] * bytes[i] * scales.data[head];
-      const box = gridEdges(grid, canvas.width / width, canvas.width, canvas.height);
-      drawHeat(ctx, values, grid, box, 65025 * scales.data[head], 0.95);
+      const k = canvas.width / width;
+      const top = 65025 * scales.data[head];
+      const heat = heatCanvas(scratch, values, grid.rows, grid.cols, top, 0.95);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(heat, 0, 0, grid.cols * grid.cellW * k, grid.rows * grid.cellH * k);
       canvas.addEventListener("click", () => onPick(layer, head));
       cells.push(canvas);
     }

@@ -50,7 +50,9 @@ def vision_tabs(run: Any, layer: int = 0, head: int = 0) -> list[tuple[str, Any]
     """``[("Image attention", ImageAttentionView), ("Patching", PatchingView)]`` for a run."""
     n_layers = len(run.attention)
     heads = max(int(run.attention[i].shape[0]) for i in range(n_layers))
-    image = ImageAttentionView(run, layer=layer % n_layers, head=head % heads)
+    # a head asked for by run.show(head=...) is shown alone; by default the mean of the heads
+    choice = "one" if head else "mean"
+    image = ImageAttentionView(run, layer=layer % n_layers, head=head % heads, heads=choice)
     return [(TITLES[0], image), (TITLES[1], patching_view(run))]
 
 

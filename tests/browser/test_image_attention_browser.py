@@ -333,8 +333,9 @@ def test_hostile_labels_are_text(page: Any) -> None:
 def test_swin_stages_map_the_query_to_their_own_coarser_grid(page: Any) -> None:
     """A 4 x 4 grid of 4 px patches, then a 2 x 2 stage of 8 px cells; every token looks at
     itself. At the coarse stage, clicking patch (2, 3) lights the cell covering (2..3, 2..3)."""
-    vision = VisionInfo.build("swin", np.zeros((16, 16, 3), np.uint8), (4, 4), (4, 4),
-                              layer_grids=[(4, 4), (2, 2)], layer_cells=[(4, 4), (8, 8)])  # fmt: skip
+    image = np.zeros((16, 16, 3), np.uint8)
+    stages = {"layer_grids": [(4, 4), (2, 2)], "layer_cells": [(4, 4), (8, 8)]}
+    vision = VisionInfo.build("swin", image, (4, 4), (4, 4), **stages)
     record = AttentionRecord(
         [np.eye(16, dtype=np.float32)[None], np.eye(4, dtype=np.float32)[None]]
     )

@@ -104,7 +104,7 @@ def test_layer_and_rows_requests_are_answered_with_one_buffer(vit):
         ({"type": "tile", "id": 1}, "layers", "type: 'tile' is not one of"),
         ({"type": "request_layer", "layer": True}, "layers", "layer: True is out of range; layers"),
         ({"type": "request_layer", "layer": 2}, "layers", "layer: 2 is out of range"),
-        ({"type": "request_layer", "layer": 0}, "rows", "type: layer 0 (4 x 25 x 25 cells) is larger"),
+        ({"type": "request_layer", "layer": 0}, "rows", "type: layer 0 (4 x 25 x 25 cells)"),
         ({"type": "request_rows", "layer": 0}, "rows", "query: None is out of range; layer 0 has"),
         ({"type": "request_rows", "layer": 0, "query": 25}, "rows", "query: 25 is out of range"),
         ({"type": "request_rows", "layer": 0, "query": "3"}, "rows", "query: '3' is out of range"),
@@ -255,3 +255,15 @@ def test_the_widget_modules_import_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_text_typed_into_an_image_runs_explorer_gets_a_clear_error(vit):
+    """The Attention tab of an image run has the lens's live box: text to a vision model is
+    refused in words, and the view keeps the image run."""
+    tab = vit.widget()
+    explorer = tab.children[0]
+    view = next(w for w in explorer.children if type(w).__name__ == "AttentionView")
+    view._handle_custom_msg({"type": "run_text", "id": 1, "text": "a cat on a mat"}, [])
+    assert view.live_state == "error"
+    assert "is a vision model" in view.live_message and "not an image file" in view.live_message
+    assert view.query_tokens == vit.tokens

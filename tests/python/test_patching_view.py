@@ -149,7 +149,8 @@ def test_show_on_an_image_run_adds_the_vision_tabs():
     assert tab.titles[0] == "Attention" and tab.titles[-2:] == ("Image attention", "Patching")
     assert tab.selected_index == 0
     image, patching = tab.children[-2:]
-    assert (image.layer, image.head) == (1, 2) and isinstance(patching, PatchingView)
+    assert (image.layer, image.head, image.heads) == (1, 2, "one")
+    assert isinstance(patching, PatchingView) and run.widget().children[-2].heads == "mean"
     text = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=32))
     shown = aw.wrap(text)(input_ids=torch.tensor([[1, 2, 3]])).widget()
     titles = getattr(shown, "titles", ())
