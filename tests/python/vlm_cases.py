@@ -94,20 +94,24 @@ def eager_twin(model: torch.nn.Module) -> torch.nn.Module:
 
 
 @contextmanager
-def eager_weights(module_names: tuple[str, ...]) -> Iterator[list[tuple[str, torch.Tensor]]]:
-    """Collect the weights every ``eager_attention_forward`` of the named modeling modules
-    returns (for towers whose ``output_attentions`` gives nothing), as ``(class, weights)``."""
+def eager_weights(
+    model: torch.nn.Module, modules: tuple[str, ...]
+) -> Iterator[list[tuple[str, torch.Tensor]]]:
+    """Collect the weights each ``eager_attention_forward`` of the named modeling modules
+    returns while ``model`` runs (towers whose ``output_attentions`` gives nothing included),
+    as ``(module path, weights)`` in call order."""
     import importlib
 
+    paths = {id(m): path for path, m in model.named_modules()}
     kept: list[tuple[str, torch.Tensor]] = []
     patched: list[tuple[Any, Callable[..., Any]]] = []
-    for name in module_names:
-        module = importlib.import_module(f"transformers.models.{name}")
+    for name in modules:
+        module = importlib.import_module(f"transformers.models.{name}.modeling_{name}")
         original = module.eager_attention_forward
 
         def recording(attn: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
             output, weights = _original(attn, *args, **kwargs)
-            kept.append((type(attn).__name__, weights.detach()))
+            kept.append((paths[id(attn)], weights.detach()))
             return output, weights
 
         module.eager_attention_forward = recording
@@ -117,7 +121,6 @@ def eager_weights(module_names: tuple[str, ...]) -> Iterator[list[tuple[str, tor
     finally:
         for module, original in patched:
             module.eager_attention_forward = original
-
 
 CHAT = (
     "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% else %}ASSISTANT: "
