@@ -124,11 +124,8 @@ def vlm_inputs(
 def _process(
     family: VLMFamily, model: torch.nn.Module, processor: Any, text: Any, images: Any
 ) -> dict[str, Any]:
-    from PIL import Image
-
     name = type(model).__name__
-    arrays = [] if images is None else as_image_list(images, 3, (1, 1))
-    pictures = [Image.fromarray(a) for a in arrays]
+    pictures = [] if images is None else as_image_list(images, 3, (1, 1))  # uint8 [H, W, 3]
     if family.dual:
         if text is None or not pictures:
             raise VLMInputError(
