@@ -141,6 +141,11 @@ def _process(
         raise VLMInputError(f"{name} ({family.name}) needs an image: lens(image=img, text=...)")
     prompt = _prompt(family, processor, text or "", len(pictures))
     placeholder = image_token_of(processor)
+    if not pictures and placeholder and placeholder in prompt:
+        raise VLMInputError(
+            f"the text holds {prompt.count(placeholder)} {placeholder!r} placeholder(s) but no "
+            f"image was given: lens(image=img, text=...) ({name})"
+        )
     if pictures and placeholder and family.kind not in ("blip-2",):
         written = prompt.count(placeholder)
         if written and written != len(pictures):
