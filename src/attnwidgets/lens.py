@@ -275,7 +275,7 @@ class Lens:
             )
         from .vlm_run import vlm_generate  # images and text in: generate(image=, text=)
 
-        if (vlm := vlm_generate(self, text, inputs, max_new_tokens, view, stream, on_step)):
+        if vlm := vlm_generate(self, text, inputs, max_new_tokens, view, stream, on_step):
             return vlm
         inputs = self._inputs(text, inputs)
         check_length(self.model, inputs, max_new_tokens)

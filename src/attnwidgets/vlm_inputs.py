@@ -60,7 +60,9 @@ def check_ids(family: VLMFamily, model: torch.nn.Module, inputs: dict[str, Any])
     name = type(model).__name__
     ids = inputs.get("input_ids")
     if not isinstance(ids, torch.Tensor) or ids.dim() != 2:
-        raise VLMInputError(f"{name} takes input_ids [1, tokens] (give text, or the processor's tensors)")
+        raise VLMInputError(
+            f"{name} takes input_ids [1, tokens] (give text, or the processor's tensors)"
+        )
     if ids.shape[0] != 1 and not family.dual:
         raise VLMInputError(
             f"{name}: input_ids hold {ids.shape[0]} prompts; this lens reads one prompt at a "
@@ -84,13 +86,16 @@ def check_ids(family: VLMFamily, model: torch.nn.Module, inputs: dict[str, Any])
         raise VLMInputError(
             f"{name} ({family.name}) needs an image with the text: lens(image=img, text=...)"
         )
-    if pixels is not None and family.image_token_id is not None:
-        if not bool((ids == family.image_token_id).any()):
-            raise VLMInputError(
-                f"an image was given but input_ids hold no image token (id "
-                f"{family.image_token_id}, config.image_token_id): the text was not made by "
-                f"{name}'s processor, or lacks its image placeholder"
-            )
+    if (
+        pixels is not None
+        and family.image_token_id is not None
+        and not bool((ids == family.image_token_id).any())
+    ):
+        raise VLMInputError(
+            f"an image was given but input_ids hold no image token (id "
+            f"{family.image_token_id}, config.image_token_id): the text was not made by "
+            f"{name}'s processor, or lacks its image placeholder"
+        )
 
 
 def _vocabulary(model: torch.nn.Module) -> int | None:
@@ -113,6 +118,12 @@ def vlm_inputs(
     else:
         if "input_ids" in tensors or "pixel_values" in tensors:
             raise VLMInputError("give image= and text=, or the processor's tensors, not both")
+        if family.dual and (text is None or images is None):
+            raise VLMInputError(
+                f"{type(model).__name__} is a dual encoder: it compares an image with text; give "
+                "both, lens(image=img, text='a photo of a cat') (text may be a list of prompts), "
+                "or wrap its vision tower alone, aw.wrap(model.vision_model, image_processor)"
+            )
         processor = check_processor(family, model, lens.tokenizer)
         inputs = {**_process(family, model, processor, text, images), **tensors}
     for key in _DROPPED:
@@ -127,16 +138,13 @@ def _process(
     name = type(model).__name__
     pictures = [] if images is None else as_image_list(images, 3, (1, 1))  # uint8 [H, W, 3]
     if family.dual:
-        if text is None or not pictures:
-            raise VLMInputError(
-                f"{name} is a dual encoder: it compares an image with text; give both, "
-                "lens(image=img, text='a photo of a cat') (text may be a list of prompts)"
-            )
         prompts = [text] if isinstance(text, str) else list(text)
         encoded = processor(images=pictures, text=prompts, padding=True, return_tensors="pt")
         return dict(encoded)
     if text is not None and not isinstance(text, str):
-        raise VLMInputError(f"{name}: text must be one str (one prompt at a time), not {type(text).__name__}")
+        raise VLMInputError(
+            f"{name}: text must be one str (one prompt at a time), not {type(text).__name__}"
+        )
     if not pictures and family.needs_image:
         raise VLMInputError(f"{name} ({family.name}) needs an image: lens(image=img, text=...)")
     prompt = _prompt(family, processor, text or "", len(pictures))

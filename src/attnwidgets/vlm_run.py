@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .capture.generation import AttentionCall
-from .capture.images import ImageInputError
+from .capture.images import ImageInputError, is_image_like
 from .capture.vision_layout import FAMILIES, takes_pixels_only
 from .capture.vlm_layout import SUPPORTED, VLMFamily, describe, find_vlm_family
 from .capture.vlm_towers import Towers, split_towers
@@ -159,15 +159,21 @@ def vlm_call(lens: Lens, text: Any, inputs: dict[str, Any]) -> Any:
         image = inputs.pop("images", None)
     if family is None:
         if image is None:
-            return None
+            return None  # lens(img) on a ViT or a text model: vision_call answers
         if takes_pixels_only(lens.model):  # a ViT: lens(image=img) as lens(img)
             from .vision_run import vision_call
 
             return vision_call(lens, image, inputs)
         raise ImageInputError(_not_a_vlm(lens.model))
-    if "pixel_values" not in inputs and "input_ids" not in inputs and image is None:
-        if text is None:
-            return None
+    if image is None and text is not None and not isinstance(text, str) and is_image_like(text):
+        image, text = text, None  # lens(img): the image given first
+    if (
+        "pixel_values" not in inputs
+        and "input_ids" not in inputs
+        and image is None
+        and text is None
+    ):
+        return None
     model_inputs = vlm_inputs(lens, family, text, image, inputs)
     labels = lens._labels(model_inputs)
     info = describe(family, lens.model, model_inputs, lens.tokenizer, labels)

@@ -99,7 +99,9 @@ def test_family_matches_eager_in_every_tower(name):
         for prompt in range(prompts):
             ours = run.towers.text[prompt]["probability"][layer]
             diffs.append(worst(ours, calls[0][prompt].numpy()))
-        assert np.array_equal(run.attention[run.text_layers[layer]], run.towers.text[0]["probability"][layer])
+        assert np.array_equal(
+            run.attention[run.text_layers[layer]], run.towers.text[0]["probability"][layer]
+        )
     lm = getattr(out, "text_model_output", None)
     lm_attentions = (lm.attentions if lm is not None else None) or getattr(out, "attentions", None)
     if name == "blip-2":

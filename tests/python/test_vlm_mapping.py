@@ -59,7 +59,9 @@ def layer0_inputs(model: torch.nn.Module, inputs: dict) -> torch.Tensor:
     seen = []
     attention = language_model(model).layers[0].self_attn
     handle = attention.register_forward_pre_hook(
-        lambda _m, args, kwargs: seen.append(kwargs.get("hidden_states", args[0] if args else None)),
+        lambda _m, args, kwargs: seen.append(
+            kwargs.get("hidden_states", args[0] if args else None)
+        ),
         with_kwargs=True,
     )
     try:
@@ -79,8 +81,10 @@ def force_attention(model: torch.nn.Module, target: torch.Tensor, query: torch.T
         for buffer in ("inv_freq", "original_inv_freq"):
             if hasattr(lm.rotary_emb, buffer):
                 getattr(lm.rotary_emb, buffer).zero_()
-        for projection, row in ((attention.k_proj, target / target.norm()),
-                                (attention.q_proj, 2000.0 * query / query.norm() ** 2)):  # fmt: skip
+        for projection, row in (
+            (attention.k_proj, target / target.norm()),
+            (attention.q_proj, 2000.0 * query / query.norm() ** 2),
+        ):
             projection.weight.zero_()
             projection.weight[0] = row
             if projection.bias is not None:
@@ -97,15 +101,33 @@ def black_with_white(height: int, width: int, box: tuple[int, int, int, int]) ->
 CASES = {  # family: builder, image size, white box (pixels), view, lit cell, lit pixel block
     "llava": (vc.llava, (32, 32), (8, 16, 16, 24), "image", (1, 2), (8, 16, 16, 24)),
     "paligemma": (vc.paligemma, (32, 32), (24, 0, 32, 8), "image", (3, 0), (24, 0, 32, 8)),
-    "qwen2_vl": (lambda: vc.qwen2_vl("2"), (64, 96), (24, 40, 32, 48), "image", (1, 2),
-                 (16, 32, 32, 48)),
-    "qwen2_5_vl": (lambda: vc.qwen2_vl("2.5"), (64, 96), (48, 8, 56, 16), "image", (3, 0),
-                   (48, 0, 64, 16)),
+    "qwen2_vl": (
+        lambda: vc.qwen2_vl("2"),
+        (64, 96),
+        (24, 40, 32, 48),
+        "image",
+        (1, 2),
+        (16, 32, 32, 48),
+    ),
+    "qwen2_5_vl": (
+        lambda: vc.qwen2_vl("2.5"),
+        (64, 96),
+        (48, 8, 56, 16),
+        "image",
+        (3, 0),
+        (48, 0, 64, 16),
+    ),
     "idefics3": (vc.idefics3, (64, 64), (40, 12, 44, 16), "tiles", (5, 1), (40, 8, 48, 16)),
-    "smolvlm": (lambda: vc.idefics3("smolvlm"), (64, 64), (4, 52, 8, 56), "tiles", (0, 6),
-                (0, 48, 8, 56)),
+    "smolvlm": (
+        lambda: vc.idefics3("smolvlm"),
+        (64, 64),
+        (4, 52, 8, 56),
+        "tiles",
+        (0, 6),
+        (0, 48, 8, 56),
+    ),
     "llava_next": (vc.llava_next, (32, 64), (8, 40, 16, 48), "tiles", (1, 5), (8, 40, 16, 48)),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", sorted(CASES))
@@ -147,6 +169,11 @@ def test_image_map_lights_the_patch_the_model_was_forced_to_read(name):
         if shown != view:  # the global / base image: resized, so blur reaches its neighbours
             continue
         assert region[0] <= top and region[1] <= left and region[2] >= bottom and region[3] >= right
-        lit_blocks.append((shown, tuple(int(x) for x in np.unravel_index(grid.argmax(), grid.shape)),
-                           tuple(int(x) for x in region)))  # fmt: skip
+        lit_blocks.append(
+            (
+                shown,
+                tuple(int(x) for x in np.unravel_index(grid.argmax(), grid.shape)),
+                tuple(int(x) for x in region),
+            )
+        )
     assert (view, cell, block) in lit_blocks, lit_blocks

@@ -74,8 +74,16 @@ def _bpe(special: tuple[str, ...]) -> Any:
 def tokenizer(special: tuple[str, ...], **kwargs: Any) -> Any:
     """A fast tokenizer: byte-level BPE on ``CORPUS``, ``special`` tokens first (ids 0..)."""
     built = tf.PreTrainedTokenizerFast(tokenizer_object=copy.deepcopy(_bpe(special)), **kwargs)
-    built.add_special_tokens({"additional_special_tokens": [s for s in special if s not in (
-        kwargs.get("pad_token"), kwargs.get("bos_token"), kwargs.get("eos_token"))]})
+    built.add_special_tokens(
+        {
+            "additional_special_tokens": [
+                s
+                for s in special
+                if s
+                not in (kwargs.get("pad_token"), kwargs.get("bos_token"), kwargs.get("eos_token"))
+            ]
+        }
+    )
     return built
 
 
@@ -122,6 +130,7 @@ def eager_weights(
         for module, original in patched:
             module.eager_attention_forward = original
 
+
 CHAT = (
     "{% for message in messages %}{% if message['role'] == 'user' %}USER: {% else %}ASSISTANT: "
     "{% endif %}{% for part in message['content'] %}{% if part['type'] == 'image' %}<image>\n"
@@ -135,7 +144,9 @@ def llava(strategy: str = "default", size: int = 32) -> tuple[Any, Any]:
     special = ("<pad>", "<s>", "</s>", "<image>")
     tok = tokenizer(special, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
     vision = tf.CLIPVisionConfig(**VISION, image_size=size, patch_size=8)
-    text = tf.LlamaConfig(**TEXT, vocab_size=len(tok), pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    text = tf.LlamaConfig(
+        **TEXT, vocab_size=len(tok), pad_token_id=0, bos_token_id=1, eos_token_id=2
+    )
     config = tf.LlavaConfig(
         vision_config=vision,
         text_config=text,
@@ -144,7 +155,9 @@ def llava(strategy: str = "default", size: int = 32) -> tuple[Any, Any]:
         vision_feature_layer=-1,
         image_seq_length=(size // 8) ** 2,
     )
-    images = tf.CLIPImageProcessorPil(size={"shortest_edge": size}, crop_size={"height": size, "width": size})
+    images = tf.CLIPImageProcessorPil(
+        size={"shortest_edge": size}, crop_size={"height": size, "width": size}
+    )
     processor = tf.LlavaProcessor(
         image_processor=images,
         tokenizer=tok,
@@ -165,7 +178,9 @@ def _llava_tokenizer() -> Any:
 
 
 def _llama(tok: Any) -> Any:
-    return tf.LlamaConfig(**TEXT, vocab_size=len(tok), pad_token_id=0, bos_token_id=1, eos_token_id=2)
+    return tf.LlamaConfig(
+        **TEXT, vocab_size=len(tok), pad_token_id=0, bos_token_id=1, eos_token_id=2
+    )
 
 
 def llava_next() -> tuple[Any, Any]:
@@ -201,9 +216,15 @@ def llava_next() -> tuple[Any, Any]:
 
 
 IDEFICS_SPECIAL = (
-    "<pad>", "<s>", "</s>", "<image>", "<fake_token_around_image>", "<global-img>",
-    "<end_of_utterance>", *(f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)),
-)  # fmt: skip
+    "<pad>",
+    "<s>",
+    "</s>",
+    "<image>",
+    "<fake_token_around_image>",
+    "<global-img>",
+    "<end_of_utterance>",
+    *(f"<row_{i}_col_{j}>" for i in range(1, 7) for j in range(1, 7)),
+)
 IDEFICS_CHAT = (
     "<|im_start|>{% for message in messages %}{{message['role'] | capitalize}}"
     "{% if message['content'][0]['type'] == 'image' %}{{':'}}{% else %}{{': '}}{% endif %}"
@@ -219,11 +240,21 @@ def idefics3(kind: str = "idefics3", splitting: bool = True) -> tuple[Any, Any]:
     plus a global image."""
     tok = tokenizer(IDEFICS_SPECIAL, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
     classes = {
-        "idefics3": (tf.Idefics3Config, tf.Idefics3VisionConfig, tf.Idefics3ForConditionalGeneration,
-                     tf.Idefics3ImageProcessorPil, tf.Idefics3Processor),
-        "smolvlm": (tf.SmolVLMConfig, tf.SmolVLMVisionConfig, tf.SmolVLMForConditionalGeneration,
-                    tf.SmolVLMImageProcessorPil, tf.SmolVLMProcessor),
-    }  # fmt: skip
+        "idefics3": (
+            tf.Idefics3Config,
+            tf.Idefics3VisionConfig,
+            tf.Idefics3ForConditionalGeneration,
+            tf.Idefics3ImageProcessorPil,
+            tf.Idefics3Processor,
+        ),
+        "smolvlm": (
+            tf.SmolVLMConfig,
+            tf.SmolVLMVisionConfig,
+            tf.SmolVLMForConditionalGeneration,
+            tf.SmolVLMImageProcessorPil,
+            tf.SmolVLMProcessor,
+        ),
+    }
     config_class, vision_class, model_class, image_class, _ = classes[kind]
     vision = vision_class(**VISION, image_size=32, patch_size=4)
     config = config_class(
@@ -247,9 +278,14 @@ def idefics3(kind: str = "idefics3", splitting: bool = True) -> tuple[Any, Any]:
 
 
 QWEN_SPECIAL = (
-    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-    "<|image_pad|>", "<|video_pad|>",
-)  # fmt: skip
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|vision_start|>",
+    "<|vision_end|>",
+    "<|image_pad|>",
+    "<|video_pad|>",
+)
 QWEN_CHAT = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% for part in "
     "message['content'] %}{% if part['type'] == 'image' %}<|vision_start|><|image_pad|>"
@@ -272,12 +308,18 @@ def qwen2_vl(version: str = "2") -> tuple[Any, Any]:
     tok = tokenizer(QWEN_SPECIAL, pad_token="<|endoftext|>", eos_token="<|im_end|>")
     ids = {name: tok.convert_tokens_to_ids(name) for name in QWEN_SPECIAL}
     text = dict(
-        **TEXT, vocab_size=len(tok), rope_parameters={
-            "rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 1, 1]
-        },
-    )  # fmt: skip
-    vision = dict(depth=3, num_heads=4, patch_size=8, spatial_merge_size=2, temporal_patch_size=2,
-                  initializer_range=0.3)  # fmt: skip
+        **TEXT,
+        vocab_size=len(tok),
+        rope_parameters={"rope_type": "default", "rope_theta": 10000.0, "mrope_section": [2, 1, 1]},
+    )
+    vision = dict(
+        depth=3,
+        num_heads=4,
+        patch_size=8,
+        spatial_merge_size=2,
+        temporal_patch_size=2,
+        initializer_range=0.3,
+    )
     tokens = dict(
         image_token_id=ids["<|image_pad|>"],
         video_token_id=ids["<|video_pad|>"],
@@ -295,16 +337,23 @@ def qwen2_vl(version: str = "2") -> tuple[Any, Any]:
         config = tf.Qwen2_5_VLConfig(
             text_config=tf.Qwen2_5_VLTextConfig(**text),
             vision_config=tf.Qwen2_5_VLVisionConfig(
-                **vision, hidden_size=32, intermediate_size=64, out_hidden_size=32,
-                window_size=32, fullatt_block_indexes=[1],
-            ),  # fmt: skip
+                **vision,
+                hidden_size=32,
+                intermediate_size=64,
+                out_hidden_size=32,
+                window_size=32,
+                fullatt_block_indexes=[1],
+            ),
             **tokens,
         )
         model_class = tf.Qwen2_5_VLForConditionalGeneration
     images = tf.Qwen2VLImageProcessorPil(
-        patch_size=8, merge_size=2, temporal_patch_size=2, min_pixels=16 * 16 * 4,
+        patch_size=8,
+        merge_size=2,
+        temporal_patch_size=2,
+        min_pixels=16 * 16 * 4,
         max_pixels=16 * 16 * 64,
-    )  # fmt: skip
+    )
     processor = _QwenProcessor(
         image_processor=images, tokenizer=tok, video_processor=None, chat_template=QWEN_CHAT
     )
@@ -314,18 +363,27 @@ def qwen2_vl(version: str = "2") -> tuple[Any, Any]:
 def paligemma() -> tuple[Any, Any]:
     """PaliGemma: SigLIP tower (32 px, patch 8: 16 image tokens, no class token), Gemma with
     the prefix-LM mask (image and prompt attend both ways, the answer causally)."""
-    tok = tokenizer(("<pad>", "<bos>", "<eos>", "<image>"), pad_token="<pad>", bos_token="<bos>",
-                    eos_token="<eos>")  # fmt: skip
+    tok = tokenizer(
+        ("<pad>", "<bos>", "<eos>", "<image>"),
+        pad_token="<pad>",
+        bos_token="<bos>",
+        eos_token="<eos>",
+    )
     images = tf.SiglipImageProcessorPil(size={"height": 32, "width": 32})
     images.image_seq_length = 16
     processor = tf.PaliGemmaProcessor(image_processor=images, tokenizer=tok)
     text = tf.GemmaConfig(
-        **{**TEXT, "num_key_value_heads": 1}, head_dim=8, vocab_size=len(tok), pad_token_id=0,
-        bos_token_id=1, eos_token_id=2,
-    )  # fmt: skip
+        **{**TEXT, "num_key_value_heads": 1},
+        head_dim=8,
+        vocab_size=len(tok),
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+    )
     config = tf.PaliGemmaConfig(
-        vision_config=tf.SiglipVisionConfig(**VISION, image_size=32, patch_size=8,
-                                            projection_dim=32),  # fmt: skip
+        vision_config=tf.SiglipVisionConfig(
+            **VISION, image_size=32, patch_size=8, projection_dim=32
+        ),
         text_config=text,
         image_token_id=tok.convert_tokens_to_ids("<image>"),
         projection_dim=32,
@@ -337,21 +395,35 @@ def paligemma() -> tuple[Any, Any]:
 def blip2() -> tuple[Any, Any]:
     """BLIP-2: ViT tower (class token + 16 patches), a Q-Former of 8 query tokens (cross
     attention to the patches in layer 0), OPT reading the query tokens then the text."""
-    tok = tokenizer(("<pad>", "</s>", "<image>"), pad_token="<pad>", bos_token="</s>",
-                    eos_token="</s>")  # fmt: skip
+    tok = tokenizer(
+        ("<pad>", "</s>", "<image>"), pad_token="<pad>", bos_token="</s>", eos_token="</s>"
+    )
     images = tf.BlipImageProcessorPil(size={"height": 32, "width": 32})
     processor = tf.Blip2Processor(image_processor=images, tokenizer=tok, num_query_tokens=8)
     config = tf.Blip2Config(
         vision_config=tf.Blip2VisionConfig(**VISION, image_size=32, patch_size=8),
         qformer_config=tf.Blip2QFormerConfig(
-            hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-            encoder_hidden_size=32, cross_attention_frequency=2, initializer_range=0.3,
-        ),  # fmt: skip
+            hidden_size=32,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=64,
+            encoder_hidden_size=32,
+            cross_attention_frequency=2,
+            initializer_range=0.3,
+        ),
         text_config=tf.OPTConfig(
-            hidden_size=32, num_hidden_layers=2, ffn_dim=64, num_attention_heads=4,
-            vocab_size=len(tok), word_embed_proj_dim=32, pad_token_id=0, bos_token_id=1,
-            eos_token_id=1, max_position_embeddings=512, init_std=0.3,
-        ),  # fmt: skip
+            hidden_size=32,
+            num_hidden_layers=2,
+            ffn_dim=64,
+            num_attention_heads=4,
+            vocab_size=len(tok),
+            word_embed_proj_dim=32,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=1,
+            max_position_embeddings=512,
+            init_std=0.3,
+        ),
         num_query_tokens=8,
         image_token_index=tok.convert_tokens_to_ids("<image>"),
     )
@@ -361,23 +433,37 @@ def blip2() -> tuple[Any, Any]:
 def dual(kind: str = "clip") -> tuple[Any, Any]:
     """CLIP / SigLIP: an image tower (patch 8 on 32 px) and a text tower, no cross attention."""
     if kind == "clip":
-        tok = tokenizer(("<pad>", "<|startoftext|>", "<|endoftext|>"), pad_token="<pad>",
-                        bos_token="<|startoftext|>", eos_token="<|endoftext|>")  # fmt: skip
-        text = tf.CLIPTextConfig(**{**VISION, "initializer_factor": 8.0}, vocab_size=len(tok),
-                                 max_position_embeddings=64, pad_token_id=0, bos_token_id=1,
-                                 eos_token_id=2)  # fmt: skip
-        vision = tf.CLIPVisionConfig(**{**VISION, "initializer_factor": 8.0}, image_size=32,
-                                     patch_size=8)  # fmt: skip
-        config = tf.CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(),
-                               projection_dim=16)  # fmt: skip
-        images = tf.CLIPImageProcessorPil(size={"shortest_edge": 32},
-                                          crop_size={"height": 32, "width": 32})  # fmt: skip
+        tok = tokenizer(
+            ("<pad>", "<|startoftext|>", "<|endoftext|>"),
+            pad_token="<pad>",
+            bos_token="<|startoftext|>",
+            eos_token="<|endoftext|>",
+        )
+        text = tf.CLIPTextConfig(
+            **{**VISION, "initializer_factor": 8.0},
+            vocab_size=len(tok),
+            max_position_embeddings=64,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
+        )
+        vision = tf.CLIPVisionConfig(
+            **{**VISION, "initializer_factor": 8.0}, image_size=32, patch_size=8
+        )
+        config = tf.CLIPConfig(
+            text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=16
+        )
+        images = tf.CLIPImageProcessorPil(
+            size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+        )
         processor = tf.CLIPProcessor(image_processor=images, tokenizer=tok)
         return build(tf.CLIPModel, config), processor
-    tok = tokenizer(("<pad>", "</s>", "<unk>"), pad_token="<pad>", eos_token="</s>",
-                    unk_token="<unk>")  # fmt: skip
-    text = tf.SiglipTextConfig(**VISION, vocab_size=len(tok), max_position_embeddings=64,
-                               pad_token_id=0, eos_token_id=1)  # fmt: skip
+    tok = tokenizer(
+        ("<pad>", "</s>", "<unk>"), pad_token="<pad>", eos_token="</s>", unk_token="<unk>"
+    )
+    text = tf.SiglipTextConfig(
+        **VISION, vocab_size=len(tok), max_position_embeddings=64, pad_token_id=0, eos_token_id=1
+    )
     vision = tf.SiglipVisionConfig(**VISION, image_size=32, patch_size=8)
     config = tf.SiglipConfig(text_config=text.to_dict(), vision_config=vision.to_dict())
     images = tf.SiglipImageProcessorPil(size={"height": 32, "width": 32})

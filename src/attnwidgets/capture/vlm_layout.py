@@ -104,8 +104,9 @@ def describe(
     pixels = inputs.get("pixel_values")
     if family.dual or pixels is None:
         vision = _dual_vision(family, model, pixels, processor) if pixels is not None else []
-        return VLMInfo.build(family.name, labels, {}, [], vision=vision,
-                             vision_images=list(range(len(vision))))  # fmt: skip
+        return VLMInfo.build(
+            family.name, labels, {}, [], vision=vision, vision_images=list(range(len(vision)))
+        )
     runs = _image_runs(ids, family)
     builder = {
         "llava": _llava,
@@ -114,12 +115,13 @@ def describe(
         "qwen2_vl": _qwen2_vl,
         "blip-2": _blip2,
     }[family.kind]
-    return builder(family, model, inputs, processor, labels, runs)
+    info: VLMInfo = builder(family, model, inputs, processor, labels, runs)
+    return info
 
 
 def _image_runs(ids: torch.Tensor, family: VLMFamily) -> list[tuple[int, int]]:
     """``(start, length)`` of each run of consecutive image tokens."""
-    found = (ids == family.image_token_id).nonzero().flatten().tolist()
+    found = torch.nonzero(torch.as_tensor(ids == family.image_token_id)).flatten().tolist()
     runs: list[tuple[int, int]] = []
     for index in found:
         if runs and runs[-1][0] + runs[-1][1] == index:
@@ -201,8 +203,7 @@ def _blip2(family, model, inputs, processor, labels, runs):  # type: ignore[no-u
     positions = _positions_of(runs)
     count = int(pixels.shape[0])
     if len(positions) != count * queries:
-        raise _mismatch(family, len(positions), count, f"{queries} query tokens",
-                        count * queries)  # fmt: skip
+        raise _mismatch(family, len(positions), count, f"{queries} query tokens", count * queries)
     other = {index: (k // queries, f"query {k % queries}") for k, index in enumerate(positions)}
     images, vision = [], []
     for image in range(count):
@@ -212,11 +213,15 @@ def _blip2(family, model, inputs, processor, labels, runs):  # type: ignore[no-u
     return VLMInfo.build(family.name, labels, {}, images, other, vision, list(range(count)))
 
 
-def _dual_vision(family: VLMFamily, model: torch.nn.Module, pixels: Any, processor: Any) -> list[VisionInfo]:
+def _dual_vision(
+    family: VLMFamily, model: torch.nn.Module, pixels: Any, processor: Any
+) -> list[VisionInfo]:
     specials, patch = _tower_specials(model)
     rows, cols = int(pixels.shape[-2]) // patch[0], int(pixels.shape[-1]) // patch[1]
     return [
-        VisionInfo.build(family.name, unnormalise(pixels[i], processor), (rows, cols), patch, specials)
+        VisionInfo.build(
+            family.name, unnormalise(pixels[i], processor), (rows, cols), patch, specials
+        )
         for i in range(int(pixels.shape[0]))
     ]
 
@@ -273,19 +278,34 @@ def _llava_next(family, model, inputs, processor, labels, runs):  # type: ignore
         nph, npw = get_anyres_image_grid_shape(sizes[image], config.image_grid_pinpoints, tile)
         cells = order[order[:, 2] == 0].long()
         tiled = cells[cells[:, 0] > 0]
-        fine = [(((t - 1) // npw) * side + k // side, ((t - 1) % npw) * side + k % side)
-                for t, k in tiled[:, :2].tolist()]  # fmt: skip
+        fine = [
+            (((t - 1) // npw) * side + k // side, ((t - 1) % npw) * side + k % side)
+            for t, k in tiled[:, :2].tolist()
+        ]
         top = min((r for r, _ in fine), default=0)
         left = min((c for _, c in fine), default=0)
         height = max((r for r, _ in fine), default=-1) - top + 1
         width = max((c for _, c in fine), default=-1) - left + 1
         canvas = _assemble(tiles[1:], nph, npw) if count > 1 else tiles[0]
-        seen = canvas[top * patch[0] : (top + height) * patch[0],
-                      left * patch[1] : (left + width) * patch[1]] if count > 1 else canvas  # fmt: skip
+        seen = (
+            canvas[
+                top * patch[0] : (top + height) * patch[0],
+                left * patch[1] : (left + width) * patch[1],
+            ]
+            if count > 1
+            else canvas
+        )
         views = [ImageView("tiles", (height, width), (1, 1), patch)] if count > 1 else []
         views.append(ImageView("base" if count > 1 else "image", (side, side), (1, 1), patch))
-        images.append(VLMImage(image, seen, tuple(views), tuple(tiles),
-                               ("base", *(f"tile {t}" for t in range(1, count)))))  # fmt: skip
+        images.append(
+            VLMImage(
+                image,
+                seen,
+                tuple(views),
+                tuple(tiles),
+                ("base", *(f"tile {t}" for t in range(1, count))),
+            )
+        )
         line = 0
         for entry in order.long().tolist():
             index = positions[cursor]
@@ -362,14 +382,19 @@ def _idefics3(family, model, inputs, processor, labels, runs):  # type: ignore[n
             start, _ = runs[run_index]
             name = "tiles" if kind == "tile" else ("global" if tiles else "image")
             for k, (tr, tc) in enumerate(cells):
-                row, col = (r * token_side + tr, c * token_side + tc) if kind == "tile" else (tr, tc)
+                row, col = (
+                    (r * token_side + tr, c * token_side + tc) if kind == "tile" else (tr, tc)
+                )
                 grid[start + k] = ImagePosition(image, row, col, name)
             frame += 1
             run_index += 1
         merge, grid_side = (scale, scale), (token_side, token_side)
+        views: tuple[ImageView, ...]
         if tiles:
-            views = (ImageView("tiles", (n_rows * token_side, n_cols * token_side), merge, patch),
-                     ImageView("global", grid_side, merge, patch))  # fmt: skip
+            views = (
+                ImageView("tiles", (n_rows * token_side, n_cols * token_side), merge, patch),
+                ImageView("global", grid_side, merge, patch),
+            )
             whole = _assemble(seen_tiles[:-1], n_rows, n_cols)
             names = (*(f"tile ({r}, {c})" for _, r, c in tiles), "global")
         else:
@@ -410,7 +435,9 @@ def _qwen2_vl(family, model, inputs, processor, labels, runs):  # type: ignore[n
         seen = unnormalise(chw, processor)
         view = ImageView("image", (h // merge, w // merge), (merge, merge), (patch, patch))
         images.append(VLMImage(image, seen, (view,), (seen,), ("image",)))
-        infos.append(VisionInfo.build(family.name, seen, (h, w), (patch, patch), order=orders[image]))
+        infos.append(
+            VisionInfo.build(family.name, seen, (h, w), (patch, patch), order=orders[image])
+        )
         for k in range(count // merge**2):
             r, c = divmod(k, w // merge)
             grid[positions[cursor + k]] = ImagePosition(image, r, c)
@@ -419,24 +446,28 @@ def _qwen2_vl(family, model, inputs, processor, labels, runs):  # type: ignore[n
     return VLMInfo.build(family.name, labels, grid, images, None, infos, list(range(len(images))))
 
 
-def _tower_orders(family: VLMFamily, grids: torch.Tensor, merge: int, patch: int) -> list[list[int]]:
+def _tower_orders(
+    family: VLMFamily, grids: torch.Tensor, merge: int, patch: int
+) -> list[list[int]]:
     """Per image: the flat grid index (``r * w + c``) of each position of the tower's sequence
     (merge units in row-major order, each unit's patches row-major; Qwen2.5-VL: units window by
     window)."""
     orders = []
     units_before = 0
     window = getattr(family.config.vision_config, "window_size", None)
-    reorder = None
+    reorder: list[int] | None = None
     if family.name == "qwen2_5_vl" and window:
         from transformers.vision_utils import get_vision_window_index
 
-        reorder, _ = get_vision_window_index(grids, merge, int(window), patch)
-        reorder = reorder.tolist()
-    for t, h, w in grids.tolist():
+        index, _ = get_vision_window_index(grids, merge, int(window), patch)
+        reorder = [int(u) for u in index.tolist()]
+    for _, h, w in grids.tolist():
         units = (h // merge) * (w // merge)
-        sequence = range(units) if reorder is None else [
-            u - units_before for u in reorder[units_before : units_before + units]
-        ]  # fmt: skip
+        sequence = (
+            range(units)
+            if reorder is None
+            else [u - units_before for u in reorder[units_before : units_before + units]]
+        )
         order = []
         for unit in sequence:
             ur, uc = divmod(unit, w // merge)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from ..records import AttentionRecord
@@ -71,20 +72,18 @@ def _vision(
         if call.queries == 1 and call.keys != 1:
             continue  # a pooling probe (SigLIP's head): no layer of the sequence
         by_module.setdefault(call.name, []).append(call)
-    per_input: list[dict[str, list]] = [{k: [] for k in kinds} for _ in inputs]
+    per_input: list[dict[str, list[np.ndarray]]] = [{k: [] for k in kinds} for _ in inputs]
     names = list(by_module)
     for name, parts in by_module.items():
         for kind in kinds:
             for index, layer in enumerate(_per_input(name, parts, kind, inputs)):
                 per_input[index][kind].append(layer)
-    return [
-        {k: AttentionRecord(layers[k], names, kind=k) for k in kinds} for layers in per_input
-    ]
+    return [{k: AttentionRecord(layers[k], names, kind=k) for k in kinds} for layers in per_input]
 
 
 def _per_input(
     name: str, parts: list[AttentionCall], kind: str, inputs: list[int]
-) -> list[torch.Tensor]:
+) -> list[np.ndarray]:
     """One ``[heads, N, N]`` per tower input from a module's calls in one forward."""
     if len(parts) == 1 and parts[0].kept[kind].shape[0] == len(inputs) > 0:
         block = parts[0].kept[kind]
@@ -100,7 +99,7 @@ def _per_input(
     )
 
 
-def _dense(parts: list[AttentionCall], kind: str, inputs: list[int]) -> list[torch.Tensor]:
+def _dense(parts: list[AttentionCall], kind: str, inputs: list[int]) -> list[np.ndarray]:
     """Calls over consecutive chunks of the concatenated inputs -> one dense block per input."""
     fill = _FILL.get(kind, float("-inf"))
     heads = int(parts[0].kept[kind].shape[1])
