@@ -49,6 +49,9 @@ class VLMRun(Run):
     vlm: VLMInfo | None = field(default=None, repr=False)
     towers: Towers | None = field(default=None, repr=False)
     text_layers: list[int] = field(default_factory=list, repr=False)
+    prompt_tokens: list[list[str]] = field(default_factory=list, repr=False)
+    """Dual encoders: the labels of each text prompt (padding left out); ``towers.text[p]``
+    holds prompt ``p``'s layers."""
 
     def _info(self) -> VLMInfo:
         if self.vlm is None:
@@ -212,6 +215,9 @@ def _run(
     kinds = _kinds(cap)
     lengths = [len(v.tokens) for v in info.vision]
     towers = split_towers(calls, kinds, lengths)
+    prompts: list[list[str]] = []
+    if family.dual:  # several texts, padded to one length: each prompt without its padding
+        towers, info, prompts = _unpadded_prompts(lens, towers, info, inputs)
     parts = [towers.vision[0] if towers.vision else {}, *towers.qformer[:1], *towers.text[:1]]
     records = {
         kind: AttentionRecord(
@@ -245,7 +251,35 @@ def _run(
         vlm=info,
         towers=towers,
         text_layers=list(range(total - text_count, total)),
+        prompt_tokens=prompts,
     )
+
+
+def _unpadded_prompts(
+    lens: Lens, towers: Towers, info: VLMInfo, inputs: dict[str, Any]
+) -> tuple[Towers, VLMInfo, list[list[str]]]:
+    """Dual encoders: each prompt's text-tower records and labels without padded positions."""
+    ids = inputs["input_ids"]
+    mask = inputs.get("attention_mask")
+    keep = [
+        (mask[p] if mask is not None else torch.ones_like(ids[p])).bool().numpy()
+        for p in range(ids.shape[0])
+    ]
+    prompts = [
+        [t for t, k in zip(lens._labels({"input_ids": ids[p]}), keep[p], strict=True) if k]
+        for p in range(ids.shape[0])
+    ]
+    text = [
+        {
+            kind: AttentionRecord(
+                [layer[:, kept][:, :, kept] for layer in record], record.layer_names, kind=kind
+            )
+            for kind, record in per_kind.items()
+        }
+        for per_kind, kept in zip(towers.text, keep, strict=True)
+    ]
+    cut = VLMInfo.build(info.family, prompts[0], {}, [], None, info.vision, info.vision_images)
+    return Towers(towers.vision, towers.qformer, text), cut, prompts
 
 
 def _text(lens: Lens, text: Any, inputs: dict[str, Any], sequences: Any) -> str | None:

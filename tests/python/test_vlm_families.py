@@ -98,7 +98,11 @@ def test_family_matches_eager_in_every_tower(name):
         assert len(calls) == 1
         for prompt in range(prompts):
             ours = run.towers.text[prompt]["probability"][layer]
-            diffs.append(worst(ours, calls[0][prompt].numpy()))
+            reference = calls[0][prompt].numpy()
+            if name in TEXT:  # dual encoders: each prompt without its padding
+                kept = run.inputs["attention_mask"][prompt].bool().numpy()
+                reference = reference[:, kept][:, :, kept]
+            diffs.append(worst(ours, reference))
         assert np.array_equal(
             run.attention[run.text_layers[layer]], run.towers.text[0]["probability"][layer]
         )
@@ -106,7 +110,7 @@ def test_family_matches_eager_in_every_tower(name):
     lm_attentions = (lm.attentions if lm is not None else None) or getattr(out, "attentions", None)
     if name == "blip-2":
         lm_attentions = out.language_model_outputs.attentions
-    if lm_attentions:
+    if lm_attentions and name not in TEXT:
         for layer, reference in enumerate(lm_attentions):
             diffs.append(worst(run.attention[run.text_layers[layer]], reference[0].numpy()))
     assert max(diffs) <= 1e-5, (name, max(diffs))

@@ -127,6 +127,8 @@ CASES = {  # family: builder, image size, white box (pixels), view, lit cell, li
         (0, 48, 8, 56),
     ),
     "llava_next": (vc.llava_next, (32, 64), (8, 40, 16, 48), "tiles", (1, 5), (8, 40, 16, 48)),
+    # 16 x 64 px is padded to the 32 x 64 resolution, then the grid's rows 0 and 3 are unpadded
+    "llava_next-unpad": (vc.llava_next, (16, 64), (0, 16, 8, 24), "tiles", (0, 2), (0, 16, 8, 24)),
 }
 
 

@@ -218,6 +218,19 @@ def test_dual_encoders_keep_two_towers_and_every_prompt():
     model, processor = vc.dual("clip")
     run = aw.wrap(model, processor)(image=vc.photo(), text=["a cat", "an astronaut on the moon"])
     assert list(run.stacks) == ["vision", "text"] and len(run.towers.text) == 2
+    mask = run.inputs["attention_mask"]
+    assert [len(p) for p in run.prompt_tokens] == mask.sum(1).tolist()  # padding left out
+    assert run.tokens == run.prompt_tokens[0] and "<pad>" not in run.tokens
+    short = int(mask[0].sum())
+    assert run.stacks["text"].record.shape[-1] == short
+    twin = vc.eager_twin(model)
+    with torch.no_grad():
+        alone = twin.text_model(
+            input_ids=run.inputs["input_ids"][:1, :short], output_attentions=True
+        )  # the first prompt on its own, unpadded
+    for layer, eager in enumerate(alone.attentions):
+        ours = run.towers.text[0]["probability"][layer]
+        assert np.abs(ours - eager[0].numpy()).max() <= 1e-5
     assert run.stacks["vision"].query_tokens[:2] == ["[CLS]", "(0, 0)"]
     assert run.modality == ["text"] * len(run.tokens) and run.images == []
     with pytest.raises(ValueError, match="dual encoder"):
