@@ -235,3 +235,27 @@ def test_dual_encoders_keep_two_towers_and_every_prompt():
     assert run.modality == ["text"] * len(run.tokens) and run.images == []
     with pytest.raises(ValueError, match="dual encoder"):
         run.image_map(0, 0)
+
+
+@pytest.mark.parametrize("version", ["2", "2.5"])
+def test_qwen_tower_positions_name_the_patch_each_one_holds(version):
+    """The tower's position ``k`` holds row ``perm[k]`` of pixel_values (Qwen2.5-VL moves whole
+    2 x 2 units window by window); the patch named for it must show those pixels."""
+    from transformers.vision_utils import get_vision_window_index
+
+    model, processor = vc.qwen2_vl(version)
+    run = aw.wrap(model, processor)(image=vc.photo("astronaut", (60, 90)), text="What?")
+    pixels = run.inputs["pixel_values"]
+    grid = run.inputs["image_grid_thw"]
+    perm = list(range(pixels.shape[0]))
+    if version == "2.5":
+        units, _ = get_vision_window_index(grid, 2, 32, 8)
+        perm = [int(units[k // 4]) * 4 + k % 4 for k in range(pixels.shape[0])]
+    info = run.vlm.vision[0]
+    mean = np.asarray(processor.image_processor.image_mean).reshape(3, 1, 1)
+    std = np.asarray(processor.image_processor.image_std).reshape(3, 1, 1)
+    for k, (r, c) in enumerate(info.positions):
+        patch = pixels[perm[k]].reshape(3, 2, 8, 8)[:, 0].numpy() * std + mean
+        shown = run.image[r * 8 : (r + 1) * 8, c * 8 : (c + 1) * 8].transpose(2, 0, 1) / 255.0
+        assert np.abs(shown - patch).max() <= 1 / 255 + 1e-6, (k, r, c)
+    assert info.tokens[:4] == ["(0, 0)", "(0, 1)", "(1, 0)", "(1, 1)"] or version == "2.5"
