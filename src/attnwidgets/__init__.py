@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .capture.norms import record_norms
     from .lens import Lens, Run, wrap
     from .monitor import TrainingMonitor
+    from .vlm_run import VLMRun
 
 
 class _Package(types.ModuleType):
@@ -73,6 +74,7 @@ _LAZY = {
     "record_memory": "capture",
     "record_norms": "capture.norms",
     "TrainingMonitor": "monitor",
+    "VLMRun": "vlm_run",
 }
 
 __all__ = [
@@ -91,6 +93,7 @@ __all__ = [
     "Runs",
     "StepView",
     "TrainingMonitor",
+    "VLMRun",
     "__version__",
     "attention_explorer",
     "capture",
