@@ -25,7 +25,9 @@ from .views import head_view, model_view
 from .vision_rollout import rollout
 from .widgets import (
     AttentionView,
+    ImageAttentionView,
     NormView,
+    PatchingView,
     PositionView,
     StepView,
     attention_explorer,
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
     from .capture.norms import record_norms
     from .lens import Lens, Run, wrap
     from .monitor import TrainingMonitor
+    from .predictions import PredictionGrid
 
 
 class _Package(types.ModuleType):
@@ -73,6 +76,7 @@ _LAZY = {
     "record_memory": "capture",
     "record_norms": "capture.norms",
     "TrainingMonitor": "monitor",
+    "PredictionGrid": "predictions",
 }
 
 __all__ = [
@@ -81,11 +85,14 @@ __all__ = [
     "AttnWidgetsWarning",
     "Capture",
     "CaptureError",
+    "ImageAttentionView",
     "Lens",
     "NormRecord",
     "NormView",
+    "PatchingView",
     "PositionScheme",
     "PositionView",
+    "PredictionGrid",
     "QKVRecord",
     "Run",
     "Runs",
