@@ -113,7 +113,8 @@ class PredictionGrid(ipywidgets.VBox):  # type: ignore[misc]
     """What a trained image classifier predicts over ``images``, and why, one click away.
 
     ``images`` uint8 ``[n, H, W, 3]``, ``labels`` true class indices ``[n]``; the model runs
-    over them in batches of ``batch_size`` when the grid is made. The grid (``.grid``, a
+    over them in batches of ``batch_size`` when the grid is made (unless ``probabilities``
+    ``[n, classes]`` are given, e.g. from ``predict``). The grid (``.grid``, a
     ``PredictionGridView``) shows ``per_page`` thumbnails at a time with predicted and true
     labels, top-``k`` bars, wrong ones framed in red, a confusion matrix and filters. Clicking a
     thumbnail runs the model on that image and shows its attention over the image below the
@@ -136,15 +137,19 @@ class PredictionGrid(ipywidgets.VBox):  # type: ignore[misc]
         k: int = 5,
         *,
         class_names: Sequence[str] | None = None,
+        probabilities: Any = None,
         batch_size: int = 64,
         per_page: int = 64,
         **kwargs: Any,
     ) -> None:
         _check_model(model)
         pictures, true = check_images_and_labels(images, labels)  # before the model runs
-        probabilities = predict(model, processor, pictures, batch_size)
+        if probabilities is None:
+            probabilities = predict(model, processor, pictures, batch_size)
+        else:  # computed before (e.g. over a whole split): only the clicked images run again
+            probabilities = np.asarray(probabilities, dtype=np.float32)
         if class_names is None:
-            class_names = _class_names(model, probabilities.shape[1])
+            class_names = _class_names(model, int(np.shape(probabilities)[-1]))
         self.lens = Lens(model, processor, norms=False)
         self.attention: ImageAttentionView | None = None
         self.grid = PredictionGridView(

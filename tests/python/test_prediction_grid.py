@@ -14,6 +14,7 @@ import traitlets
 from transformers import GPT2Config, GPT2LMHeadModel, ViTConfig, ViTModel
 
 import attnwidgets as aw
+from attnwidgets.predictions import predict
 from attnwidgets.widgets.image_attention_view import ImageAttentionView
 from attnwidgets.widgets.prediction_grid_data import thumbnails
 from attnwidgets.widgets.prediction_grid_view import PredictionGridView
@@ -215,7 +216,7 @@ def test_bad_images_or_labels_are_refused_before_and_after_the_model(fashion, im
 def test_a_text_model_or_a_model_without_a_head_is_refused_and_left_as_it_was(fashion):
     _, processor, images, labels = fashion
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_head=2, n_embd=16, vocab_size=50)).train()
-    with pytest.raises(TypeError, match="needs an image classifier .* GPT2LMHeadModel takes text"):
+    with pytest.raises(TypeError, match=r"needs an image classifier .* GPT2LMHeadModel takes text"):
         aw.PredictionGrid(gpt2, processor, images[:4], labels[:4])
     assert gpt2.training
     config = ViTConfig(num_hidden_layers=1, hidden_size=16, num_attention_heads=2,
@@ -256,3 +257,16 @@ def test_traits_are_checked_naming_the_field():
         PredictionGridView(images, probs, labels, k=0)
     with pytest.raises(ValueError, match="probabilities: 11 rows for 12 images"):
         PredictionGridView(images, probs[:11], labels)
+
+
+def test_probabilities_computed_before_are_taken_as_they_are(grid, fashion):
+    model, processor, images, labels = fashion
+    probabilities = predict(model, processor, images[:20], batch_size=7)
+    np.testing.assert_allclose(probabilities, grid.probabilities[:20], atol=1e-6)
+    given = aw.PredictionGrid(model, processor, images[:20], labels[:20],
+                              probabilities=probabilities)  # fmt: skip
+    assert given.probabilities is not probabilities
+    assert np.array_equal(given.probabilities, probabilities)
+    with pytest.raises(ValueError, match="probabilities: 19 rows for 20 images"):
+        aw.PredictionGrid(model, processor, images[:20], labels[:20],
+                          probabilities=probabilities[:19])  # fmt: skip
