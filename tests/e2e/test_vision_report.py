@@ -22,7 +22,8 @@ DRAW = 60  # seconds
 def report(tools: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     output = tmp_path_factory.mktemp("report") / "vision.html"
     env = {**tools.subprocess_env(), "ATTNWIDGETS_FAST": "1"}
-    script, notebook = tools.repo / "scripts" / "report.py", tools.repo / "notebooks" / "vision.ipynb"
+    script = tools.repo / "scripts" / "report.py"
+    notebook = tools.repo / "notebooks" / "vision.ipynb"
     result = subprocess.run(
         [sys.executable, str(script), str(notebook), "-o", str(output)],
         env=env, capture_output=True, text=True, timeout=600,
