@@ -195,6 +195,14 @@ class PredictionGrid(ipywidgets.VBox):  # type: ignore[misc]
         assert isinstance(view, ImageAttentionView)
         return view
 
+    def close(self) -> None:
+        """Close the grid, the attention view and this box (their records can be freed)."""
+        for widget in (self.attention, self.grid, self._below):
+            if widget is not None:
+                widget.close()
+        self.attention = None
+        super().close()
+
     def _show_attention(self, index: int) -> ImageAttentionView:
         """The opener the grid calls (from the comm thread on a click): the lens runs the
         model on one image, recording only its own thread's forward."""
