@@ -197,7 +197,8 @@ class PredictionGrid(ipywidgets.VBox):  # type: ignore[misc]
 
     def close(self) -> None:
         """Close the grid, the attention view and this box (their records can be freed)."""
-        for widget in (self.attention, self.grid, self._below):
+        for name in ("attention", "grid", "_below"):  # absent when __init__ raised early
+            widget = getattr(self, name, None)
             if widget is not None:
                 widget.close()
         self.attention = None
