@@ -55,7 +55,7 @@ function render({ model, el }) {
     "div",
     "attnwidgets-grid-summary",
     root,
-    `${pred.n} images · accuracy ${accuracy.toFixed(1)}% · ${wrongCount} wrong (red frame)`,
+    `${model.get("n_images")} images · accuracy ${accuracy.toFixed(1)}% · ${wrongCount} wrong (red frame)`,
   );
   const controls = buildControls(root, names, setFilter);
   const main = element("div", "attnwidgets-grid-main", root);
