@@ -25,7 +25,9 @@ from .views import head_view, model_view
 from .vision_rollout import rollout
 from .widgets import (
     AttentionView,
+    ImageAttentionView,
     NormView,
+    PatchingView,
     PositionView,
     StepView,
     attention_explorer,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from .lens import Lens, Run, wrap
     from .monitor import TrainingMonitor
     from .vlm_run import VLMRun
+    from .predictions import PredictionGrid
 
 
 class _Package(types.ModuleType):
@@ -75,6 +78,7 @@ _LAZY = {
     "record_norms": "capture.norms",
     "TrainingMonitor": "monitor",
     "VLMRun": "vlm_run",
+    "PredictionGrid": "predictions",
 }
 
 __all__ = [
@@ -83,11 +87,14 @@ __all__ = [
     "AttnWidgetsWarning",
     "Capture",
     "CaptureError",
+    "ImageAttentionView",
     "Lens",
     "NormRecord",
     "NormView",
+    "PatchingView",
     "PositionScheme",
     "PositionView",
+    "PredictionGrid",
     "QKVRecord",
     "Run",
     "Runs",
