@@ -43,8 +43,8 @@ if TYPE_CHECKING:
     from .capture.norms import record_norms
     from .lens import Lens, Run, wrap
     from .monitor import TrainingMonitor
-    from .vlm_run import VLMRun
     from .predictions import PredictionGrid
+    from .vlm_run import VLMRun
 
 
 class _Package(types.ModuleType):
