@@ -11,8 +11,11 @@ default memory budget of a capture, ``aw.record_memory.budget``).
 
 The package: ``recording/`` (PyTorch side: ``capture``), ``widgets/`` (numpy + traitlets),
 the records that cross between them (``records``, ``norm_records``, ``qkv_records``,
-``vision_records``, ``stacks``), ``positions/`` (positional schemes as data), ``lens`` and
-``run`` (``wrap`` and what it returns), ``bertviz`` (``head_view`` / ``model_view``).
+``vision_records``, ``vlm_records``, ``stacks``), ``positions/`` (positional schemes as
+data), ``lens`` and ``run`` (``wrap`` and what it returns; images in: ``vision_run``,
+``vlm_run``), the pieces that join the halves (``vision_views``: ``patching_view``;
+``predictions``: ``PredictionGrid``), ``bertviz`` (``head_view`` / ``model_view``) and
+``demo`` (models trained here, with their data).
 """
 
 from __future__ import annotations
@@ -23,13 +26,14 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from . import positions
+    from . import demo, positions
     from .bertviz import head_view, model_view
     from .lens import Lens, wrap
     from .metrics import head_metrics
     from .monitor import TrainingMonitor
     from .norm_records import NormRecord
     from .positions import PositionScheme
+    from .predictions import PredictionGrid
     from .qkv_records import QKVRecord
     from .recording import Capture, CaptureError, capture, record_norms
     from .recording import record_memory as record_memory
@@ -37,9 +41,13 @@ if TYPE_CHECKING:
     from .records import AttentionRecord
     from .run import Run, Runs
     from .vision_rollout import rollout
+    from .vision_views import patching_view
+    from .vlm_run import VLMRun
     from .widgets import (
         AttentionView,
+        ImageAttentionView,
         NormView,
+        PatchingView,
         PositionView,
         StepView,
         attention_explorer,
@@ -64,6 +72,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "NormView": ("widgets", "NormView"),
     "PositionView": ("widgets", "PositionView"),
     "StepView": ("widgets", "StepView"),
+    "ImageAttentionView": ("widgets", "ImageAttentionView"),
+    "PatchingView": ("widgets", "PatchingView"),
     "attention_explorer": ("widgets", "attention_explorer"),
     "norm_panel": ("widgets", "norm_panel"),
     "position_panel": ("widgets", "position_panel"),
@@ -72,10 +82,13 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "model_view": ("bertviz", "model_view"),
     "head_metrics": ("metrics", "head_metrics"),
     "rollout": ("vision_rollout", "rollout"),
+    "patching_view": ("vision_views", "patching_view"),
+    "PredictionGrid": ("predictions", "PredictionGrid"),
     "wrap": ("lens", "wrap"),
     "Lens": ("lens", "Lens"),
     "Run": ("run", "Run"),
     "Runs": ("run", "Runs"),
+    "VLMRun": ("vlm_run", "VLMRun"),
     "capture": ("recording", "capture"),
     "Capture": ("recording", "Capture"),
     "CaptureError": ("recording", "CaptureError"),
@@ -83,6 +96,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "record_memory": ("recording", "record_memory"),
     "extract_positions": ("recording.positions", "extract_positions"),
     "TrainingMonitor": ("monitor", "TrainingMonitor"),
+    "demo": ("demo", None),
 }
 
 __all__ = [
@@ -91,24 +105,30 @@ __all__ = [
     "AttnWidgetsWarning",
     "Capture",
     "CaptureError",
+    "ImageAttentionView",
     "Lens",
     "NormRecord",
     "NormView",
+    "PatchingView",
     "PositionScheme",
     "PositionView",
+    "PredictionGrid",
     "QKVRecord",
     "Run",
     "Runs",
     "StepView",
     "TrainingMonitor",
+    "VLMRun",
     "attention_explorer",
     "capture",
     "compare_positions",
+    "demo",
     "extract_positions",
     "head_metrics",
     "head_view",
     "model_view",
     "norm_panel",
+    "patching_view",
     "position_panel",
     "positions",
     "record_norms",

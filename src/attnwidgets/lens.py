@@ -93,7 +93,10 @@ class Lens:
         example, padding left out). Vision models take images: ``lens(image)``, a list of
         images, or ``pixel_values=...`` (see ``VisionRun``)."""
         from .vision_run import vision_call  # images in: lens(image), lens(pixel_values=...)
+        from .vlm_run import vlm_call  # images and text in: lens(image=img, text="...")
 
+        if (vlm := vlm_call(self, text, inputs)) is not None:
+            return vlm  # type: ignore[no-any-return]
         vision = vision_call(self, text, inputs)
         if isinstance(vision, list):  # a batch of images: one VisionRun per image
             return Runs(list(vision))
@@ -166,6 +169,10 @@ class Lens:
                 "AutoModelForCausalLM.from_pretrained(path) (or AutoModelForSeq2SeqLM), and wrap "
                 "that; lens(text) shows this model's attention"
             )
+        from .vlm_run import vlm_generate  # images and text in: generate(image=, text=)
+
+        if vlm := vlm_generate(self, text, inputs, max_new_tokens, view, stream, on_step):
+            return vlm
         inputs = self._inputs(text, inputs)
         check_length(self.model, inputs, max_new_tokens)
         callbacks = step_callbacks(view, stream, on_step, max_new_tokens)

@@ -31,34 +31,87 @@ def rollout_matrix(
         >>> rollout_matrix([np.full((1, 2, 2), 0.5, np.float32)]).tolist()
         [[0.75, 0.25], [0.25, 0.75]]
     """
-    if not 0.0 <= discard_ratio < 1.0:
-        raise ValueError(f"discard_ratio must be in [0, 1), not {discard_ratio}")
+    _check_ratio(discard_ratio)
     result: Any = None
     for index, layer in enumerate(layers):
-        weights = np.asarray(layer, dtype=np.float64)
-        if weights.ndim != 3 or weights.shape[1] != weights.shape[2]:
-            raise ValueError(
-                f"rollout needs square self-attention [heads, N, N]; layer {index} is "
-                f"{weights.shape}"
-            )
-        fused = fuse_heads(weights, head_fusion).astype(np.float64)
-        n = fused.shape[0]
-        if result is not None and result.shape[0] != n:
-            raise ValueError(
-                f"layer {index} has {n} positions, the layers before it {result.shape[0]}: "
-                "rollout multiplies layers over the same tokens (Swin merges patches between "
-                "stages: give the layers of one stage)"
-            )
-        drop = int(n * discard_ratio)
-        if drop:
-            fused = _discard_lowest(fused, drop, keep)
-        mixed = fused + np.eye(n)
-        mixed /= mixed.sum(axis=-1, keepdims=True)
+        mixed = _mixed(layer, index, head_fusion, discard_ratio, keep, result)
         result = mixed if result is None else mixed @ result
     if result is None:
         raise ValueError("rollout needs at least one layer")
     rolled: FloatArray = result.astype(np.float32)
     return rolled
+
+
+def rollout_rows(
+    layers: Sequence[Any],
+    weights: Any,
+    head_fusion: HeadFusion = "mean",
+    discard_ratio: float = 0.0,
+    keep: Sequence[int] = (0,),
+) -> FloatArray:
+    """``weights @ rollout_matrix(layers, ...)`` without forming the product of matrices.
+
+    ``weights`` is ``[N]`` (e.g. one-hot on [CLS]) or ``[k, N]``: the rows of the rolled-out
+    matrix to combine. Since the matrix is ``A_L @ ... @ A_1``, ``w @ A_L @ ... @ A_1`` is a
+    chain of vector-matrix products taken from the last layer down: ``O(L N^2)`` instead of
+    ``O(L N^3)``. The same per-layer matrices, multiplied in another order: equal to the
+    full product up to float64 rounding.
+
+    Example:
+        >>> layers = [np.full((1, 2, 2), 0.5, np.float32), np.eye(2, dtype=np.float32)[None]]
+        >>> rollout_rows(layers, [1.0, 0.0]).tolist()
+        [0.75, 0.25]
+    """
+    _check_ratio(discard_ratio)
+    vector = np.asarray(weights, dtype=np.float64)
+    if not len(layers):
+        raise ValueError("rollout needs at least one layer")
+    last: Any = None
+    for index in reversed(range(len(layers))):  # w @ A_L first, then @ A_(L-1) ... @ A_1
+        mixed = _mixed(layers[index], index, head_fusion, discard_ratio, keep, last)
+        if vector.shape[-1] != mixed.shape[0]:
+            raise ValueError(
+                f"weights have {vector.shape[-1]} positions, the layers {mixed.shape[0]}"
+            )
+        vector, last = vector @ mixed, mixed
+    rows: FloatArray = vector.astype(np.float32)
+    return rows
+
+
+def _check_ratio(discard_ratio: float) -> None:
+    if not 0.0 <= discard_ratio < 1.0:
+        raise ValueError(f"discard_ratio must be in [0, 1), not {discard_ratio}")
+
+
+def _mixed(
+    layer: Any,
+    index: int,
+    head_fusion: HeadFusion,
+    discard_ratio: float,
+    keep: Sequence[int],
+    before: Any,
+) -> Any:
+    """One layer's rollout step, float64 ``[N, N]``: heads fused, each row's lowest weights
+    dropped, the identity added, rows renormalised."""
+    weights = np.asarray(layer)
+    if weights.ndim != 3 or weights.shape[1] != weights.shape[2]:
+        raise ValueError(
+            f"rollout needs square self-attention [heads, N, N]; layer {index} is {weights.shape}"
+        )
+    fused = fuse_heads(weights, head_fusion).astype(np.float64)  # heads fused in float32
+    n = fused.shape[0]
+    if before is not None and before.shape[0] != n:
+        raise ValueError(
+            f"layer {index} has {n} positions, the other layers {before.shape[0]}: "
+            "rollout multiplies layers over the same tokens (Swin merges patches between "
+            "stages: give the layers of one stage)"
+        )
+    drop = int(n * discard_ratio)
+    if drop:
+        fused = _discard_lowest(fused, drop, keep)
+    fused[np.diag_indices(n)] += 1.0
+    fused /= fused.sum(axis=-1, keepdims=True)
+    return fused
 
 
 def _discard_lowest(fused: Any, drop: int, keep: Sequence[int]) -> Any:
@@ -117,14 +170,15 @@ def rollout(
             "rollout multiplies layers over the same tokens; Swin merges patches between "
             "stages: pass layers= of one stage"
         )
-    specials = [i for i, p in enumerate(info.positions_of(chosen[0])) if p is None]
+    positions = info.positions_of(chosen[0])
+    specials = [i for i, p in enumerate(positions) if p is None]
     keep = [specials[0]] if specials else []
-    matrix = rollout_matrix([stack[i] for i in chosen], head_fusion, discard_ratio, keep)
-    row = matrix[specials[0]] if specials else _mean_patch_row(matrix, info, chosen[0])
+    # only one row is asked for: [CLS]'s, or the mean of the patch rows (rollout_rows)
+    weights = np.zeros(len(positions), np.float64)
+    if specials:
+        weights[specials[0]] = 1.0
+    else:
+        patches = [i for i, p in enumerate(positions) if p is not None]
+        weights[patches] = 1.0 / len(patches)
+    row = rollout_rows([stack[i] for i in chosen], weights, head_fusion, discard_ratio, keep)
     return info.to_map(row, chosen[0] if info.layer_grids else None)
-
-
-def _mean_patch_row(matrix: FloatArray, info: VisionInfo, layer: int) -> FloatArray:
-    patches = [i for i, p in enumerate(info.positions_of(layer)) if p is not None]
-    mean: FloatArray = matrix[patches].mean(axis=0)
-    return mean

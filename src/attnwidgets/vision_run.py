@@ -68,6 +68,15 @@ class VisionRun(Run):
     def patch_size(self) -> tuple[int, int]:
         return self._info().patch_size
 
+    def widget(self, layer: int = 0, head: int = 0) -> Any:
+        """The tabs of ``Run.widget`` plus "Image attention" and "Patching" (``vision_views``)."""
+        shown = super().widget(layer=layer, head=head)
+        if self.vision is None:
+            return shown
+        from .vision_views import with_vision_tabs
+
+        return with_vision_tabs(self, shown, layer, head)
+
     def top_k(self, k: int = 5) -> list[tuple[str, float]]:
         """The ``k`` most probable labels (``config.id2label``) with their probabilities."""
         if self.logits is None:

@@ -9,6 +9,7 @@ from vision_cases import CASES, photo
 import attnwidgets as aw
 from attnwidgets.records import AttentionRecord
 from attnwidgets.vision_records import VisionInfo
+from attnwidgets.vision_rollout import rollout_matrix, rollout_rows
 
 
 def _random_attention(layers: int, heads: int, n: int, seed: int) -> np.ndarray:
@@ -92,3 +93,32 @@ def test_rollout_needs_a_layout_and_a_sane_ratio():
     info = VisionInfo.build("vit", None, (2, 2), (8, 8), ["[CLS]"])
     with pytest.raises(ValueError, match=r"discard_ratio must be in \[0, 1\)"):
         aw.rollout(attention, discard_ratio=1.0, info=info)
+
+
+@pytest.mark.parametrize(("fusion", "discard", "before"), [("mean", 0.0, ["[CLS]"]),
+                                                          ("max", 0.5, ["[CLS]"]),
+                                                          ("min", 0.2, [])])  # fmt: skip
+def test_the_row_chain_equals_the_full_product_at_1370_tokens(fusion, discard, before):
+    """DINOv2 at 518 px: 37 x 37 patches + [CLS]. rollout() multiplies only the asked row
+    through the layers; the full N x N product (rollout_matrix) gives the same map."""
+    grid = (37, 37)
+    n = len(before) + grid[0] * grid[1]
+    attention = _random_attention(3, 2, n, seed=n + len(fusion))
+    info = VisionInfo.build("dinov2", None, grid, (14, 14), before)
+    fast = aw.rollout(attention, head_fusion=fusion, discard_ratio=discard, info=info)
+    matrix = rollout_matrix(list(attention), fusion, discard, [0] if before else [])
+    full = matrix[0, 1:] if before else matrix.astype(np.float64).mean(axis=0)
+    assert fast.shape == grid
+    assert np.allclose(fast.ravel(), full, rtol=1e-5, atol=1e-9)
+    if not before:  # the mean of rows that each sum to 1
+        assert np.isclose(fast.sum(), 1.0, atol=1e-5)
+
+
+def test_rollout_rows_of_several_rows_are_those_rows_of_the_matrix():
+    attention = _random_attention(4, 3, 9, seed=3)
+    matrix = rollout_matrix(list(attention), "mean", 0.3, [0])
+    picks = np.eye(9)[[0, 4, 8]]
+    rows = rollout_rows(list(attention), picks, "mean", 0.3, [0])
+    assert np.allclose(rows, matrix[[0, 4, 8]], atol=1e-6)
+    with pytest.raises(ValueError, match="weights have 8 positions, the layers 9"):
+        rollout_rows(list(attention), np.ones(8), "mean")

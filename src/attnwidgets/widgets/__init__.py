@@ -1,6 +1,7 @@
 """Widgets (numpy + traitlets; never imports torch), grouped as the JavaScript is:
-``attention/``, ``norms/``, ``positions/``, ``steps/``; shared by all: ``arrays`` (the one
-binary channel), ``bundles`` (the built JavaScript), ``inputs`` (what users pass, normalised).
+``attention/``, ``norms/``, ``positions/``, ``steps/``, ``vision/``; shared by all: ``arrays``
+(the one binary channel), ``bundles`` (the built JavaScript), ``inputs`` (what users pass,
+normalised).
 
 Names are imported on first use, so importing one widget does not load the others.
 """
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from .norms import NormView, TrainingMonitorView, norm_panel
     from .positions import PositionView, compare, position_explorer, position_panel
     from .steps import StepView
+    from .vision import ImageAttentionView, PatchingView, PredictionGridView
 
 _LAZY = {
     "AttentionView": "attention",
@@ -28,13 +30,19 @@ _LAZY = {
     "position_explorer": "positions",
     "position_panel": "positions",
     "StepView": "steps",
+    "ImageAttentionView": "vision",
+    "PatchingView": "vision",
+    "PredictionGridView": "vision",
     "as_attention_record": "inputs",
 }
 
 __all__ = [
     "AttentionView",
+    "ImageAttentionView",
     "NormView",
+    "PatchingView",
     "PositionView",
+    "PredictionGridView",
     "StepView",
     "TrainingMonitorView",
     "as_attention_record",
