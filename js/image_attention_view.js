@@ -1,11 +1,41 @@
-// ImageAttentionView (src/attnwidgets/widgets/image_attention_view.py): a query's attention
-// drawn over the image. Traits: layer, head, heads ("one" | "mean" | "max"), query (index into
-// tokens), opacity, overlay ("attention" | "rollout"), rollout_fusion, discard_ratio, show_lines,
-// show_heads_grid, size, thumb; read-only: n_layers, layer_heads, layer_names, tokens, image_layout,
-// image, mode, fetch_layers, first_data, heads_grid, rollout_map, rollout_note.
+// ImageAttentionView: a query's attention drawn over the image (docs/architecture.md).
 // Labels are untrusted: they reach the page through textContent / title only.
 
+/**
+ * The model this view reads: the synced traits of ImageAttentionView
+ * (src/attnwidgets/widgets/vision/image_attention.py). tests/python/test_js_contract.py checks
+ * these names against the Python class and against every name the view's modules use.
+ * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
+ * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
+ * @typedef {object} ImageAttentionModel
+ * @property {number} layer layer shown
+ * @property {number} head head shown when heads is "one"
+ * @property {"one" | "mean" | "max"} heads
+ * @property {number} query index into tokens
+ * @property {number} opacity 0..1
+ * @property {"attention" | "rollout"} overlay
+ * @property {"mean" | "max" | "min"} rollout_fusion
+ * @property {number} discard_ratio
+ * @property {boolean} show_lines
+ * @property {boolean} show_heads_grid
+ * @property {number} size longest image side, CSS px
+ * @property {number} thumb heads-grid thumbnail side, CSS px
+ * @property {number} n_layers
+ * @property {number[]} layer_heads heads per layer
+ * @property {string[]} layer_names module path per layer (untrusted text)
+ * @property {string[]} tokens one label per position (untrusted text)
+ * @property {object} image_layout patch grid, positions, specials, per-layer grids
+ * @property {ArrayValue} image uint8 [h, w] or [h, w, 3]
+ * @property {"layers" | "rows"} mode
+ * @property {boolean} fetch_layers rows mode: whole layers on request
+ * @property {PackedValue} first_data the first layer (or rows) drawn, before any request
+ * @property {PackedValue} heads_grid a thumbnail per layer and head
+ * @property {ArrayValue} rollout_map float32 [rows, cols], or {}
+ * @property {string} rollout_note why there is no rollout map
+ */
+
 import { isEmpty, readArray } from "./shared/arrays.js";
+import { onChange } from "./shared/model.js";
 import { buildControls } from "./vision/controls.js";
 import {
   canvasSize,
@@ -31,21 +61,6 @@ import { AttentionStore, fuseHeads } from "./vision/store.js";
 import { VISION_CSS } from "./vision/style.js";
 
 const ROOT = "attnwidgets-image-attention";
-const TRAITS = [
-  "layer",
-  "head",
-  "heads",
-  "query",
-  "opacity",
-  "overlay",
-  "rollout_fusion",
-  "discard_ratio",
-  "show_lines",
-  "show_heads_grid",
-  "size",
-  "rollout_map",
-  "rollout_note",
-];
 
 function headText(heads, head, count) {
   if (heads === "mean") return `mean of ${count} heads`;
@@ -109,7 +124,19 @@ function render({ model, el }) {
   let shown = null; // what the last paint drew: {map, grid, size}
   const store = new AttentionStore(model, (reply) => (reply ? paint() : schedule()));
 
-  const state = () => Object.fromEntries(TRAITS.map((k) => [k, model.get(k)]));
+  const state = () => ({
+    layer: model.get("layer"),
+    head: model.get("head"),
+    heads: model.get("heads"),
+    query: model.get("query"),
+    opacity: model.get("opacity"),
+    overlay: model.get("overlay"),
+    rollout_fusion: model.get("rollout_fusion"),
+    discard_ratio: model.get("discard_ratio"),
+    show_lines: model.get("show_lines"),
+    show_heads_grid: model.get("show_heads_grid"),
+    size: model.get("size"),
+  });
 
   function attentionMap(s, query) {
     const grid = gridOf(layout, s.layer);
@@ -241,8 +268,10 @@ function render({ model, el }) {
   }
 
   function pick(layer, head) {
-    for (const [k, v] of Object.entries({ layer, head, heads: "one", overlay: "attention" }))
-      model.set(k, v);
+    model.set("layer", layer);
+    model.set("head", head);
+    model.set("heads", "one");
+    model.set("overlay", "attention");
     model.save_changes();
     paint();
   }
@@ -310,8 +339,25 @@ function render({ model, el }) {
   }
 
   const onMessage = (msg, buffers) => store.handle(msg, buffers);
-  const onTrait = () => paint();
-  for (const name of TRAITS) model.on(`change:${name}`, onTrait);
+  const stopWatching = onChange(
+    model,
+    [
+      "layer",
+      "head",
+      "heads",
+      "query",
+      "opacity",
+      "overlay",
+      "rollout_fusion",
+      "discard_ratio",
+      "show_lines",
+      "show_heads_grid",
+      "size",
+      "rollout_map",
+      "rollout_note",
+    ],
+    () => paint(),
+  );
   model.on("msg:custom", onMessage);
   canvas.addEventListener("pointermove", onMove);
   canvas.addEventListener("pointerleave", onLeave);
@@ -320,7 +366,7 @@ function render({ model, el }) {
   paint();
 
   return () => {
-    for (const name of TRAITS) model.off(`change:${name}`, onTrait);
+    stopWatching();
     model.off("msg:custom", onMessage);
     if (frame) cancelAnimationFrame(frame);
     store.close();

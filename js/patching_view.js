@@ -1,9 +1,25 @@
-// PatchingView (src/attnwidgets/widgets/patching_view.py): how the image becomes a sequence.
-// Traits: patch (token index, -1 none), size; read-only: tokens, image_layout, image, norms
-// (float32 [rows, cols]), norms_note, similarity (uint8 [P, P], cos = byte / 127.5 - 1),
-// similarity_note. Labels are untrusted: textContent / title / fillText only.
+// PatchingView: how the image becomes a sequence (docs/architecture.md).
+// Labels are untrusted: textContent / title / fillText only.
+
+/**
+ * The model this view reads: the synced traits of PatchingView
+ * (src/attnwidgets/widgets/vision/patching.py). tests/python/test_js_contract.py checks these
+ * names against the Python class and against every name the view's modules use.
+ * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
+ * @typedef {object} PatchingModel
+ * @property {number} patch token index of the selected patch, -1 for none
+ * @property {number} size longest image side, CSS px
+ * @property {string[]} tokens one label per position (untrusted text)
+ * @property {object} image_layout patch grid, positions, specials
+ * @property {ArrayValue} image uint8 [h, w] or [h, w, 3]
+ * @property {ArrayValue} norms float32 [rows, cols] patch-embedding norms, or {}
+ * @property {string} norms_note why there are no norms
+ * @property {ArrayValue} similarity uint8 [P, P], cos = byte / 127.5 - 1, or {}
+ * @property {string} similarity_note why there are no similarities
+ */
 
 import { isEmpty, readArray } from "./shared/arrays.js";
+import { onChange, setTrait } from "./shared/model.js";
 import { canvasSize, gridOf, tokenAt } from "./vision/geometry.js";
 import { element, shortLabel } from "./vision/labels.js";
 import { drawImage, drawLines, drawMarker, gridEdges, imageCanvas } from "./vision/paint.js";
@@ -198,20 +214,12 @@ function render({ model, el }) {
     });
     canvas.addEventListener("click", (e) => {
       const t = find(e);
-      if (t >= 0 && positions[t] != null) {
-        model.set("patch", t);
-        model.save_changes();
-      }
+      if (t >= 0 && positions[t] != null) setTrait(model, "patch", t);
     });
   }
-  const onChange = () => paint();
-  model.on("change:patch", onChange);
-  model.on("change:size", onChange);
+  const stopWatching = onChange(model, ["patch", "size"], () => paint());
   paint();
-  return () => {
-    model.off("change:patch", onChange);
-    model.off("change:size", onChange);
-  };
+  return stopWatching;
 }
 
 export default { render };

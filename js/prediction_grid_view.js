@@ -1,21 +1,20 @@
-// PredictionGridView (src/attnwidgets/widgets/prediction_grid_view.py): a classifier's
-// predictions over many images. Filters, pages, the top-k panel and the confusion matrix run
-// here from the state; a click on a thumbnail also asks the kernel to open that image's
-// attention ({type: "open", id, index} -> {type: "opened" | "error", id, ...}).
-
-import { isEmpty, readArray } from "./shared/arrays.js";
-import { filterIndices, pageOf, readImages, readPredictions } from "./vision/grid_data.js";
-import { buildConfusion, buildControls, buildThumb, drawDetail } from "./vision/grid_draw.js";
-import { GRID_CSS } from "./vision/grid_style.js";
-import { element } from "./vision/labels.js";
+// PredictionGridView: a classifier's predictions over many images (docs/architecture.md).
+// Filters, pages, the top-k panel and the confusion matrix run here from the state; a click on
+// a thumbnail also asks the kernel to open that image's attention ({type: "open", id, index}
+// -> {type: "opened" | "error", id, ...}). Class names are untrusted: textContent only.
 
 /**
+ * The model this view reads: the synced traits of PredictionGridView
+ * (src/attnwidgets/widgets/vision/prediction_grid.py). tests/python/test_js_contract.py checks
+ * these names against the Python class and against every name the view's modules use.
+ * @typedef {import("./shared/arrays.js").ArrayValue} ArrayValue
+ * @typedef {import("./shared/arrays.js").PackedValue} PackedValue
  * @typedef {object} PredictionGridModel
- * @property {object} images uint8 [n, h, w, 3] (array_value)
- * @property {object} predictions packed: labels [n], classes [n, k], probabilities [n, k]
- * @property {object} confusion_counts int32 [classes, classes] or {}
- * @property {string} confusion_note
- * @property {string[]} class_names
+ * @property {ArrayValue} images uint8 [n, h, w, 3] thumbnails
+ * @property {PackedValue} predictions labels [n], classes [n, k], probabilities [n, k]
+ * @property {ArrayValue} confusion_counts int32 [classes, classes], or {}
+ * @property {string} confusion_note why there is no confusion matrix
+ * @property {string[]} class_names untrusted text
  * @property {number} n_images
  * @property {number} true_class -1: any
  * @property {number} predicted_class -1: any
@@ -28,17 +27,14 @@ import { element } from "./vision/labels.js";
  * @property {boolean} can_open
  */
 
+import { isEmpty, readArray } from "./shared/arrays.js";
+import { onChange } from "./shared/model.js";
+import { filterIndices, pageOf, readImages, readPredictions } from "./vision/grid_data.js";
+import { buildConfusion, buildControls, buildThumb, drawDetail } from "./vision/grid_draw.js";
+import { GRID_CSS } from "./vision/grid_style.js";
+import { element } from "./vision/labels.js";
+
 const ROOT = "attnwidgets-prediction-grid";
-const EVENTS = [
-  "change:true_class",
-  "change:predicted_class",
-  "change:correctness",
-  "change:page",
-  "change:per_page",
-  "change:thumb",
-  "change:selected",
-  "change:opened",
-];
 const NO_REPLY_MS = 8000;
 
 function render({ model, el }) {
@@ -229,13 +225,25 @@ function render({ model, el }) {
     drawDetail(detail, { images, pred, names, index: model.get("selected"), dpr });
   });
 
-  const onTrait = () => paint();
-  for (const event of EVENTS) model.on(event, onTrait);
+  const stopWatching = onChange(
+    model,
+    [
+      "true_class",
+      "predicted_class",
+      "correctness",
+      "page",
+      "per_page",
+      "thumb",
+      "selected",
+      "opened",
+    ],
+    () => paint(),
+  );
   model.on("msg:custom", onMessage);
   paint();
 
   return () => {
-    for (const event of EVENTS) model.off(event, onTrait);
+    stopWatching();
     model.off("msg:custom", onMessage);
     for (const { timer } of pending.values()) clearTimeout(timer);
   };

@@ -1,7 +1,9 @@
 // The image view's own controls (they work where ipywidgets does not, e.g. marimo): layer,
 // heads, query, overlay (attention or rollout), rollout options, opacity, grid lines, heads grid.
-// Each control writes its trait (model.set + save_changes); `sync` shows the traits' values.
+// Each control writes its trait (setTrait: model.set + save_changes); `sync` shows the traits'
+// values.
 
+import { setTrait } from "../shared/model.js";
 import { element, shortLabel } from "./labels.js";
 
 function labelled(parent, text, control) {
@@ -15,11 +17,6 @@ function option(select, value, text) {
   const item = element("option", null, select, text);
   item.value = value;
   return item;
-}
-
-function save(model, values) {
-  for (const [key, value] of Object.entries(values)) model.set(key, value);
-  model.save_changes();
 }
 
 /** The head select's value for the traits: "mean", "max" or "h<index>". */
@@ -62,24 +59,28 @@ export function buildControls(parent, model, tokens, specials) {
   const gridToggle = element("button", "attnwidgets-vision-grid-toggle", bar, "heads grid");
   gridToggle.type = "button";
 
-  layer.addEventListener("input", () => save(model, { layer: Number(layer.value) }));
+  layer.addEventListener("input", () => setTrait(model, "layer", Number(layer.value)));
   head.addEventListener("change", () => {
     const v = head.value;
-    save(model, v.startsWith("h") ? { heads: "one", head: Number(v.slice(1)) } : { heads: v });
+    if (v.startsWith("h")) {
+      model.set("heads", "one");
+      model.set("head", Number(v.slice(1)));
+      model.save_changes();
+    } else setTrait(model, "heads", v);
   });
   query.addEventListener("change", () => {
-    if (query.value !== "patch") save(model, { query: Number(query.value) });
+    if (query.value !== "patch") setTrait(model, "query", Number(query.value));
   });
-  overlay.addEventListener("change", () => save(model, { overlay: overlay.value }));
-  fusion.addEventListener("change", () => save(model, { rollout_fusion: fusion.value }));
+  overlay.addEventListener("change", () => setTrait(model, "overlay", overlay.value));
+  fusion.addEventListener("change", () => setTrait(model, "rollout_fusion", fusion.value));
   discard.addEventListener("change", () => {
     const v = Number(discard.value);
-    if (Number.isFinite(v)) save(model, { discard_ratio: Math.min(0.95, Math.max(0, v)) });
+    if (Number.isFinite(v)) setTrait(model, "discard_ratio", Math.min(0.95, Math.max(0, v)));
   });
-  opacity.addEventListener("input", () => save(model, { opacity: Number(opacity.value) / 100 }));
-  lines.addEventListener("change", () => save(model, { show_lines: lines.checked }));
+  opacity.addEventListener("input", () => setTrait(model, "opacity", Number(opacity.value) / 100));
+  lines.addEventListener("change", () => setTrait(model, "show_lines", lines.checked));
   gridToggle.addEventListener("click", () =>
-    save(model, { show_heads_grid: !model.get("show_heads_grid") }),
+    setTrait(model, "show_heads_grid", !model.get("show_heads_grid")),
   );
 
   let headsShown = -1;

@@ -124,6 +124,11 @@ def loaded_after(statement: str) -> set[str]:
         ),
         ("from attnwidgets import AttentionView, head_view", {"torch", "attnwidgets.recording"}),
         ("from attnwidgets.run import Run, Runs", {"torch", "attnwidgets.widgets"}),
+        (
+            "from attnwidgets.widgets.vision import ImageAttentionView, PredictionGridView",
+            {"torch", "attnwidgets.recording", "attnwidgets.widgets.attention"},
+        ),
+        ("from attnwidgets import PatchingView, rollout", {"torch", "attnwidgets.recording"}),
         ("from attnwidgets.recording import capture", {"attnwidgets.widgets", "ipywidgets"}),
     ],
 )

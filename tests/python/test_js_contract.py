@@ -18,14 +18,24 @@ from pathlib import Path
 import anywidget
 import pytest
 
-from attnwidgets import AttentionView, NormView, PositionView, StepView
-from attnwidgets.widgets import TrainingMonitorView
+from attnwidgets import (
+    AttentionView,
+    ImageAttentionView,
+    NormView,
+    PatchingView,
+    PositionView,
+    StepView,
+)
+from attnwidgets.widgets import PredictionGridView, TrainingMonitorView
 
 JS = Path(__file__).resolve().parents[2] / "js"
 WIDGETS = {
     "attention_view.js": AttentionView,
+    "image_attention_view.js": ImageAttentionView,
     "norm_view.js": NormView,
+    "patching_view.js": PatchingView,
     "position_view.js": PositionView,
+    "prediction_grid_view.js": PredictionGridView,
     "step_view.js": StepView,
     "training_monitor_view.js": TrainingMonitorView,
 }
