@@ -7,7 +7,7 @@ arrive together, in one state update, never as two traits that may change in eit
 
 A value is ``{"value": memoryview, "dtype": "float32", "shape": [...], **meta}``; named arrays
 packed in one buffer are ``{"value": memoryview, "arrays": {name: {"offset", "dtype",
-"shape"}}, **meta}`` (4-byte aligned). The empty value ``{}`` means "nothing yet".
+"shape"}}, **meta}`` (each array 4-byte aligned). The empty value ``{}`` means "nothing yet".
 """
 
 from __future__ import annotations
@@ -38,25 +38,34 @@ def array_value(array: npt.ArrayLike, dtype: str = "float32", **meta: Any) -> di
 
 
 def packed_value(arrays: Mapping[str, npt.ArrayLike], **meta: Any) -> dict[str, Any]:
-    """Named arrays in one buffer (float32, or int32 for integer arrays), 4-byte aligned.
+    """Named arrays in one buffer, each starting 4-byte aligned: uint8 arrays stay one byte
+    per value, other integer (and bool) arrays become int32, the rest float32.
 
     Example:
         >>> v = packed_value({"a": np.ones(2), "b": np.arange(3, dtype=np.int32)}, step=4)
         >>> v["arrays"], v["step"], len(v["value"])
         ({'a': {'offset': 0, 'dtype': 'float32', 'shape': [2]}, \
 'b': {'offset': 8, 'dtype': 'int32', 'shape': [3]}}, 4, 20)
+        >>> v = packed_value({"w": np.arange(3, dtype=np.uint8), "s": np.ones(1, np.float32)})
+        >>> v["arrays"]["s"], len(v["value"])
+        ({'offset': 4, 'dtype': 'float32', 'shape': [1]}, 8)
     """
     layout: dict[str, dict[str, Any]] = {}
     parts: list[bytes] = []
     offset = 0
     for name, item in arrays.items():
         source = np.asarray(item)
-        integer = np.issubdtype(source.dtype, np.integer) or source.dtype == np.bool_
-        data = np.ascontiguousarray(source, dtype="<i4" if integer else "<f4")
-        layout[name] = {"offset": offset, "dtype": "int32" if integer else "float32",
-                        "shape": list(data.shape)}  # fmt: skip
-        parts.append(data.tobytes())
-        offset += data.nbytes
+        if source.dtype == np.uint8:
+            dtype = "uint8"
+        elif np.issubdtype(source.dtype, np.integer) or source.dtype == np.bool_:
+            dtype = "int32"
+        else:
+            dtype = "float32"
+        data = np.ascontiguousarray(source, dtype=np.dtype(dtype).newbyteorder("<"))
+        layout[name] = {"offset": offset, "dtype": dtype, "shape": list(data.shape)}
+        padding = -data.nbytes % 4
+        parts += [data.tobytes(), b"\0" * padding]
+        offset += data.nbytes + padding
     return {"value": memoryview(b"".join(parts)), "arrays": layout, **meta}
 
 

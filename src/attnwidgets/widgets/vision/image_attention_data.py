@@ -5,15 +5,14 @@
   scale``, scale = the row's max / 255²), so a flat row of 1/197 keeps its levels however
   peaked another row of the same head is, and small weights keep their mass.
 - ``layer_value`` / ``rows_value``: one layer ``[heads, N, N]`` or one query's rows
-  ``[heads, N]``, packed with their scales in one buffer (``js/shared/arrays.js``
-  ``readPackedValue`` layout; uint8 kept as uint8).
+  ``[heads, N]``, packed with their scales in one buffer (``arrays.packed_value``, read by
+  ``readPackedValue``; uint8 kept as uint8).
 - ``head_maps_value``: every layer x head map of [CLS] (or of the mean patch query) over its grid.
 - ``rollout_value``: ``aw.rollout`` over the layers of one grid (Swin: one stage).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -22,7 +21,7 @@ import numpy.typing as npt
 from ...records import AttentionRecord
 from ...vision_records import FloatArray, VisionInfo
 from ...vision_rollout import rollout
-from ..arrays import array_value
+from ..arrays import array_value, packed_value
 
 LAYER_CELLS = 1 << 22
 """A layer of at most this many cells (heads x N x N; 4 Mi bytes) goes to the browser whole,
@@ -34,30 +33,6 @@ FETCH_CELLS = 1 << 25
 browser asks, after the first paint, so that later clicks need no round trip."""
 
 MEAN_QUERY = "mean over patch queries"
-
-
-def pack_bytes(arrays: Mapping[str, npt.ArrayLike], **meta: Any) -> dict[str, Any]:
-    """Named uint8 / float32 arrays in one buffer, each 4-byte aligned: the packed layout of
-    ``arrays.packed_value`` with uint8 kept one byte per value.
-
-    Example:
-        >>> v = pack_bytes({"w": np.arange(3, dtype=np.uint8), "s": np.ones(1, np.float32)})
-        >>> v["arrays"]["s"], len(v["value"])
-        ({'offset': 4, 'dtype': 'float32', 'shape': [1]}, 8)
-    """
-    layout: dict[str, dict[str, Any]] = {}
-    parts: list[bytes] = []
-    offset = 0
-    for name, item in arrays.items():
-        source = np.asarray(item)
-        dtype = "<u1" if source.dtype == np.uint8 else "<f4"
-        data = np.ascontiguousarray(source, dtype=dtype)
-        layout[name] = {"offset": offset, "dtype": "uint8" if dtype == "<u1" else "float32",
-                        "shape": list(data.shape)}  # fmt: skip
-        padding = -data.nbytes % 4
-        parts += [data.tobytes(), b"\0" * padding]
-        offset += data.nbytes + padding
-    return {"value": memoryview(b"".join(parts)), "arrays": layout, **meta}
 
 
 def quantize_rows(weights: npt.ArrayLike) -> tuple[npt.NDArray[np.uint8], FloatArray, bool]:
@@ -165,13 +140,13 @@ def layer_value(record: AttentionRecord, layer: int) -> dict[str, Any]:
     for head in range(heads):
         weights[head], scale[head], head_nan = quantize_rows(record[layer][head])
         nan = nan or head_nan
-    return pack_bytes({"weights": weights, "scale": scale}, layer=layer, nan=nan)
+    return packed_value({"weights": weights, "scale": scale}, layer=layer, nan=nan)
 
 
 def rows_value(record: AttentionRecord, layer: int, query: int) -> dict[str, Any]:
     """One query's rows of one layer, ``[heads, N]`` uint8 + ``scale`` ``[heads]``."""
     weights, scale, nan = quantize_rows(record[layer][:, query, :])
-    return pack_bytes({"weights": weights, "scale": scale}, layer=layer, query=query, nan=nan)
+    return packed_value({"weights": weights, "scale": scale}, layer=layer, query=query, nan=nan)
 
 
 def _grid_index(info: VisionInfo, layer: int) -> tuple[list[int], list[int]]:
@@ -205,7 +180,7 @@ def head_maps_value(info: VisionInfo, record: AttentionRecord) -> dict[str, Any]
         arrays[f"maps.{layer}"] = quantized.reshape(maps.shape)
         arrays[f"scale.{layer}"] = scale
     has_cls = "[CLS]" in info.tokens and not info.layer_grids
-    return pack_bytes(arrays, query="[CLS]" if has_cls else MEAN_QUERY)
+    return packed_value(arrays, query="[CLS]" if has_cls else MEAN_QUERY)
 
 
 def stage_layers(info: VisionInfo, n_layers: int, layer: int) -> list[int]:
