@@ -1,7 +1,8 @@
 // The one fake anywidget model of the browser tests (tests/browser, tests/adversarial) and of
 // benchmarks/browser_attention.py: Backbone-style get/set/on/off, `change:<trait>` events
-// fired synchronously on set, `msg:custom`, send / save_changes. Served at /fake_model.js by
-// tests/browser/page_server.py.
+// fired synchronously on set, `msg:custom`, send / save_changes (each save records the traits
+// set since the last one, in `saves`, as anywidget would send them to the kernel). Served at
+// /fake_model.js by tests/browser/page_server.py.
 //
 // Widget state arrives as ipywidgets sends it (page_server.wire in Python): JSON with every
 // binary value lifted out, and the buffers with their paths, e.g. [["chunk", "value"], b64].
@@ -33,6 +34,8 @@ export class FakeModel {
     this.listeners = new Map();
     this.sent = [];
     this.saved = 0;
+    this.saves = []; // {trait: value} per save_changes, for a kernel bridge to hand on
+    this.dirty = new Set();
   }
   get(key) {
     return this.state[key];
@@ -40,6 +43,7 @@ export class FakeModel {
   set(key, value) {
     const old = this.state[key];
     this.state[key] = value;
+    this.dirty.add(key);
     if (old !== value) this.trigger(`change:${key}`, value);
   }
   on(name, fn) {
@@ -57,6 +61,10 @@ export class FakeModel {
   }
   save_changes() {
     this.saved += 1;
+    const out = {};
+    for (const key of this.dirty) out[key] = this.state[key];
+    this.dirty.clear();
+    this.saves.push(out);
   }
   listenerCount() {
     let n = 0;
@@ -71,35 +79,52 @@ export class FakeModel {
   }
 }
 
-const ticks = {
+export const ticks = {
   microtask: () => new Promise((resolve) => queueMicrotask(resolve)), // works with a fake clock
   timeout: () => new Promise((resolve) => setTimeout(resolve, 0)),
+  // an animation frame and a task: what a view scheduled with requestAnimationFrame is drawn
+  frame: () => new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))),
 };
 
+/** A reply's buffers: none (null), one base64 string, or a list of them -> DataViews. */
+function buffersOf(b64) {
+  if (b64 == null) return [];
+  return (Array.isArray(b64) ? b64 : [b64]).map((item) => viewOf(item));
+}
+
 /**
- * window.harness for a page: mount(wire, {width, dpr, bundle, replace}) renders `bundle` (a
- * built /<name>_view.js) on a FakeModel in a new #host element (`replace`: the only element of
- * the body); set / apply / reply change it as a user or the kernel would, each followed by
- * one tick ("microtask", which a fake clock does not hold up, or "timeout"). `defaults`
- * gives the page's own options. The model is window.model.
+ * window.harness for a page: mount(wire, {width, dpr, bundle, replace, id}) renders `bundle`
+ * (a built /<name>_view.js) on a FakeModel in a new element #<id> (default "host"; `replace`:
+ * the only element of the body, else appended; an `id` given whose element exists: that
+ * element, emptied);
+ * set / apply / reply change it as a user or the kernel would, each followed by one tick
+ * ("microtask", which a fake clock does not hold up, "timeout", or "frame"). `defaults` gives
+ * the page's own options. The model is window.model, and window.models[id] for each mount
+ * (apply and reply take that id last, for pages with several widgets).
  */
 export function createHarness(defaults = {}) {
   const base = { bundle: "attention_view.js", tick: "microtask", width: 800, replace: false };
   const { tick, ...options } = { ...base, ...defaults };
   const wait = ticks[tick];
+  const modelOf = (id) => (id == null ? window.model : window.models[id]);
   const harness = {
     async mount(wire, given = {}) {
-      const { width, dpr, bundle: name, replace } = { ...options, ...given };
+      const { width, dpr, bundle: name, replace, id = "host" } = { ...options, ...given };
       if (dpr)
         Object.defineProperty(window, "devicePixelRatio", { value: dpr, configurable: true });
       const widget = (await import(`/${name}`)).default;
       const model = new FakeModel(decodeWire(wire));
-      const el = document.createElement("div");
-      el.id = "host";
+      let el = given.id == null ? null : document.getElementById(id);
+      if (el) el.replaceChildren();
+      else {
+        el = document.createElement("div");
+        el.id = id;
+        if (replace) document.body.replaceChildren(el);
+        else document.body.appendChild(el);
+      }
       el.style.width = `${width}px`;
-      if (replace) document.body.replaceChildren(el);
-      else document.body.appendChild(el);
       window.model = model;
+      window.models = { ...window.models, [id]: model };
       window.cleanup = widget.render({ model, el });
       await wait();
     },
@@ -108,14 +133,21 @@ export function createHarness(defaults = {}) {
       await wait();
     },
     /** A kernel update with buffers ({state, buffers}), applied at once, then a task. */
-    async apply(wire) {
-      window.model.update(decodeWire(wire));
-      await ticks.timeout();
+    async apply(wire, id) {
+      modelOf(id).update(decodeWire(wire));
+      await (tick === "frame" ? wait : ticks.timeout)();
     },
-    async reply(msg, b64) {
-      window.model.trigger("msg:custom", msg, b64 == null ? [] : [viewOf(b64)]);
+    /** A custom message from the kernel with no buffer, one (base64) or a list of them. */
+    async reply(msg, b64, id) {
+      modelOf(id).trigger("msg:custom", msg, buffersOf(b64));
       await wait();
     },
+    /** What the page saved and sent since the last call (a kernel bridge hands them on). */
+    take(id) {
+      const model = modelOf(id);
+      return { saves: model.saves.splice(0), sent: model.sent.splice(0) };
+    },
+    frames: ticks.frame,
   };
   return harness;
 }

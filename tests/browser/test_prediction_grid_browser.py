@@ -161,7 +161,7 @@ def test_hover_shows_top_k_and_a_click_opens_the_attention_below(page, grid, fas
     page.click(f'{ITEMS}[data-index="8"]')  # another image replaces it
     bridge.pump()
     page.wait_for_selector(f'{view}[data-state="ready"]')
-    assert grid.grid.opened == 8 and grid.attention is bridge.mounted["attention"].widget
+    assert grid.grid.opened == 8 and grid.attention is bridge.mounted["attention"].view
     assert int(labels[8]) >= 0
 
 
