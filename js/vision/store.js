@@ -6,7 +6,7 @@
 // background, so later clicks need no round trip.
 // value = byte² * scale of its row (src/attnwidgets/widgets/vision/image_attention_data.py).
 
-import { isEmpty, readPackedValue } from "../shared/arrays.js";
+import { fromMessage, isEmpty, readPackedValue } from "../shared/arrays.js";
 
 export const MISSING_MS = 3000; // no reply by then: the page has no kernel (an exported page)
 const LAYER_BYTES = 96 * 1024 * 1024; // whole layers kept, at most
@@ -181,7 +181,7 @@ export class AttentionStore {
       if (!msg.retry) this.errors.set(key, String(msg.message));
     } else {
       try {
-        this.put(entryOf({ ...msg, value: buffers?.[0] }));
+        this.put(entryOf(fromMessage(msg, buffers)));
       } catch (error) {
         this.errors.set(key, String(error.message ?? error));
       }

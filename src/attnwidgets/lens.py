@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
@@ -17,9 +17,6 @@ from .recording.threads import eval_mode
 from .records import AttentionRecord
 from .run import Run, Runs
 from .streaming import StepStreamer, step_callbacks
-
-if TYPE_CHECKING:
-    pass
 
 
 def max_positions(model: torch.nn.Module) -> int | None:
@@ -65,7 +62,7 @@ class Lens:
     only when no other thread is running it: the lens waits up to ``busy_wait`` seconds for
     such a thread to stop at a module call, else it runs in training mode and says so in
     ``run.notes``; other threads wait at their next module call while it is switched (see
-    ``capture.threads``). A ``torch.compile``d model is run through the module it wraps.
+    ``recording.threads``). A ``torch.compile``d model is run through the module it wraps.
     """
 
     busy_wait = 2.0

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any, TypeGuard
 
 from ...records import AttentionRecord
+from ..arrays import message_parts
 from .image_attention_data import layer_value, rows_value
 
 Reply = tuple[dict[str, Any], list[Any]]
@@ -45,8 +46,8 @@ def _shown(value: Any) -> str:
 
 
 def _split(packed: dict[str, Any], **content: Any) -> Reply:
-    value = packed.pop("value")
-    return {**content, **packed}, [value]
+    meta, buffers = message_parts(packed)
+    return {**content, **meta}, buffers
 
 
 def answer(content: Any, record: AttentionRecord, max_cells: int) -> Reply:
