@@ -19,6 +19,7 @@ import { createStacks } from "./lib/stacks.js";
 import { decodeTile, TileStore } from "./lib/tiles.js";
 import { cropValues, viewLayout } from "./lib/viewport.js";
 import { drawWindowEdge, windowOf, windowTitle } from "./lib/window_edge.js";
+import { linkHoverToken } from "./tokens/attention_link.js";
 
 function createView(model, el) {
   const dom = buildDom(el);
@@ -40,6 +41,7 @@ function createView(model, el) {
   const live = createLive(model, dom.root, dom.title);
   const stacks = createStacks(model, dom.root, dom.title); // stack select and label note
   const axes = createAxes(dom); // axis titles, generated-token marks
+  const link = linkHoverToken(model, dom); // hover_token: the Tokens tab's linked hover
   const untitlePlay = titlePlayButtons(el);
 
   // A new chunk means new data: forget every layer and every request in flight.
@@ -185,6 +187,7 @@ function createView(model, el) {
     place(dom.canvas, L.marginLeft, L.marginTop, L.heatW, L.heatH);
     const qShown = queryTokens.slice(view.q0, view.q1);
     drawAxisLabels(dom.queries, dom.keys, V, qShown, keyTokens.slice(view.k0, view.k1));
+    link.draw(V, view);
     axes.draw(V, view, model.get("generated_from"));
     hideHover();
 
@@ -367,6 +370,7 @@ function createView(model, el) {
     tiles.dispose();
     live.dispose();
     stacks.dispose();
+    link.dispose();
     untitlePlay();
     dom.root.remove();
   };

@@ -79,6 +79,8 @@ class Run:
         if schemes:
             shown = schemes[0] if len(schemes) == 1 else schemes
             tabs.append(("Positions", widgets.position_panel(shown)))
+        if (tokens := widgets.tokens_tab(self, view)) is not None:  # hover linked to the view
+            tabs.append(("Tokens", tokens))
         if len(tabs) == 1:
             return tabs[0][1]
         tab = ipywidgets.Tab(children=[widget for _, widget in tabs])
