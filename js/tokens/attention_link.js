@@ -74,10 +74,11 @@ export function linkHoverToken(model, dom) {
     if (inCols) place(col, V.marginLeft + (t - v.k0) * V.cellW, 0, V.cellW, V.marginTop + V.heatH);
   }
 
+  // Set in the page only: ipywidgets.jslink reacts to the change event and saves the other
+  // side; the kernel need not hear of every row the pointer crosses on the heatmap.
   function set(t) {
     if (Number(model.get("hover_token")) === t) return;
     model.set("hover_token", t);
-    model.save_changes();
   }
 
   const onCanvas = (event) => {

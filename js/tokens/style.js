@@ -56,6 +56,10 @@ ${colours}
 .${ROOT} .attnwidgets-tok-eol { color: rgb(120, 120, 120); }
 .${ROOT} .attnwidgets-tok-agree { box-shadow: inset 2px 0 0 rgb(46, 125, 50); }
 .${ROOT} .attnwidgets-tok-differ { box-shadow: inset 2px 0 0 rgb(211, 47, 47); }
+.${ROOT} .attnwidgets-tok-agree-after { box-shadow: inset -2px 0 0 rgb(46, 125, 50); }
+.${ROOT} .attnwidgets-tok-differ-after { box-shadow: inset -2px 0 0 rgb(211, 47, 47); }
+.${ROOT} .attnwidgets-tok-agree.attnwidgets-tok-agree-after { box-shadow: inset 2px 0 0
+  rgb(46, 125, 50), inset -2px 0 0 rgb(46, 125, 50); }
 .${ROOT} .attnwidgets-tok.attnwidgets-tok-hover { background: rgb(${HOVER_RGB.join(", ")});
   outline: 1px solid rgb(191, 54, 12); }
 .${ROOT} .attnwidgets-tok.attnwidgets-tok-linked { outline: 2px solid rgb(25, 118, 210); }

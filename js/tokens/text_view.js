@@ -148,6 +148,7 @@ export function createTextView(parent, { onHover, onClick, tooltip }) {
     body.dir = "auto";
     body.dataset.k = k;
     const a = lines.starts[line];
+    body.dataset.start = a;
     const b = lines.ends[line];
     const last = b >= text.length;
     let anchor = state.rows === 1 ? lowerBound(state.anchorAt, a) : state.anchors.length;
@@ -170,7 +171,10 @@ export function createTextView(parent, { onHover, onClick, tooltip }) {
       span.textContent = text.slice(x, y);
       span.dataset.t = t;
       span.dataset.s = s;
-      if (state.rows > 1 && x === seg.cuts[s]) markBoundary(span, k, x);
+      if (state.rows > 1 && x === seg.cuts[s]) markBoundary(span, k, x, "");
+      if (state.rows > 1 && y === seg.cuts[s + 1] && !(seg.token[s + 1] >= 0)) {
+        markBoundary(span, k, y, "-after"); // a token's end before text it drops (a space)
+      }
       body.appendChild(span);
       remember(k, t, span);
     }
@@ -178,26 +182,32 @@ export function createTextView(parent, { onHover, onClick, tooltip }) {
       for (; anchor < state.anchors.length; anchor++) chip(k, state.anchors[anchor].t, body);
     }
     const br = lines.breaks[line];
-    if (br > b) {
-      // the newline itself: drawn as ↵ when a token holds it
-      const at = Math.max(0, lowerBound(seg.cuts, b + 1) - 1);
+    // the newline itself (\n, \r\n or \r): drawn as ↵ / ␍ with the token that holds it
+    let marker = null;
+    for (let p = b; p < br; p++) {
+      const at = Math.max(0, lowerBound(seg.cuts, p + 1) - 1);
       const t = at < seg.token.length ? seg.token[at] : -1;
-      if (t >= 0) {
-        const span = node("span", `${tokenClass(tok.flags[t], t, 1)} attnwidgets-tok-eol`, body);
-        span.textContent = "↵";
-        span.dataset.t = t;
-        span.dataset.s = at;
-        remember(k, t, span);
+      const glyph = text[p] === "\r" ? "␍" : "↵";
+      if (t < 0) {
+        marker = null;
+      } else if (marker && Number(marker.dataset.t) === t) {
+        marker.textContent += glyph;
+      } else {
+        marker = node("span", `${tokenClass(tok.flags[t], t, 1)} attnwidgets-tok-eol`, body);
+        marker.textContent = glyph;
+        marker.dataset.t = t;
+        marker.dataset.s = at;
+        remember(k, t, marker);
       }
     }
     return rowBox;
   }
 
-  function markBoundary(span, k, position) {
+  function markBoundary(span, k, position, side) {
     const { boundaries, present, agreed } = state.data;
     const i = lowerBound(boundaries, position);
     if (i >= boundaries.length || boundaries[i] !== position || !present[k][i]) return;
-    span.classList.add(agreed[i] ? "attnwidgets-tok-agree" : "attnwidgets-tok-differ");
+    span.classList.add(`attnwidgets-tok-${agreed[i] ? "agree" : "differ"}${side}`);
   }
 
   /** Apply the highlight classes of `hovered` to the spans drawn. */
