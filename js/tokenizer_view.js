@@ -81,9 +81,22 @@ function createView(model, el) {
     model.set("hover_token", t);
     model.save_changes();
   };
+  // The highlight is drawn first; the trait (a comm message, the linked view) follows after
+  // the frame, once for the newest token when the pointer crossed several.
+  let pendingHover = null;
   const publishHover = (t) => {
-    if (!tokens || tokens.linkNote || model.get("hover_token") === t) return;
-    setHoverToken(t);
+    if (!tokens || tokens.linkNote) return;
+    const first = pendingHover === null;
+    pendingHover = t;
+    if (!first) return;
+    const later = globalThis.requestAnimationFrame ?? ((fn) => setTimeout(fn, 0));
+    later(() =>
+      setTimeout(() => {
+        const value = pendingHover;
+        pendingHover = null;
+        if (value !== null && model.get("hover_token") !== value) setHoverToken(value);
+      }, 0),
+    );
   };
 
   const view = createTextView(root, {

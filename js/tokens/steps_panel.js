@@ -88,10 +88,10 @@ function createPanel(parent, payload) {
   }
   function start() {
     if (position >= frames.length - 1) draw(0);
-    play.textContent = "⏸ pause";
+    play.textContent = "pause";
     timer = setInterval(() => {
+      draw(position + 1);
       if (position >= frames.length - 1) stop();
-      else draw(position + 1);
     }, PLAY_MS);
   }
   function goTo(i) {

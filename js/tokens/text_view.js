@@ -59,7 +59,6 @@ export function createTextView(parent, { onHover, onClick, tooltip }) {
   /** New text and tokens: cut lines and segments (O(text + tokens)), draw the window. */
   function setData(text, data, viewHeight) {
     height = viewHeight;
-    scroll.style.height = `${height}px`;
     const tokenizers = data.tokenizers;
     const rows = tokenizers.length;
     const extra = rows > 1 ? data.boundaries : [];
@@ -78,8 +77,15 @@ export function createTextView(parent, { onHover, onClick, tooltip }) {
       lines: displayLines(text, cols),
       stride: rows * LINE_H + (rows > 1 ? GAP : 0),
     };
-    spacer.style.height = `${state.lines.starts.length * state.stride}px`;
+    fitHeight();
     render(true);
+  }
+
+  /** The spacer holds every line; the window is no taller than them (a short text). */
+  function fitHeight() {
+    const total = state.lines.starts.length * state.stride;
+    spacer.style.height = `${total}px`;
+    scroll.style.height = `${Math.min(height, total + 4)}px`;
   }
 
   /** Wrap again when the width changed (a tab shown, a resized window). */
@@ -89,7 +95,7 @@ export function createTextView(parent, { onHover, onClick, tooltip }) {
     if (cols === state.cols) return;
     state.cols = cols;
     state.lines = displayLines(state.text, cols);
-    spacer.style.height = `${state.lines.starts.length * state.stride}px`;
+    fitHeight();
     render(true);
   }
 
@@ -143,7 +149,7 @@ export function createTextView(parent, { onHover, onClick, tooltip }) {
     const doc = content.ownerDocument;
     const rowBox = doc.createElement("div");
     rowBox.className = "attnwidgets-tok-row";
-    if (state.rows > 1) node("span", "attnwidgets-tok-rowname", rowBox, tok.name);
+    if (state.rows > 1) node("span", "attnwidgets-tok-rowname", rowBox, tok.name).title = tok.name;
     const body = node("div", "attnwidgets-tok-body", rowBox);
     body.dir = "auto";
     body.dataset.k = k;

@@ -58,7 +58,9 @@ def view() -> TokenizerView:
 
 
 @pytest.mark.parametrize(("content", "message"), TABLE)
-def test_every_crafted_message_gets_one_error_reply(view: TokenizerView, content: Any, message: str):
+def test_every_crafted_message_gets_one_error_reply(
+    view: TokenizerView, content: Any, message: str
+):
     sent: list[dict[str, Any]] = []
     view.send = lambda reply, buffers=None: sent.append(reply)  # type: ignore[method-assign]
     before = view.get_state()

@@ -23,11 +23,17 @@ import attnwidgets as aw
 from attnwidgets.tokenizers import tokenize_with_spans
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-import tokenizer_cases as cases  # noqa: E402  (tests/python: the real tokenizers)
+import tokenizer_cases as cases
 
 BUNDLE = "tokenizer_view.js"
-TOKEN_RGB = [(255, 224, 178), (200, 230, 201), (187, 222, 251), (248, 187, 208),
-             (225, 190, 231), (255, 245, 157)]  # fmt: skip (js/tokens/style.js)
+TOKEN_RGB = [
+    (255, 224, 178),
+    (200, 230, 201),
+    (187, 222, 251),
+    (248, 187, 208),
+    (225, 190, 231),
+    (255, 245, 157),
+]  # fmt: skip (js/tokens/style.js)
 HOVER_RGB = (255, 138, 101)
 LABEL_LINKED_RGB = (255, 138, 101)
 AGREE_RGB, DIFFER_RGB = (46, 125, 50), (211, 47, 47)
@@ -113,7 +119,7 @@ def test_spans_are_drawn_where_the_offsets_say_in_their_colours(page: Any, name:
     text16 = EDGE_TEXT.encode("utf-16-le")
     pieces = page.evaluate(PIECES, "#host-tok")
     covered = np.zeros(len(text16) // 2, bool)
-    for k, t, start, shown, cls in pieces:
+    for _, t, start, shown, cls in pieces:
         if start < 0:
             continue
         end = start + len(shown.encode("utf-16-le")) // 2
@@ -143,7 +149,7 @@ def test_spans_are_drawn_where_the_offsets_say_in_their_colours(page: Any, name:
     assert chips == [spans.readable[i] for i in np.flatnonzero(spans.template)]
     # pixels: the top-left corner of plain token spans is their background colour
     plain = [p for p in pieces if p[1] >= 0 <= p[2] and p[4].count(" ") == 1 and p[3].strip()][:6]
-    for _, t, start, _, _ in plain:
+    for _, t, _, _, _ in plain:
         box = span_box(page, f"#host-tok .attnwidgets-tok-body [data-t='{t}']")
         assert pixel(page, box["x"] + 1, box["y"] + 1) == TOKEN_RGB[t % 6], (t, box)
 
@@ -166,6 +172,7 @@ def test_hover_shows_the_token_and_sets_hover_token(page: Any) -> None:
     assert "tokens cover these characters" in said and "rank: merge" in said
     root = page.locator("#host-tok .attnwidgets-tokens")
     assert root.get_attribute("data-hover") == f"0:{emoji}"
+    page.wait_for_function(f"window.models.tok.get('hover_token') === {emoji}")  # after a frame
     bridge.pump()
     assert view.hover_token == emoji
     other = next(i for i, p in enumerate(spans.pieces) if p == "Ġsplit")
@@ -173,6 +180,7 @@ def test_hover_shows_the_token_and_sets_hover_token(page: Any) -> None:
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     page.mouse.move(0, 0)  # leaving keeps the last token highlighted (for the linked view)
     assert pixel(page, box["x"] + 1, box["y"] + 1) == HOVER_RGB
+    page.wait_for_function(f"window.models.tok.get('hover_token') === {other}")
     bridge.pump()
     assert view.hover_token == other
 
@@ -181,7 +189,8 @@ def frame_symbols(page: Any, panel: int) -> list[list[str]]:
     return page.evaluate(
         """(i) => [...document.querySelectorAll('#host-tok .attnwidgets-tok-steps-panel')][i]
           .querySelectorAll('.attnwidgets-tok-pretoken').values().map((g) =>
-            [...g.querySelectorAll('.attnwidgets-tok-sym')].map((s) => s.title.slice(5))).toArray()""",
+            [...g.querySelectorAll('.attnwidgets-tok-sym')].map((s) => s.title.slice(5)))
+          .toArray()""",
         panel,
     )
 
@@ -228,7 +237,8 @@ def test_step_slider_walks_the_frames_to_the_tokenizers_output(page: Any) -> Non
     panels.nth(0).locator("button.attnwidgets-tok-play").click()
     last = str(len(view.steps["tokenizers"][0]["frames"]) - 1)
     page.wait_for_function(
-        f"document.querySelector('#host-tok .attnwidgets-tok-steps-panel').dataset.step === '{last}'",
+        "document.querySelector('#host-tok .attnwidgets-tok-steps-panel').dataset.step"
+        f" === '{last}'",
         timeout=10_000,
     )
 
@@ -333,7 +343,8 @@ def test_a_hundred_thousand_characters_scroll_to_the_end(page: Any) -> None:
         " s.scrollTop = s.scrollHeight; }"
     )
     page.wait_for_function(
-        "document.querySelector('#host-tok .attnwidgets-tok-scroll').dataset.lines.startsWith('0-') === false"
+        "!document.querySelector('#host-tok .attnwidgets-tok-scroll').dataset.lines"
+        ".startsWith('0-')"
     )
     assert lines.count() < 60
     pieces = page.evaluate(PIECES, "#host-tok")
@@ -392,9 +403,12 @@ def test_hover_is_linked_to_the_attention_views_labels(page: Any) -> None:
     assert max(abs(a - b) for a, b in zip(got, LABEL_LINKED_RGB, strict=True)) <= 3, got
     key = page.locator("#host-att .attnwidgets-klabel").nth(cat)
     assert "attnwidgets-label-linked" in (key.get_attribute("class") or "")
-    assert page.locator("#host-att .attnwidgets-linked-band").evaluate_all(
-        "(b) => b.filter((e) => !e.hidden).length"
-    ) == 2
+    assert (
+        page.locator("#host-att .attnwidgets-linked-band").evaluate_all(
+            "(b) => b.filter((e) => !e.hidden).length"
+        )
+        == 2
+    )
     # and back: the pointer on the heatmap's row of "mat" marks "mat" in the text
     mat = labels.index("mat")
     page.locator("#host-att canvas.attnwidgets-heatmap").scroll_into_view_if_needed()

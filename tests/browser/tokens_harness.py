@@ -78,6 +78,7 @@ window.harness = {
     el.style.width = `${width}px`;
     el.style.marginBottom = "16px";
     document.body.appendChild(el);
+    window.renderStarted = performance.now(); // for benchmarks/tokenizer_view.py
     window.cleanups[name] = widget.render({ model, el });
     await frames();
   },

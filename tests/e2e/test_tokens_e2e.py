@@ -65,3 +65,48 @@ def test_hovering_a_token_highlights_it_in_the_attention_view(
     tools.artifacts.mkdir(exist_ok=True)
     attention.screenshot(path=str(tools.artifacts / "jupyterlab-tokens-linked.png"))
     assert not page_errors, page_errors
+
+
+def test_the_tokenizers_notebook_in_jupyterlab(page: Any, jupyterlab: Any, tools: Any) -> None:
+    """notebooks/tokenizers.ipynb run in JupyterLab: MiniLM and SmolLM2 side by side with
+    boundary marks, and the step panels play through WordPiece and BPE on a real word."""
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    open_notebook(page, jupyterlab, "tokenizers.ipynb")
+    run_all(page)
+    views = page.locator(".attnwidgets-tokens")
+
+    def compared() -> Any:
+        if errors := errors_in_outputs(page):
+            raise AssertionError("a cell raised:\n" + "\n".join(errors)[-3000:])
+        for i in range(views.count()):
+            view = views.nth(i)
+            names = view.locator(".attnwidgets-tok-rowname")
+            if view.get_attribute("data-state") == "ready" and names.count():
+                return view
+        return None
+
+    both = tools.wait_for(compared, RUN_ALL, "the side-by-side view")
+    rows = both.locator(".attnwidgets-tok-line").first.locator(".attnwidgets-tok-rowname")
+    assert rows.all_inner_texts() == ["MiniLM (WordPiece)", "SmolLM2 (byte-level BPE)"]
+    assert both.locator(".attnwidgets-tok-agree").count() > 0
+    assert both.locator(".attnwidgets-tok-differ").count() > 0
+    tools.wait_for(
+        lambda: both.locator(".attnwidgets-tok-steps").get_attribute("data-state") == "ready",
+        REDRAW,
+        "the steps",
+    )
+    panels = both.locator(".attnwidgets-tok-steps-panel")
+    assert panels.count() == 2
+    wordpiece, bpe = panels.nth(0), panels.nth(1)
+    assert "(wordpiece)" in wordpiece.locator(".attnwidgets-tok-steps-title").inner_text()
+    assert "(bpe)" in bpe.locator(".attnwidgets-tok-steps-title").inner_text()
+    bpe.locator("button.attnwidgets-tok-play").click()
+    frames = bpe.get_attribute("data-frames")
+    tools.wait_for(lambda: bpe.get_attribute("data-step") == str(int(frames) - 1), 30, "play")
+    symbols = bpe.locator(".attnwidgets-tok-sym").all_inner_texts()
+    assert symbols == ["␣token", "ization"]
+    assert "= the tokenizer" in bpe.locator(".attnwidgets-tok-caption").inner_text()
+    tools.artifacts.mkdir(exist_ok=True)
+    both.screenshot(path=str(tools.artifacts / "jupyterlab-tokenizers-side-by-side.png"))
+    assert not page_errors, page_errors
