@@ -8,7 +8,6 @@
  * (src/attnwidgets/widgets/tokens/view.py).
  * @typedef {object} TokenizerModel
  * @property {string} text the text shown
- * @property {string[]} names one per tokenizer
  * @property {object} data packed value: every tokenizer's tokens (tokens/payload.py)
  * @property {string} word the word shown step by step
  * @property {object} steps {word, tokenizers: [...]} frames per tokenizer (tokens/step_payload.py)

@@ -114,7 +114,7 @@ class TokenizerView(anywidget.AnyWidget):
     _esm = bundle("tokenizer_view.js")
 
     text = Text("").tag(sync=True)
-    names = traitlets.List(Text()).tag(sync=True)
+    names = traitlets.List(Text())  # one per tokenizer (the browser reads them in ``data``)
     data = traitlets.Dict().tag(sync=True)  # spans_value: every tokenizer's tokens, one buffer
     word = Text("").tag(sync=True)  # the word shown step by step
     steps = traitlets.Dict().tag(sync=True)  # {"word", "tokenizers": [word_payload...]}
