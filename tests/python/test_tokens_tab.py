@@ -94,3 +94,33 @@ def test_no_tokens_tab_without_a_tokenizer(minilm):
     ids = tokenizer("hello world", return_tensors="pt")["input_ids"]
     _, titles = tabs_of(aw.wrap(model)(input_ids=ids))
     assert "Tokens" not in titles
+
+
+def test_a_generation_is_linked_over_the_tokens_it_fed() -> None:
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from tiny_lm import char_gpt2, char_tokenizer
+
+    run = aw.wrap(char_gpt2(), char_tokenizer()).generate("the", max_new_tokens=3)
+    tabs, titles = tabs_of(run)
+    tokens = tabs.children[-1]
+    assert titles[-1] == "Tokens" and tokens.data["link_note"] == ""
+    assert len(tokens.spans[0]) == len(run.tokens) + 1  # the last new token was never fed
+
+
+def test_a_tokenizer_that_fails_leaves_the_explorer_and_says_why(minilm) -> None:
+    model, tokenizer = minilm
+
+    class Broken(type(tokenizer)):  # type: ignore[misc]
+        def __call__(self, *args, **kwargs):
+            if kwargs.get("return_offsets_mapping"):
+                raise RuntimeError("no offsets today")
+            return super().__call__(*args, **kwargs)
+
+    broken = Broken.from_pretrained(tokenizer.name_or_path)
+    tabs, titles = tabs_of(aw.wrap(model, broken)("hello world"))
+    assert titles[0] == "Attention" and titles[-1] == "Tokens"
+    assert isinstance(tabs.children[-1], ipywidgets.Label)
+    assert "no offsets today" in tabs.children[-1].value

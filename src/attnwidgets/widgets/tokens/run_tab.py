@@ -15,14 +15,18 @@ from ...tokenizers import read_tokenizer
 from .view import TokenizerView
 
 NOT_LINKED = (
-    "the tokens here differ from the attention view's (its ids were not made from this text "
-    "by this tokenizer): hovering is not linked"
+    "the tokens here are not the attention view's (the run's ids did not come from this text "
+    "through this tokenizer): hovering is not linked"
 )
 
 
 def _run_ids(run: Any) -> list[int] | None:
+    """The ids the attention view's tokens were made from: ``input_ids``, or after a
+    generation the sequence fed so far."""
     inputs = getattr(run, "inputs", None)
     ids = inputs.get("input_ids") if isinstance(inputs, dict) else None
+    if getattr(run, "generated", None) and hasattr(getattr(run, "outputs", None), "tolist"):
+        ids = run.outputs
     if ids is None or not hasattr(ids, "tolist"):
         return None
     rows = ids.tolist()
@@ -30,23 +34,25 @@ def _run_ids(run: Any) -> list[int] | None:
         if len(rows) != 1:
             return None
         rows = rows[0]
-    return [int(i) for i in rows]
+    fed = len(getattr(run, "tokens", None) or [])
+    return [int(i) for i in rows[:fed]]
 
 
 def link_note(spans: Any, run: Any) -> str:
-    """ "" when ``spans`` (the records of a TokenizerView) hold exactly the run's tokens,
-    else why hovering cannot be linked."""
+    """Why hovering cannot be linked, or "" when ``spans`` (a TokenizerView's records) start
+    with exactly the run's tokens (after a generation the text also holds the last new token,
+    which was never fed)."""
     ids = _run_ids(run)
     tokens = getattr(run, "tokens", None) or []
-    if ids is None or spans[0].ids.tolist() != ids or len(tokens) != len(ids):
+    if ids is None or spans[0].ids[: len(ids)].tolist() != ids or len(tokens) != len(ids):
         return NOT_LINKED
     return ""
 
 
-def tokens_tab(run: Any, attention_view: Any = None) -> TokenizerView | None:
+def tokens_tab(run: Any, attention_view: Any = None) -> Any:
     """A TokenizerView of ``run.text`` through ``run.lens.tokenizer`` (with ``run.model`` for
     nearest neighbours), hover linked to ``attention_view``; None when the run has no text or
-    no tokenizer (an image run, ids given directly).
+    no tokenizer (an image run); a Label saying why when the tokenizer fails on the text.
 
     Example:
         >>> tokens_tab(run, view)  # doctest: +SKIP
@@ -63,7 +69,12 @@ def tokens_tab(run: Any, attention_view: Any = None) -> TokenizerView | None:
     model = getattr(run, "model", None)
     if not callable(getattr(model, "get_input_embeddings", None)):
         model = None
-    view = TokenizerView(tokenizer, text, model=model)
+    try:
+        view = TokenizerView(tokenizer, text, model=model)
+    except Exception as error:  # the tab must never cost the user the attention explorer
+        import ipywidgets
+
+        return ipywidgets.Label(f"the tokens of this run cannot be shown: {error}")
     shown = [run]
     view.link_check = lambda spans: link_note(spans, shown[0])
     view.set_text(text)
