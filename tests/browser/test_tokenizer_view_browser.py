@@ -1,12 +1,10 @@
 """The built TokenizerView bundle in Chromium, each view a REAL TokenizerView in this process
 (tokens_harness): spans drawn where the offsets say and in their colours, the hover, the step
 slider and play button against the tokenizer's own output, side-by-side boundary marks, the
-vocabulary panel, a 100,000-character text scrolled to its end, hostile text kept as text, and
-the hover linked to an AttentionView."""
+vocabulary panel, a 100,000-character text scrolled to its end, hostile text kept as text."""
 
 from __future__ import annotations
 
-import io
 import itertools
 import sys
 from collections.abc import Iterator
@@ -16,8 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 from conftest import open_page
-from PIL import Image
-from tokens_harness import Bridge, tokens_server
+from tokens_harness import Bridge, pixel, ready, span_box, tokens_server
 
 import attnwidgets as aw
 from attnwidgets.tokenizers import tokenize_with_spans
@@ -35,7 +32,6 @@ TOKEN_RGB = [
     (255, 245, 157),
 ]  # fmt: skip (js/tokens/style.js)
 HOVER_RGB = (255, 138, 101)
-LABEL_LINKED_RGB = (255, 138, 101)
 AGREE_RGB, DIFFER_RGB = (46, 125, 50), (211, 47, 47)
 
 # Every drawn piece of the text: [tokenizer row, token or -1, absolute UTF-16 start, text, class].
@@ -84,25 +80,6 @@ def utf16(text: str) -> list[int]:
 def offsets16(spans: Any) -> list[tuple[int, int]]:
     cum = utf16(spans.text)
     return [(cum[s], cum[e]) for s, e in zip(spans.starts, spans.ends, strict=True)]
-
-
-def pixel(page: Any, x: float, y: float) -> tuple[int, int, int]:
-    shot = page.screenshot(clip={"x": int(x), "y": int(y), "width": 1, "height": 1})
-    return Image.open(io.BytesIO(shot)).convert("RGB").getpixel((0, 0))
-
-
-def span_box(page: Any, selector: str) -> dict[str, float]:
-    return page.evaluate(
-        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
-        " return {x: r.x, y: r.y, width: r.width, height: r.height}; }",
-        selector,
-    )
-
-
-def ready(page: Any, host: str) -> None:
-    page.wait_for_function(
-        f"document.querySelector('#host-{host} .attnwidgets-tokens')?.dataset.state === 'ready'"
-    )
 
 
 EDGE_TEXT = "\n".join(cases.EDGE_TEXTS.values())
@@ -375,45 +352,3 @@ def test_hostile_text_is_drawn_as_text(page: Any) -> None:
     bridge.pump()
     assert page.locator(f"{root} .attnwidgets-tok-result").count() > 0
     assert page.locator(f"{root} img, {root} script, {root} svg").count() == 0
-
-
-def test_hover_is_linked_to_the_attention_views_labels(page: Any) -> None:
-    text = "The cat sat on the mat"
-    tokens = aw.TokenizerView(cases.minilm(), text)
-    labels = tokens.spans[0].pieces
-    n = len(labels)
-    weights = np.random.default_rng(1).random((2, 2, n, n)).astype(np.float32)
-    attention = aw.AttentionView(weights / weights.sum(-1, keepdims=True), labels)
-    Bridge(page, tokens, BUNDLE, "tok")
-    Bridge(page, attention, "attention_view.js", "att", width=600)
-    ready(page, "tok")
-    page.wait_for_function(
-        "document.querySelector('#host-att .attnwidgets-attention')?.dataset.state === 'ready'"
-    )
-    page.evaluate("harness.link('tok', 'att', 'hover_token')")
-    cat = labels.index("cat")
-    page.hover(f"#host-tok .attnwidgets-tok-body [data-t='{cat}']")
-    att = page.locator("#host-att .attnwidgets-attention")
-    assert att.get_attribute("data-hover-token") == str(cat)
-    label = page.locator("#host-att .attnwidgets-qlabel").nth(cat)
-    assert "attnwidgets-label-linked" in (label.get_attribute("class") or "")
-    assert label.inner_text() == "cat"
-    box = label.bounding_box()
-    got = pixel(page, box["x"] + box["width"] - 2, box["y"] + 1)  # under the band's 18% tint
-    assert max(abs(a - b) for a, b in zip(got, LABEL_LINKED_RGB, strict=True)) <= 3, got
-    key = page.locator("#host-att .attnwidgets-klabel").nth(cat)
-    assert "attnwidgets-label-linked" in (key.get_attribute("class") or "")
-    assert (
-        page.locator("#host-att .attnwidgets-linked-band").evaluate_all(
-            "(b) => b.filter((e) => !e.hidden).length"
-        )
-        == 2
-    )
-    # and back: the pointer on the heatmap's row of "mat" marks "mat" in the text
-    mat = labels.index("mat")
-    page.locator("#host-att canvas.attnwidgets-heatmap").scroll_into_view_if_needed()
-    heat = page.locator("#host-att canvas.attnwidgets-heatmap").bounding_box()
-    page.mouse.move(heat["x"] + 3, heat["y"] + (mat + 0.5) * heat["height"] / n)
-    span = page.locator(f"#host-tok .attnwidgets-tok-body [data-t='{mat}']")
-    assert "attnwidgets-tok-hover" in (span.get_attribute("class") or "")
-    assert page.locator("#host-tok .attnwidgets-tokens").get_attribute("data-hover") == f"0:{mat}"

@@ -12,12 +12,14 @@ tie two traits together in the page as ``ipywidgets.jslink`` does (``link``).
 from __future__ import annotations
 
 import base64
+import io
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from ipywidgets.widgets.widget import _remove_buffers
 from page_server import serve_page
+from PIL import Image
 
 PAGE = """<!doctype html>
 <html><head><meta charset="utf-8"><link rel="icon" href="data:,"></head>
@@ -163,3 +165,25 @@ class Bridge:
 
     def get(self, trait: str) -> Any:
         return self.page.evaluate("([n, t]) => window.models[n].get(t)", [self.name, trait])
+
+
+def pixel(page: Any, x: float, y: float) -> tuple[int, int, int]:
+    """RGB of the page's pixel at (x, y), CSS px in the viewport (a screenshot of it)."""
+    shot = page.screenshot(clip={"x": int(x), "y": int(y), "width": 1, "height": 1})
+    return Image.open(io.BytesIO(shot)).convert("RGB").getpixel((0, 0))
+
+
+def span_box(page: Any, selector: str) -> dict[str, float]:
+    """The bounding box of the first element matching ``selector``, in the viewport."""
+    return page.evaluate(
+        "(s) => { const r = document.querySelector(s).getBoundingClientRect();"
+        " return {x: r.x, y: r.y, width: r.width, height: r.height}; }",
+        selector,
+    )
+
+
+def ready(page: Any, host: str) -> None:
+    """Wait until the TokenizerView mounted as ``host`` has drawn its text."""
+    page.wait_for_function(
+        f"document.querySelector('#host-{host} .attnwidgets-tokens')?.dataset.state === 'ready'"
+    )
