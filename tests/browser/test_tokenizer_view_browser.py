@@ -352,3 +352,22 @@ def test_hostile_text_is_drawn_as_text(page: Any) -> None:
     bridge.pump()
     assert page.locator(f"{root} .attnwidgets-tok-result").count() > 0
     assert page.locator(f"{root} img, {root} script, {root} svg").count() == 0
+
+
+def test_a_slow_tokenizer_says_how_its_spans_were_found(page: Any) -> None:
+    view = aw.TokenizerView(cases.minilm_slow(), "Tokenizers split words.", word="words")
+    Bridge(page, view, BUNDLE, "tok")
+    ready(page, "tok")
+    note = page.locator("#host-tok .attnwidgets-tok-summary .attnwidgets-tok-note").inner_text()
+    assert view.data["tokenizers"][0]["note"] in note and "decoding" in note
+    error = page.locator("#host-tok .attnwidgets-tok-steps-error").inner_text()
+    assert "slow (Python) tokenizer" in error
+    pieces = page.evaluate(PIECES, "#host-tok")
+    spans = view.spans[0]
+    aligned = [
+        spans.text[a:b]
+        for a, b, t in zip(spans.starts, spans.ends, spans.template, strict=True)
+        if not t
+    ]
+    assert [p[3] for p in pieces if p[1] >= 0 and p[2] >= 0] == aligned
+    assert aligned == ["Token", "izer", "s", "split", "words", "."]  # spans found by decoding
