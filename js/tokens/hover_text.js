@@ -10,15 +10,16 @@ export function hexBytes(bytes, max = 24) {
   return `${shown.join(" ")}${more} (${bytes.length} byte${bytes.length === 1 ? "" : "s"})`;
 }
 
-/** Control characters, spaces at the ends and bidi controls made visible in a quoted piece. */
+/** Tabs, newlines and other control characters, and bidi controls, made visible in a quoted
+ * piece (as the attention view's labels show them: \\t, \\n, ⟨U+202E⟩). */
 export function visible(text) {
   return text
     .replace(/[\u202a-\u202e\u2066-\u2069\u200e\u200f]/gu, (c) => {
       return `⟨U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`;
     })
-    .replace(/\t/g, "⇥")
-    .replace(/\r/g, "␍")
-    .replace(/\n/g, "↵")
+    .replace(/\t/g, "\\t")
+    .replace(/\r/g, "\\r")
+    .replace(/\n/g, "\\n")
     .replace(/\p{Cc}/gu, (c) => {
       return `⟨U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`;
     });

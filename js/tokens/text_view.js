@@ -188,12 +188,12 @@ export function createTextView(parent, { onHover, onClick, tooltip }) {
       for (; anchor < state.anchors.length; anchor++) chip(k, state.anchors[anchor].t, body);
     }
     const br = lines.breaks[line];
-    // the newline itself (\n, \r\n or \r): drawn as ↵ / ␍ with the token that holds it
+    // the newline itself (\n, \r\n or \r): drawn as ↵ / ← with the token that holds it
     let marker = null;
     for (let p = b; p < br; p++) {
       const at = Math.max(0, lowerBound(seg.cuts, p + 1) - 1);
       const t = at < seg.token.length ? seg.token[at] : -1;
-      const glyph = text[p] === "\r" ? "␍" : "↵";
+      const glyph = text[p] === "\r" ? "←" : "↵"; // a carriage return: back to the start
       if (t < 0) {
         marker = null;
       } else if (marker && Number(marker.dataset.t) === t) {

@@ -114,7 +114,7 @@ def test_spans_are_drawn_where_the_offsets_say_in_their_colours(page: Any, name:
     missing = np.flatnonzero(want & ~covered & ~newline)
     assert not len(missing), missing  # every character a token covers is in a token span
     assert not (covered & ~want).any()
-    # a newline a token holds is drawn as ↵ (␍ for a carriage return) with that token
+    # a newline a token holds is drawn as ↵ (← for a carriage return) with that token
     eol = [t for _, t, start, shown, cls in pieces if "attnwidgets-tok-eol" in cls]
     held = []
     for p in np.flatnonzero(want & newline):

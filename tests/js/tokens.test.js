@@ -168,7 +168,7 @@ describe("hover text", () => {
   });
 
   it("makes whitespace, controls and bidi overrides visible", () => {
-    expect(visible("a\tb\r\n\u202e\u0007")).toBe("a⇥b␍↵⟨U+202E⟩⟨U+0007⟩");
+    expect(visible("a\tb\r\n\u202e\u0007")).toBe("a\\tb\\r\\n⟨U+202E⟩⟨U+0007⟩");
     expect(hexBytes(new Uint8Array([0xf0, 0x9f]))).toBe("f0 9f (2 bytes)");
   });
 
