@@ -25,6 +25,7 @@ from attnwidgets import (
     PatchingView,
     PositionView,
     StepView,
+    TokenizerView,
 )
 from attnwidgets.widgets import PredictionGridView, TrainingMonitorView
 
@@ -37,6 +38,7 @@ WIDGETS = {
     "position_view.js": PositionView,
     "prediction_grid_view.js": PredictionGridView,
     "step_view.js": StepView,
+    "tokenizer_view.js": TokenizerView,
     "training_monitor_view.js": TrainingMonitorView,
 }
 MODEL_HELPERS = JS / "shared" / "model.js"

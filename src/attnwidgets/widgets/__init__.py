@@ -1,7 +1,7 @@
 """Widgets (numpy + traitlets; never imports torch), grouped as the JavaScript is:
-``attention/``, ``norms/``, ``positions/``, ``steps/``, ``vision/``; shared by all: ``arrays``
-(the one binary channel), ``bundles`` (the built JavaScript), ``inputs`` (what users pass,
-normalised).
+``attention/``, ``norms/``, ``positions/``, ``steps/``, ``tokens/``, ``vision/``; shared by
+all: ``arrays`` (the one binary channel), ``bundles`` (the built JavaScript), ``inputs`` (what
+users pass, normalised).
 
 Names are imported on first use, so importing one widget does not load the others.
 """
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from .norms import NormView, TrainingMonitorView, norm_panel
     from .positions import PositionView, compare, position_explorer, position_panel
     from .steps import StepView
+    from .tokens import TokenizerView, compare_tokenizers, tokens_tab
     from .vision import ImageAttentionView, PatchingView, PredictionGridView
 
 _LAZY = {
@@ -30,6 +31,9 @@ _LAZY = {
     "position_explorer": "positions",
     "position_panel": "positions",
     "StepView": "steps",
+    "TokenizerView": "tokens",
+    "compare_tokenizers": "tokens",
+    "tokens_tab": "tokens",
     "ImageAttentionView": "vision",
     "PatchingView": "vision",
     "PredictionGridView": "vision",
@@ -44,13 +48,16 @@ __all__ = [
     "PositionView",
     "PredictionGridView",
     "StepView",
+    "TokenizerView",
     "TrainingMonitorView",
     "as_attention_record",
     "attention_explorer",
     "compare",
+    "compare_tokenizers",
     "norm_panel",
     "position_explorer",
     "position_panel",
+    "tokens_tab",
 ]
 
 
