@@ -25,6 +25,9 @@ from .views import head_view, model_view
 from .vision_rollout import rollout
 from .widgets import (
     AttentionView,
+    CrossModalView,
+    DualEncoderView,
+    FeatureHeatmapView,
     NormView,
     PositionView,
     StepView,
@@ -41,6 +44,7 @@ if TYPE_CHECKING:
     from .capture.norms import record_norms
     from .lens import Lens, Run, wrap
     from .monitor import TrainingMonitor
+    from .vlm_features import module_features, prompt_maps
     from .vlm_run import VLMRun
 
 
@@ -75,6 +79,8 @@ _LAZY = {
     "record_norms": "capture.norms",
     "TrainingMonitor": "monitor",
     "VLMRun": "vlm_run",
+    "module_features": "vlm_features",
+    "prompt_maps": "vlm_features",
 }
 
 __all__ = [
@@ -83,6 +89,9 @@ __all__ = [
     "AttnWidgetsWarning",
     "Capture",
     "CaptureError",
+    "CrossModalView",
+    "DualEncoderView",
+    "FeatureHeatmapView",
     "Lens",
     "NormRecord",
     "NormView",
@@ -102,9 +111,11 @@ __all__ = [
     "head_metrics",
     "head_view",
     "model_view",
+    "module_features",
     "norm_panel",
     "position_panel",
     "positions",
+    "prompt_maps",
     "record_memory",
     "record_norms",
     "rollout",

@@ -1,6 +1,9 @@
 """Widgets: one AnyWidget per file. Never imports torch."""
 
 from .attention_view import AttentionView
+from .cross_modal_view import CrossModalView
+from .dual_encoder_view import DualEncoderView
+from .feature_heatmap_view import FeatureHeatmapView
 from .inputs import as_attention_record
 from .norm_panel import norm_panel
 from .norm_view import NormView
@@ -12,6 +15,9 @@ from .training_monitor import TrainingMonitorView
 
 __all__ = [
     "AttentionView",
+    "CrossModalView",
+    "DualEncoderView",
+    "FeatureHeatmapView",
     "NormView",
     "PositionView",
     "StepView",
