@@ -198,6 +198,10 @@ def test_view_replies_carry_the_maps() -> None:
     assert np.allclose(values, fs.cosine_map(0, 1, token=8))
     _, values = reply_map(view, module=0, measure="channel", surface=0, channel=2)
     assert np.allclose(values, fs.channel_map(0, 0, 2), equal_nan=True)
+    chosen = FeatureHeatmapView(fs, measure="text", text_token=8, surface=1)
+    assert (chosen.first_map["token"], chosen.first_map["surface"]) == (8, 1)
+    first = np.frombuffer(bytes(chosen.first_map["value"]), np.float32)
+    assert np.allclose(first, fs.cosine_map(0, 1, token=8).reshape(-1))
 
 
 def test_bad_map_requests_name_the_field() -> None:

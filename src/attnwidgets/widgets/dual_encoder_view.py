@@ -45,7 +45,7 @@ def score_note(maps: PromptMaps) -> str:
 class DualEncoderView(anywidget.AnyWidget):
     """Prompts against patches: similarity maps over the image and zero-shot score bars.
 
-    ``maps``: a ``PromptMaps`` (``aw.vlm_features.prompt_maps(run)`` for a CLIP / SigLIP run,
+    ``maps``: a ``PromptMaps`` (``aw.prompt_maps(run)`` for a CLIP / SigLIP run,
     ``lens(image=img, text=["a cat", "a dog"])``); ``prompt``: the prompt drawn large.
 
     Example:
@@ -77,7 +77,7 @@ class DualEncoderView(anywidget.AnyWidget):
         require_bundle(BUNDLE)
         if not isinstance(maps, PromptMaps):
             raise TypeError(
-                "DualEncoderView takes PromptMaps (aw.vlm_features.prompt_maps(run) of a CLIP / "
+                "DualEncoderView takes PromptMaps (aw.prompt_maps(run) of a CLIP / "
                 f"SigLIP run), not {type(maps).__name__}"
             )
         values = np.asarray(maps.maps, np.float32)

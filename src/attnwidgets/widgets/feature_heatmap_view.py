@@ -37,7 +37,7 @@ class FeatureHeatmapView(anywidget.AnyWidget):
     """Hidden states over the image: norm, a channel, PCA as RGB, cosine to a patch or a text
     token; one module at a time.
 
-    ``features``: a ``FeatureSet`` (``aw.vlm_features.module_features(run, modules)``);
+    ``features``: a ``FeatureSet`` (``aw.module_features(run, modules)``);
     ``source``: a function ``pattern -> FeatureSet`` that the widget's module box calls (None:
     the box is hidden); ``pattern``: the names / globs ``features`` came from.
 
@@ -92,15 +92,23 @@ class FeatureHeatmapView(anywidget.AnyWidget):
         require_bundle(BUNDLE)
         if not isinstance(features, FeatureSet):
             raise TypeError(
-                "FeatureHeatmapView takes a FeatureSet (aw.vlm_features.module_features(run, "
-                f"modules)), not {type(features).__name__}; for a run, use run.show() or "
+                "FeatureHeatmapView takes a FeatureSet (aw.module_features(run, modules)), "
+                f"not {type(features).__name__}; for a run, use run.show() or "
                 "aw.vlm_views.feature_view(run)"
             )
         self._source = source
         self._features = features
         self._maps: OrderedDict[tuple[Any, ...], dict[str, Any]] = OrderedDict()
-        super().__init__(pattern=pattern, editable=source is not None, measure=measure,
-                         **self._data_traits(features, module), **kwargs)  # fmt: skip
+        chosen = {name: kwargs.pop(name) for name in ("text_token", "surface") if name in kwargs}
+        super().__init__(
+            pattern=pattern,
+            editable=source is not None,
+            measure=measure,
+            **self._data_traits(features, module),
+            **kwargs,
+        )
+        for name, value in chosen.items():  # checked against the data just set
+            setattr(self, name, value)
         self.first_map = self._first_map()
         self.on_msg(self._on_message)
         self.observe(self._on_pattern, names=["pattern"])
