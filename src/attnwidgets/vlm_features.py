@@ -3,8 +3,9 @@
 The torch side of the Features and Prompts tabs (``widgets/`` gets numpy only):
 
 - ``module_features(run, modules)``: runs the run's model again on the run's inputs with the
-  named modules' outputs recorded (``modules=`` of a capture: paths, globs such as
-  ``"model.language_model.layers.*"``), and lays them on the image: a ``FeatureSet``.
+  named modules' outputs recorded (paths, or globs where ``*`` is one path part:
+  ``"model.language_model.layers.*"`` is the layers), and lays them on the image: a
+  ``FeatureSet``.
 - ``default_modules(run)``: every block of the vision tower and of the language model (the
   parents of the attention modules the run recorded).
 - ``prompt_maps(run)``: CLIP / SigLIP, the similarity of each text prompt to each patch in
@@ -13,6 +14,7 @@ The torch side of the Features and Prompts tabs (``widgets/`` gets numpy only):
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -78,6 +80,35 @@ def split_names(modules: str | Iterable[str]) -> list[str]:
     return out
 
 
+def expand_names(model: torch.nn.Module, names: list[str]) -> list[str]:
+    """Globs where ``*`` stands for one path part: ``model.language_model.layers.*`` is the
+    layers, not every module inside them. A glob that matches no path that way is kept as it
+    is (a capture's ``modules=`` glob, where ``*`` spans parts); other names are kept.
+
+    Example:
+        >>> from collections import OrderedDict
+        >>> block = lambda: torch.nn.Sequential(OrderedDict(mlp=torch.nn.Linear(2, 2)))
+        >>> model = torch.nn.Sequential(OrderedDict(layers=torch.nn.Sequential(block(), block())))
+        >>> expand_names(model, ["layers.*", "layers.*.mlp", "*mlp"])
+        ['layers.0', 'layers.1', 'layers.0.mlp', 'layers.1.mlp', '*mlp']
+    """
+    paths = [path for path, _ in model.named_modules() if path]
+    out: list[str] = []
+    for name in names:
+        if not any(c in name for c in "*?["):
+            out.append(name)
+            continue
+        parts = name.split(".")
+        found = [
+            path
+            for path in paths
+            if len(path.split(".")) == len(parts)
+            and all(fnmatch.fnmatchcase(p, q) for p, q in zip(path.split("."), parts, strict=True))
+        ]
+        out += found or [name]
+    return list(dict.fromkeys(out))
+
+
 def _sequence_inputs(run: Any) -> dict[str, Any]:
     """The run's inputs; after a generation, the prompt and every token fed."""
     inputs = dict(run.inputs)
@@ -97,7 +128,7 @@ def record_outputs(run: Any, modules: str | Iterable[str]) -> dict[str, torch.Te
             "the run has no lens to run its model again: make it with aw.wrap(model, "
             "processor)(image=..., text=...)"
         )
-    names = split_names(modules)
+    names = expand_names(run.model, split_names(modules))
     override: dict[str, Any] = dict(
         attention=False, scores=False, norms=False, qkv=False, residual=False, layers=None
     )
