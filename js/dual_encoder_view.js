@@ -140,7 +140,12 @@ function render({ model, el }) {
     opacity.value = String(Math.round(model.get("opacity") * 100));
     lines.checked = model.get("show_lines");
     const cell = best.index >= 0 ? `(${Math.floor(best.index / cols)}, ${best.index % cols})` : "";
-    Object.assign(root.dataset, { state: "ready", prompt: String(p), peak: cell });
+    Object.assign(root.dataset, {
+      state: "ready",
+      prompt: String(p),
+      peak: cell,
+      scores: model.get("score_kind"),
+    });
   }
 
   canvas.addEventListener("pointermove", (event) => {

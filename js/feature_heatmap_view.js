@@ -132,11 +132,10 @@ function render({ model, el }) {
     const names = model.get("modules");
     module.max = String(Math.max(0, names.length - 1));
     const tokens = model.get("tokens");
+    const positions = model.get("text_positions");
     setOptions(
       token,
-      model
-        .get("text_positions")
-        .map((i) => [i, `${i}: ${shortLabel(visibleToken(tokens[i]), 24)}`]),
+      positions.map((i) => [i, `${i}: ${shortLabel(visibleToken(tokens[i]), 24)}`]),
     );
     pattern.value = model.get("pattern");
     patternBar.style.display = model.get("editable") ? "" : "none";

@@ -43,6 +43,25 @@ export function decodeRow(entry, t) {
   return out;
 }
 
+/** Rows of every head (Float32Array [heads * n]) fused over heads: "one" (head, clamped),
+ * "mean" or "max"; Float32Array n. */
+export function fuseHeads(rows, heads, n, choice, head) {
+  const out = new Float32Array(n);
+  if (choice === "one") {
+    const h = Math.min(Math.max(0, head), heads - 1);
+    out.set(rows.subarray(h * n, (h + 1) * n));
+    return out;
+  }
+  for (let h = 0; h < heads; h++) {
+    for (let k = 0; k < n; k++) {
+      const v = rows[h * n + k];
+      if (choice === "max") out[k] = h === 0 ? v : Math.max(out[k], v);
+      else out[k] += v / heads;
+    }
+  }
+  return out;
+}
+
 /** Per-head values [heads] fused: "one" (head clamped), "mean" or "max". */
 export function fuseValues(values, choice, head) {
   if (choice === "one") return values[Math.min(Math.max(0, head), values.length - 1)];

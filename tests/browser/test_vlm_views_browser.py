@@ -211,6 +211,7 @@ def test_a_prompt_click_switches_the_map(page: Any) -> None:
     bridge = mount(page, view, "dual_encoder_view.js")
     root = page.locator(".attnwidgets-prompts")
     assert root.get_attribute("data-prompt") == "0" and lit(page) == {(0, 1)}
+    assert root.get_attribute("data-scores") == "softmax"
     page.locator('.attnwidgets-vlm-prompt[data-index="1"]').click()
     bridge.pump()
     assert (

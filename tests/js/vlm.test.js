@@ -1,6 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { patchOn, resolveSurface } from "../../js/feature_heatmap_view.js";
-import { blockOf, decodeRow, fuseValues, regionValues, shareValues } from "../../js/vlm/blocks.js";
+import {
+  blockOf,
+  decodeRow,
+  fuseHeads,
+  fuseValues,
+  regionValues,
+  shareValues,
+} from "../../js/vlm/blocks.js";
 import { headTraits, headValue } from "../../js/vlm/controls.js";
 import { mapKey } from "../../js/vlm/map_store.js";
 import { cellAt, keyMap, regionKeys, spanOf, surfaceGrid } from "../../js/vlm/surface.js";
@@ -39,6 +46,22 @@ describe("cross-modal blocks", () => {
     expect(row[0]).toBeCloseTo(1, 6);
     expect(row[2]).toBeCloseTo((128 * 128) / 65025, 6);
     expect(row[5]).toBeCloseTo(0.25, 6); // head 1, row 0, key 2
+  });
+
+  it("fuses rows of heads: one (clamped), mean, max", () => {
+    const rows = new Float32Array([0.2, 0.8, 0.6, 0.4]); // 2 heads x 2 keys
+    expect(Array.from(fuseHeads(rows, 2, 2, "one", 9))).toEqual([
+      expect.closeTo(0.6),
+      expect.closeTo(0.4),
+    ]);
+    expect(Array.from(fuseHeads(rows, 2, 2, "mean", 0))).toEqual([
+      expect.closeTo(0.4),
+      expect.closeTo(0.6),
+    ]);
+    expect(Array.from(fuseHeads(rows, 2, 2, "max", 0))).toEqual([
+      expect.closeTo(0.6),
+      expect.closeTo(0.8),
+    ]);
   });
 
   it("fuses heads: one (clamped), mean, max", () => {
