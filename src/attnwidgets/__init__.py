@@ -45,9 +45,13 @@ if TYPE_CHECKING:
     from .run import Run, Runs
     from .vision_rollout import rollout
     from .vision_views import patching_view
+    from .vlm_features import module_features, prompt_maps
     from .vlm_run import VLMRun
     from .widgets import (
         AttentionView,
+        CrossModalView,
+        DualEncoderView,
+        FeatureHeatmapView,
         ImageAttentionView,
         NormView,
         PatchingView,
@@ -105,6 +109,11 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "TrainingMonitor": ("monitor", "TrainingMonitor"),
     "demo": ("demo", None),
     "tokenizers": ("tokenizers", None),
+    "CrossModalView": ("widgets", "CrossModalView"),
+    "DualEncoderView": ("widgets", "DualEncoderView"),
+    "FeatureHeatmapView": ("widgets", "FeatureHeatmapView"),
+    "module_features": ("vlm_features", "module_features"),
+    "prompt_maps": ("vlm_features", "prompt_maps"),
 }
 
 __all__ = [
@@ -113,6 +122,9 @@ __all__ = [
     "AttnWidgetsWarning",
     "Capture",
     "CaptureError",
+    "CrossModalView",
+    "DualEncoderView",
+    "FeatureHeatmapView",
     "ImageAttentionView",
     "Lens",
     "NormRecord",
@@ -137,10 +149,12 @@ __all__ = [
     "head_metrics",
     "head_view",
     "model_view",
+    "module_features",
     "norm_panel",
     "patching_view",
     "position_panel",
     "positions",
+    "prompt_maps",
     "record_norms",
     "rollout",
     "wrap",

@@ -20,6 +20,9 @@ import pytest
 
 from attnwidgets import (
     AttentionView,
+    CrossModalView,
+    DualEncoderView,
+    FeatureHeatmapView,
     ImageAttentionView,
     NormView,
     PatchingView,
@@ -32,6 +35,9 @@ from attnwidgets.widgets import PredictionGridView, TrainingMonitorView
 JS = Path(__file__).resolve().parents[2] / "js"
 WIDGETS = {
     "attention_view.js": AttentionView,
+    "cross_modal_view.js": CrossModalView,
+    "dual_encoder_view.js": DualEncoderView,
+    "feature_heatmap_view.js": FeatureHeatmapView,
     "image_attention_view.js": ImageAttentionView,
     "norm_view.js": NormView,
     "patching_view.js": PatchingView,

@@ -1,7 +1,7 @@
 """Widgets (numpy + traitlets; never imports torch), grouped as the JavaScript is:
-``attention/``, ``norms/``, ``positions/``, ``steps/``, ``tokens/``, ``vision/``; shared by
-all: ``arrays`` (the one binary channel), ``bundles`` (the built JavaScript), ``inputs`` (what
-users pass, normalised).
+``attention/``, ``norms/``, ``positions/``, ``steps/``, ``tokens/``, ``vision/``, ``vlm/``;
+shared by all: ``arrays`` (the one binary channel), ``bundles`` (the built JavaScript),
+``inputs`` (what users pass, normalised).
 
 Names are imported on first use, so importing one widget does not load the others.
 """
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .steps import StepView
     from .tokens import TokenizerView, compare_tokenizers, tokens_tab
     from .vision import ImageAttentionView, PatchingView, PredictionGridView
+    from .vlm import CrossModalView, DualEncoderView, FeatureHeatmapView
 
 _LAZY = {
     "AttentionView": "attention",
@@ -37,11 +38,17 @@ _LAZY = {
     "ImageAttentionView": "vision",
     "PatchingView": "vision",
     "PredictionGridView": "vision",
+    "CrossModalView": "vlm",
+    "DualEncoderView": "vlm",
+    "FeatureHeatmapView": "vlm",
     "as_attention_record": "inputs",
 }
 
 __all__ = [
     "AttentionView",
+    "CrossModalView",
+    "DualEncoderView",
+    "FeatureHeatmapView",
     "ImageAttentionView",
     "NormView",
     "PatchingView",
