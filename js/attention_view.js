@@ -43,6 +43,7 @@
  * @property {string} label_note
  * @property {number} generated_from -1 for none
  * @property {number[][]} windows per layer [lo, hi], or [] without a window
+ * @property {number} hover_token token under the pointer, linked to the Tokens tab; -1 for none
  */
 
 import { createAxes } from "./attention/axes.js";
@@ -57,6 +58,7 @@ import { applyScale } from "./attention/scales.js";
 import { hasSentences, sentenceBounds, sentenceLabel } from "./attention/sentences.js";
 import { createStacks } from "./attention/stacks.js";
 import { readTile, TileStore } from "./attention/tiles.js";
+import { linkHoverToken } from "./attention/token_link.js";
 import { cropValues, viewLayout } from "./attention/viewport.js";
 import { drawWindowEdge, windowOf, windowTitle } from "./attention/window_edge.js";
 import { hasNaN } from "./shared/colormap.js";
@@ -91,6 +93,7 @@ function createView(model, el) {
   const live = createLive(model, dom.root, dom.title);
   const stacks = createStacks(model, dom.root, dom.title); // stack select and label note
   const axes = createAxes(dom); // axis titles, generated-token marks
+  const link = linkHoverToken(model, dom); // hover_token: the Tokens tab's linked hover
   const untitlePlay = titlePlayButtons(el);
 
   // A new chunk means new data: forget every layer and every request in flight.
@@ -235,6 +238,7 @@ function createView(model, el) {
     place(dom.canvas, L.marginLeft, L.marginTop, L.heatW, L.heatH);
     const qShown = queryTokens.slice(view.q0, view.q1);
     drawAxisLabels(dom.queries, dom.keys, V, qShown, keyTokens.slice(view.k0, view.k1));
+    link.draw(V, view);
     axes.draw(V, view, model.get("generated_from"));
     hideHover();
 
@@ -415,6 +419,7 @@ function createView(model, el) {
     tiles.dispose();
     live.dispose();
     stacks.dispose();
+    link.dispose();
     untitlePlay();
     dom.root.remove();
   };

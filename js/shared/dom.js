@@ -20,6 +20,14 @@ export function node(tag, className, parent, text) {
   return n;
 }
 
+/** A button with (untrusted-safe) text and a title, appended to parent. */
+export function button(parent, className, text, title) {
+  const b = node("button", className, parent, text);
+  b.type = "button";
+  if (title) b.title = title;
+  return b;
+}
+
 /** A titled box holding one canvas: {box, heading, canvas}. */
 export function chart(parent, className, title) {
   const box = node("div", "attnwidgets-chart", parent);
@@ -63,6 +71,30 @@ export function redrawScheduler(draw) {
         scheduled = false;
         if (!cancelled) draw();
       });
+    },
+    cancel() {
+      cancelled = true;
+    },
+  };
+}
+
+/** Run `fn` at most once per animation frame (or microtask where there are no frames):
+ * `schedule()` queues it, `now()` runs it at once, `cancel()` stops every later run. */
+export function frameScheduler(fn) {
+  let pending = false;
+  let cancelled = false;
+  const later = globalThis.requestAnimationFrame ?? ((cb) => queueMicrotask(cb));
+  return {
+    schedule() {
+      if (pending || cancelled) return;
+      pending = true;
+      later(() => {
+        pending = false;
+        if (!cancelled) fn();
+      });
+    },
+    now() {
+      if (!cancelled) fn();
     },
     cancel() {
       cancelled = true;

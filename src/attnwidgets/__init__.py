@@ -7,15 +7,17 @@
 Every public name is imported on first use: the widgets work without torch installed, and
 importing one part does not load the others. ``__all__`` is what a user needs; a few tuning
 objects are public too (``aw.record_memory``: the memory records are written into, and the
-default memory budget of a capture, ``aw.record_memory.budget``).
+default memory budget of a capture, ``aw.record_memory.budget``), and ``aw.tokenizers`` (how a
+text becomes tokens: spans, steps, alignment, vocabulary), left out of ``__all__`` because a
+star import would shadow Hugging Face's ``tokenizers`` package.
 
 The package: ``recording/`` (PyTorch side: ``capture``), ``widgets/`` (numpy + traitlets),
 the records that cross between them (``records``, ``norm_records``, ``qkv_records``,
 ``vision_records``, ``vlm_records``, ``stacks``), ``positions/`` (positional schemes as
-data), ``lens`` and ``run`` (``wrap`` and what it returns; images in: ``vision_run``,
-``vlm_run``), the pieces that join the halves (``vision_views``: ``patching_view``;
-``predictions``: ``PredictionGrid``), ``bertviz`` (``head_view`` / ``model_view``) and
-``demo`` (models trained here, with their data).
+data), ``tokenizers/`` (tokenizer internals, numpy only), ``lens`` and ``run`` (``wrap`` and
+what it returns; images in: ``vision_run``, ``vlm_run``), the pieces that join the halves
+(``vision_views``: ``patching_view``; ``predictions``: ``PredictionGrid``), ``bertviz``
+(``head_view`` / ``model_view``) and ``demo`` (models trained here, with their data).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ._version import __version__ as __version__
 
 if TYPE_CHECKING:
     from . import demo, positions
+    from . import tokenizers as tokenizers
     from .bertviz import head_view, model_view
     from .lens import Lens, wrap
     from .metrics import head_metrics
@@ -42,15 +45,21 @@ if TYPE_CHECKING:
     from .run import Run, Runs
     from .vision_rollout import rollout
     from .vision_views import patching_view
+    from .vlm_features import module_features, prompt_maps
     from .vlm_run import VLMRun
     from .widgets import (
         AttentionView,
+        CrossModalView,
+        DualEncoderView,
+        FeatureHeatmapView,
         ImageAttentionView,
         NormView,
         PatchingView,
         PositionView,
         StepView,
+        TokenizerView,
         attention_explorer,
+        compare_tokenizers,
         norm_panel,
         position_panel,
     )
@@ -72,6 +81,8 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "NormView": ("widgets", "NormView"),
     "PositionView": ("widgets", "PositionView"),
     "StepView": ("widgets", "StepView"),
+    "TokenizerView": ("widgets", "TokenizerView"),
+    "compare_tokenizers": ("widgets", "compare_tokenizers"),
     "ImageAttentionView": ("widgets", "ImageAttentionView"),
     "PatchingView": ("widgets", "PatchingView"),
     "attention_explorer": ("widgets", "attention_explorer"),
@@ -97,6 +108,12 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "extract_positions": ("recording.positions", "extract_positions"),
     "TrainingMonitor": ("monitor", "TrainingMonitor"),
     "demo": ("demo", None),
+    "tokenizers": ("tokenizers", None),
+    "CrossModalView": ("widgets", "CrossModalView"),
+    "DualEncoderView": ("widgets", "DualEncoderView"),
+    "FeatureHeatmapView": ("widgets", "FeatureHeatmapView"),
+    "module_features": ("vlm_features", "module_features"),
+    "prompt_maps": ("vlm_features", "prompt_maps"),
 }
 
 __all__ = [
@@ -105,6 +122,9 @@ __all__ = [
     "AttnWidgetsWarning",
     "Capture",
     "CaptureError",
+    "CrossModalView",
+    "DualEncoderView",
+    "FeatureHeatmapView",
     "ImageAttentionView",
     "Lens",
     "NormRecord",
@@ -117,20 +137,24 @@ __all__ = [
     "Run",
     "Runs",
     "StepView",
+    "TokenizerView",
     "TrainingMonitor",
     "VLMRun",
     "attention_explorer",
     "capture",
     "compare_positions",
+    "compare_tokenizers",
     "demo",
     "extract_positions",
     "head_metrics",
     "head_view",
     "model_view",
+    "module_features",
     "norm_panel",
     "patching_view",
     "position_panel",
     "positions",
+    "prompt_maps",
     "record_norms",
     "rollout",
     "wrap",

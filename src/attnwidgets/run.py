@@ -64,7 +64,8 @@ class Run:
     def widget(self, layer: int = 0, head: int = 0) -> ipywidgets.Widget:
         """Tabs: the attention heatmap with layer and head sliders, the norm statistics when
         they were captured, attention step by step when Q, K and V were (``qkv=True``), and
-        the model's position schemes when some are found (one per rotary table)."""
+        the model's position schemes when some are found (one per rotary table), and the
+        text's tokens when the lens has a tokenizer (hover linked to the attention view)."""
         import ipywidgets
 
         from . import widgets
@@ -83,6 +84,8 @@ class Run:
         if schemes:
             shown = schemes[0] if len(schemes) == 1 else schemes
             tabs.append(("Positions", widgets.position_panel(shown)))
+        if (tokens := widgets.tokens_tab(self, view)) is not None:  # hover linked to the view
+            tabs.append(("Tokens", tokens))
         if len(tabs) == 1:
             return tabs[0][1]
         tab = ipywidgets.Tab(children=[widget for _, widget in tabs])

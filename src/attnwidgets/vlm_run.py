@@ -117,6 +117,16 @@ class VLMRun(Run):
         weights = self.attention[self.text_layers[layer]]
         return info.image_map(weights, query % weights.shape[1], head, image, view)
 
+    def widget(self, layer: int = 0, head: int = 0) -> Any:
+        """The tabs of ``Run.widget`` plus "Cross-modal", "Features" and, for CLIP / SigLIP,
+        "Prompts" (``vlm_views``)."""
+        shown = super().widget(layer=layer, head=head)
+        if self.vlm is None:
+            return shown
+        from .vlm_views import with_vlm_tabs
+
+        return with_vlm_tabs(self, shown)
+
     def _no_map_reason(self) -> str:
         family = self._info().family
         if family in ("clip", "siglip"):

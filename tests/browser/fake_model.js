@@ -100,7 +100,8 @@ function buffersOf(b64) {
  * set / apply / reply change it as a user or the kernel would, each followed by one tick
  * ("microtask", which a fake clock does not hold up, "timeout", or "frame"). `defaults` gives
  * the page's own options. The model is window.model, and window.models[id] for each mount
- * (apply and reply take that id last, for pages with several widgets).
+ * (apply and reply take that id last, for pages with several widgets); what render returned
+ * is window.cleanup, and window.cleanups[id].
  */
 export function createHarness(defaults = {}) {
   const base = { bundle: "attention_view.js", tick: "microtask", width: 800, replace: false };
@@ -125,7 +126,9 @@ export function createHarness(defaults = {}) {
       el.style.width = `${width}px`;
       window.model = model;
       window.models = { ...window.models, [id]: model };
+      window.renderStarted = performance.now(); // for benchmarks: render() -> painted
       window.cleanup = widget.render({ model, el });
+      window.cleanups = { ...window.cleanups, [id]: window.cleanup };
       await wait();
     },
     async set(key, value) {

@@ -129,6 +129,10 @@ def loaded_after(statement: str) -> set[str]:
             {"torch", "attnwidgets.recording", "attnwidgets.widgets.attention"},
         ),
         ("from attnwidgets import PatchingView, rollout", {"torch", "attnwidgets.recording"}),
+        (
+            "from attnwidgets.widgets.tokens import TokenizerView",
+            {"torch", "attnwidgets.recording", "attnwidgets.widgets.attention"},
+        ),
         ("from attnwidgets.recording import capture", {"attnwidgets.widgets", "ipywidgets"}),
     ],
 )

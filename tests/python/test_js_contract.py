@@ -20,23 +20,31 @@ import pytest
 
 from attnwidgets import (
     AttentionView,
+    CrossModalView,
+    DualEncoderView,
+    FeatureHeatmapView,
     ImageAttentionView,
     NormView,
     PatchingView,
     PositionView,
     StepView,
+    TokenizerView,
 )
 from attnwidgets.widgets import PredictionGridView, TrainingMonitorView
 
 JS = Path(__file__).resolve().parents[2] / "js"
 WIDGETS = {
     "attention_view.js": AttentionView,
+    "cross_modal_view.js": CrossModalView,
+    "dual_encoder_view.js": DualEncoderView,
+    "feature_heatmap_view.js": FeatureHeatmapView,
     "image_attention_view.js": ImageAttentionView,
     "norm_view.js": NormView,
     "patching_view.js": PatchingView,
     "position_view.js": PositionView,
     "prediction_grid_view.js": PredictionGridView,
     "step_view.js": StepView,
+    "tokenizer_view.js": TokenizerView,
     "training_monitor_view.js": TrainingMonitorView,
 }
 MODEL_HELPERS = JS / "shared" / "model.js"

@@ -72,7 +72,7 @@ def test_run_widget_has_attention_and_positions_tabs(minilm):
     tabs = run.widget(layer=1, head=3)
     assert isinstance(tabs, ipywidgets.Tab)
     titles = [tabs.get_title(i) for i in range(len(tabs.children))]
-    assert titles == ["Attention", "Norms", "Positions"]
+    assert titles == ["Attention", "Norms", "Positions", "Tokens"]
     assert len(run.norms) == 13  # embeddings LayerNorm + 2 per layer x 6 layers
     view = _find(tabs.children[0], aw.AttentionView)
     assert (view.layer, view.head) == (1, 3)

@@ -1,7 +1,7 @@
 """Widgets (numpy + traitlets; never imports torch), grouped as the JavaScript is:
-``attention/``, ``norms/``, ``positions/``, ``steps/``, ``vision/``; shared by all: ``arrays``
-(the one binary channel), ``bundles`` (the built JavaScript), ``inputs`` (what users pass,
-normalised).
+``attention/``, ``norms/``, ``positions/``, ``steps/``, ``tokens/``, ``vision/``, ``vlm/``;
+shared by all: ``arrays`` (the one binary channel), ``bundles`` (the built JavaScript),
+``inputs`` (what users pass, normalised).
 
 Names are imported on first use, so importing one widget does not load the others.
 """
@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from .norms import NormView, TrainingMonitorView, norm_panel
     from .positions import PositionView, compare, position_explorer, position_panel
     from .steps import StepView
+    from .tokens import TokenizerView, compare_tokenizers, tokens_tab
     from .vision import ImageAttentionView, PatchingView, PredictionGridView
+    from .vlm import CrossModalView, DualEncoderView, FeatureHeatmapView
 
 _LAZY = {
     "AttentionView": "attention",
@@ -30,27 +32,39 @@ _LAZY = {
     "position_explorer": "positions",
     "position_panel": "positions",
     "StepView": "steps",
+    "TokenizerView": "tokens",
+    "compare_tokenizers": "tokens",
+    "tokens_tab": "tokens",
     "ImageAttentionView": "vision",
     "PatchingView": "vision",
     "PredictionGridView": "vision",
+    "CrossModalView": "vlm",
+    "DualEncoderView": "vlm",
+    "FeatureHeatmapView": "vlm",
     "as_attention_record": "inputs",
 }
 
 __all__ = [
     "AttentionView",
+    "CrossModalView",
+    "DualEncoderView",
+    "FeatureHeatmapView",
     "ImageAttentionView",
     "NormView",
     "PatchingView",
     "PositionView",
     "PredictionGridView",
     "StepView",
+    "TokenizerView",
     "TrainingMonitorView",
     "as_attention_record",
     "attention_explorer",
     "compare",
+    "compare_tokenizers",
     "norm_panel",
     "position_explorer",
     "position_panel",
+    "tokens_tab",
 ]
 
 

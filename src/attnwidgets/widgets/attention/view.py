@@ -103,6 +103,7 @@ class AttentionView(anywidget.AnyWidget):
     label_note = traitlets.Unicode("").tag(sync=True)  # why positions are shown, "" for tokens
     generated_from = traitlets.Int(-1).tag(sync=True)  # first generated token, -1: none
     windows = traitlets.List(traitlets.List(traitlets.Int())).tag(sync=True)  # per layer [lo, hi]
+    hover_token = traitlets.Int(-1, min=-1).tag(sync=True)  # linked hover (Tokens tab), -1: none
 
     def __init__(
         self,

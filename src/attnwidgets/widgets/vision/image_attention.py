@@ -21,20 +21,11 @@ import traitlets
 from ...records import AttentionRecord
 from ...vision_records import VisionInfo
 from ..bundles import bundle, require_bundle
+from ..inputs import clean_text
 from . import image_attention_data as data
 from .requests import answer
 
 BUNDLE = "image_attention_view.js"
-
-
-def clean_text(text: str) -> str:
-    """A label that always serialises: lone UTF-16 surrogates become U+FFFD.
-
-    Example:
-        >>> clean_text("a\\ud800b")
-        'a\\ufffdb'
-    """
-    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def vision_parts(

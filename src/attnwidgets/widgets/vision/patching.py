@@ -21,7 +21,7 @@ import traitlets
 from ...vision_records import VisionInfo
 from ..arrays import array_value
 from ..bundles import bundle, require_bundle
-from .image_attention import clean_text
+from ..inputs import clean_text
 from .image_attention_data import image_shape, image_value
 
 BUNDLE = "patching_view.js"

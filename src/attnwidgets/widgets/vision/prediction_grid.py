@@ -25,7 +25,7 @@ import traitlets
 
 from ..arrays import array_value, packed_value
 from ..bundles import bundle, require_bundle
-from .image_attention import clean_text
+from ..inputs import clean_text
 from .prediction_grid_data import (
     check_grid,
     confusion_matrix,
