@@ -66,7 +66,6 @@ class Run:
         they were captured, attention step by step when Q, K and V were (``qkv=True``), and
         the model's position schemes when some are found (one per rotary table), and the
         text's tokens when the lens has a tokenizer (hover linked to the attention view)."""
-        import ipywidgets
 
         from . import widgets
 
@@ -88,9 +87,7 @@ class Run:
             tabs.append(("Tokens", tokens))
         if len(tabs) == 1:
             return tabs[0][1]
-        tab = ipywidgets.Tab(children=[widget for _, widget in tabs])
-        for index, (title, _) in enumerate(tabs):
-            tab.set_title(index, title)
+        tab = widgets.Tabs([widget for _, widget in tabs], [title for title, _ in tabs])
         if tabs[1][0] == "Norms":  # a new text in the live box: the norms follow
             view.observe(lambda _: _refresh_norms(tab, view.source_data), names="data_version")
         return tab
@@ -216,11 +213,12 @@ class Runs(Sequence["Run"]):
 
 def _refresh_norms(tab: ipywidgets.Tab, run: Any) -> None:
     """Replace the Norms tab with the norms of ``run`` (a generation step has none: kept)."""
-    from .widgets import norm_panel
+    from .widgets import close_tree, norm_panel
 
     norms = getattr(run, "norms", None)
     if norms is None or not len(norms):
         return
     children = list(tab.children)
-    children[1] = norm_panel(norms, run.tokens)
+    old, children[1] = children[1], norm_panel(norms, run.tokens)
     tab.children = tuple(children)
+    close_tree(old)  # its view and record are not shown anywhere else

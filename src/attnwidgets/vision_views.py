@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .recording.vision.patch_embeddings import patch_embeddings, position_embeddings
+from .widgets.panels import Tabs
 from .widgets.vision.image_attention import ImageAttentionView
 from .widgets.vision.patching import PatchingView
 
@@ -70,7 +71,4 @@ def with_vision_tabs(
         shown.children = (*shown.children, *(widget for _, widget in tabs))
         shown.titles = (*titles, *(title for title, _ in tabs))
         return shown
-    return ipywidgets.Tab(
-        children=[shown, *(widget for _, widget in tabs)],
-        titles=["Attention", *(title for title, _ in tabs)],
-    )
+    return Tabs([shown, *(widget for _, widget in tabs)], ["Attention", *(t for t, _ in tabs)])

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .vlm_features import default_modules, module_features, prompt_maps
+from .widgets.panels import Tabs
 from .widgets.vlm.cross_modal import CrossModalView
 from .widgets.vlm.dual_encoder import DualEncoderView
 from .widgets.vlm.feature_heatmap import FeatureHeatmapView
@@ -83,7 +84,4 @@ def with_vlm_tabs(run: Any, shown: ipywidgets.Widget, layer: int = 0) -> ipywidg
         shown.children = (*shown.children, *(widget for _, widget in tabs))
         shown.titles = (*titles, *(title for title, _ in tabs))
         return shown
-    return ipywidgets.Tab(
-        children=[shown, *(widget for _, widget in tabs)],
-        titles=["Attention", *(title for title, _ in tabs)],
-    )
+    return Tabs([shown, *(widget for _, widget in tabs)], ["Attention", *(t for t, _ in tabs)])

@@ -1,7 +1,7 @@
 """Widgets (numpy + traitlets; never imports torch), grouped as the JavaScript is:
 ``attention/``, ``norms/``, ``positions/``, ``steps/``, ``tokens/``, ``vision/``, ``vlm/``;
 shared by all: ``arrays`` (the one binary channel), ``bundles`` (the built JavaScript),
-``inputs`` (what users pass, normalised).
+``inputs`` (what users pass, normalised), ``panels`` (boxes that close what they hold).
 
 Names are imported on first use, so importing one widget does not load the others.
 """
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from .attention import AttentionView, attention_explorer
     from .inputs import as_attention_record
     from .norms import NormView, TrainingMonitorView, norm_panel
+    from .panels import Panel, Row, Tabs, close_tree
     from .positions import PositionView, compare, position_explorer, position_panel
     from .steps import StepView
     from .tokens import TokenizerView, compare_tokenizers, tokens_tab
@@ -42,6 +43,10 @@ _LAZY = {
     "DualEncoderView": "vlm",
     "FeatureHeatmapView": "vlm",
     "as_attention_record": "inputs",
+    "Panel": "panels",
+    "Row": "panels",
+    "Tabs": "panels",
+    "close_tree": "panels",
 }
 
 __all__ = [
@@ -51,14 +56,18 @@ __all__ = [
     "FeatureHeatmapView",
     "ImageAttentionView",
     "NormView",
+    "Panel",
     "PatchingView",
     "PositionView",
     "PredictionGridView",
+    "Row",
     "StepView",
+    "Tabs",
     "TokenizerView",
     "TrainingMonitorView",
     "as_attention_record",
     "attention_explorer",
+    "close_tree",
     "compare",
     "compare_tokenizers",
     "norm_panel",

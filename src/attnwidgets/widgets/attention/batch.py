@@ -7,6 +7,7 @@ from typing import Any
 
 import ipywidgets
 
+from ..panels import Panel
 from .view import find_attention_view
 
 EXAMPLE_LABEL_CHARS = 40
@@ -58,6 +59,6 @@ def batch_explorer(
             view.text = text  # the text box shows the example's own text
 
     picker.observe(pick, names="value")
-    box = ipywidgets.VBox([picker, shown])
+    box = Panel([picker, shown])
     box.add_class("attnwidgets-batch")
     return box

@@ -8,6 +8,7 @@ from typing import Any
 
 import ipywidgets
 
+from ..panels import Panel, Row
 from .view import AttentionView
 
 
@@ -15,7 +16,8 @@ def attention_explorer(
     data: Any, tokens: Sequence[str] | None = None, **options: Any
 ) -> ipywidgets.VBox:
     """An ``AttentionView`` with layer and head sliders and a play button (through the
-    layers), linked to it in the browser. Children: ``[HBox(layer, head), view, HBox(play)]``.
+    layers), linked to it in the browser; closing the box closes them all. Children:
+    ``[Row(layer, head), view, Row(play)]``.
 
     ``data`` is the view, or what ``AttentionView`` takes (a Run, a record, the attentions
     tuple...), with its ``tokens`` and ``options``; as ``norm_panel`` and ``position_panel``
@@ -45,21 +47,23 @@ def attention_explorer(
     )
     layer.add_class("attnwidgets-layer-slider")
     head.add_class("attnwidgets-head-slider")
-    ipywidgets.jslink((layer, "value"), (view, "layer"))
-    ipywidgets.jslink((head, "value"), (view, "head"))
+    links = [
+        ipywidgets.jslink((layer, "value"), (view, "layer")),
+        ipywidgets.jslink((head, "value"), (view, "head")),
+    ]
     # A play button that steps through the layers, in the browser (no kernel round trip).
     play = ipywidgets.Play(
         value=view.layer, min=0, max=max(0, view.n_layers - 1), interval=700, description="layers"
     )
     play.tooltip = "play / pause, stop, loop: step through the layers"
     play.add_class("attnwidgets-play")
-    ipywidgets.jslink((play, "value"), (layer, "value"))
+    links.append(ipywidgets.jslink((play, "value"), (layer, "value")))
     # New data in place (a new text, a generation step) may change the counts.
     view.observe(lambda change: _set_max((layer, play), change["new"]), names="n_layers")
     view.observe(lambda change: _set_max((head,), change["new"]), names="n_heads")
-    play_row = ipywidgets.HBox([play], layout=ipywidgets.Layout(order="1"))
+    play_row = Row([play], layout=ipywidgets.Layout(order="1"))
     view.layout.order = "2"  # shown under the play row; children stay [sliders, view, play]
-    box = ipywidgets.VBox([ipywidgets.HBox([layer, head]), view, play_row])
+    box = Panel([Row([layer, head]), view, play_row], links=links)
     box.add_class("attnwidgets-explorer")
     return box
 

@@ -20,6 +20,7 @@ import traitlets
 from ..arrays import packed_value
 from ..bundles import bundle, require_bundle
 from ..inputs import Text
+from ..panels import Panel, Row
 from .gif_export import save_gif
 from .history import LossHistory, Snapshot, SnapshotHistory
 
@@ -133,13 +134,13 @@ def monitor_panel(view: TrainingMonitorView) -> ipywidgets.VBox:
     layer = ipywidgets.IntSlider(0, min=0, max=max(0, view.n_layers - 1), description="norm")
     layer.style = style
     layer.add_class("attnwidgets-norm-slider")
-    ipywidgets.jslink((layer, "value"), (view, "layer"))
+    links = [ipywidgets.jslink((layer, "value"), (view, "layer"))]
     play = ipywidgets.Play(value=0, min=0, max=max(0, view.n_history - 1), interval=100)
     play.add_class("attnwidgets-play")
     history = ipywidgets.IntSlider(0, min=0, max=max(0, view.n_history - 1), description="history")
     history.style = style
     history.add_class("attnwidgets-history-slider")
-    ipywidgets.jslink((play, "value"), (history, "value"))
+    links.append(ipywidgets.jslink((play, "value"), (history, "value")))
     live = ipywidgets.ToggleButton(value=True, description="live", tooltip="follow training")
     live.add_class("attnwidgets-live")
     syncing = {"busy": False}
@@ -168,6 +169,6 @@ def monitor_panel(view: TrainingMonitorView) -> ipywidgets.VBox:
     view.observe(sizes, names=["n_layers", "n_history"])
     history.observe(scrub, names="value")
     live.observe(follow, names="value")
-    box = ipywidgets.VBox([ipywidgets.HBox([layer, play, history, live]), view])
+    box = Panel([Row([layer, play, history, live]), view], links=links)
     box.add_class("attnwidgets-monitor")
     return box

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import ipywidgets
 
 from ...norm_records import NormRecord
+from ..panels import Panel
 from .view import NormView
 
 
@@ -43,7 +44,7 @@ def norm_panel(
         style={"description_width": "48px"},
     )
     slider.add_class("attnwidgets-norm-slider")
-    ipywidgets.jslink((slider, "value"), (view, "layer"))
-    box = ipywidgets.VBox([slider, view])
+    link = ipywidgets.jslink((slider, "value"), (view, "layer"))
+    box = Panel([slider, view], links=[link])
     box.add_class("attnwidgets-norm-panel")
     return box

@@ -8,6 +8,7 @@ from typing import Any
 import ipywidgets
 
 from ...positions import ABSOLUTE_KINDS, PositionScheme
+from ..panels import Panel, Row, Tabs
 from .view import PositionView, available_views, used_by
 
 STYLE = {"description_width": "72px"}
@@ -30,7 +31,8 @@ def position_explorer(view: PositionView) -> ipywidgets.VBox:
         controls.append(_slider("dimension", view, view.n_dims - 1, description=name))
     if view.n_heads > 0:
         controls.append(_slider("head", view, view.n_heads - 1))
-    box = ipywidgets.VBox([ipywidgets.HBox(controls, layout={"flex_flow": "row wrap"}), view])
+    links = [slider._attnwidgets_link for slider in controls]
+    box = Panel([Row(controls, layout={"flex_flow": "row wrap"}), view], links=links)
     box.add_class("attnwidgets-position-explorer")
     return box
 
@@ -43,7 +45,7 @@ def _slider(
         description=description or trait, style=STYLE, continuous_update=True,
     )  # fmt: skip
     slider.add_class(f"attnwidgets-{trait}-slider")
-    ipywidgets.jslink((slider, "value"), (view, trait))
+    slider._attnwidgets_link = ipywidgets.jslink((slider, "value"), (view, trait))
     return slider
 
 
@@ -90,9 +92,8 @@ def position_panel(
     if not items:
         raise ValueError("position_panel() needs at least one PositionScheme")
     views = _as_views(items, options)
-    tabs = ipywidgets.Tab(children=[position_explorer(v) for v in views])
-    for index, view in enumerate(views):
-        tabs.set_title(index, view.kind + used_by(view.scheme).replace(" · ", ": ", 1))
+    titles = [view.kind + used_by(view.scheme).replace(" · ", ": ", 1) for view in views]
+    tabs = Tabs([position_explorer(v) for v in views], titles)
     tabs.add_class("attnwidgets-position-tabs")
     return tabs
 
@@ -111,10 +112,13 @@ def compare(
         2
     """
     left, right = _as_views([a, b], options)
+    links = []
     if left.length == right.length:
-        ipywidgets.jslink((left, "position"), (right, "position"))
-    box = ipywidgets.HBox(
-        [position_explorer(left), position_explorer(right)], layout={"flex_flow": "row wrap"}
+        links.append(ipywidgets.jslink((left, "position"), (right, "position")))
+    box = Row(
+        [position_explorer(left), position_explorer(right)],
+        links=links,
+        layout={"flex_flow": "row wrap"},
     )
     box.add_class("attnwidgets-position-compare")
     return box

@@ -235,6 +235,13 @@ class TokenizerView(anywidget.AnyWidget):
     def _on_message(self, _widget: Any, content: Any, _buffers: Any) -> None:
         self.send(answer(self.tokenizers, self._models, content))
 
+    def close(self) -> None:
+        """Close the view and its hover link to an attention view (the Tokens tab's)."""
+        link = getattr(self, "_link", None)
+        if link is not None:
+            link.close()
+        super().close()
+
 
 def compare_tokenizers(
     tokenizers: Sequence[Any] | Mapping[str, Any], text: str, **options: Any
