@@ -24,19 +24,13 @@
  * @property {object} head_shares packed float32 image / text [layers, heads]
  */
 
+import { fuseHeads } from "./shared/heads.js";
 import { onChange, setTrait } from "./shared/model.js";
 import { peak } from "./vision/geometry.js";
 import { element, shortLabel } from "./vision/labels.js";
 import { drawHeat } from "./vision/paint.js";
 import { VISION_CSS } from "./vision/style.js";
-import {
-  BlockStore,
-  decodeRow,
-  fuseHeads,
-  fuseValues,
-  regionValues,
-  shareValues,
-} from "./vlm/blocks.js";
+import { BlockStore, decodeRow, fuseValues, regionValues, shareValues } from "./vlm/blocks.js";
 import {
   headOptions,
   headTraits,

@@ -35,6 +35,7 @@
  */
 
 import { isEmpty, readArray } from "./shared/arrays.js";
+import { fuseHeads } from "./shared/heads.js";
 import { onChange } from "./shared/model.js";
 import { buildControls } from "./vision/controls.js";
 import {
@@ -57,7 +58,7 @@ import {
   gridEdges,
   imageCanvas,
 } from "./vision/paint.js";
-import { AttentionStore, fuseHeads } from "./vision/store.js";
+import { AttentionStore } from "./vision/store.js";
 import { VISION_CSS } from "./vision/style.js";
 
 const ROOT = "attnwidgets-image-attention";

@@ -7,11 +7,12 @@
 // value = byte² * scale of its row (src/attnwidgets/widgets/vision/image_attention_data.py).
 
 import { fromMessage, isEmpty, readPackedValue } from "../shared/arrays.js";
+import { RequestQueue } from "../shared/requests.js";
 
-export const MISSING_MS = 3000; // no reply by then: the page has no kernel (an exported page)
 const LAYER_BYTES = 96 * 1024 * 1024; // whole layers kept, at most
 const MAX_ROWS = 4096;
 const MAX_IN_FLIGHT = 4;
+const MAX_QUEUED = 16; // older requests waiting beyond these are dropped (the pointer moved on)
 
 /** Decode query q's rows from an entry: Float32Array [heads * n]. */
 export function decodeRows(entry, q) {
@@ -23,24 +24,6 @@ export function decodeRows(entry, q) {
     for (let k = 0; k < n; k++) {
       const b = weights[base + k];
       out[h * n + k] = b * b * s;
-    }
-  }
-  return out;
-}
-
-/** Heads fused: "one" (head, clamped to the layer's heads), "mean" or "max"; Float32Array n. */
-export function fuseHeads(rows, heads, n, choice, head) {
-  const out = new Float32Array(n);
-  if (choice === "one") {
-    const h = Math.min(Math.max(0, head), heads - 1);
-    out.set(rows.subarray(h * n, (h + 1) * n));
-    return out;
-  }
-  for (let h = 0; h < heads; h++) {
-    for (let k = 0; k < n; k++) {
-      const v = rows[h * n + k];
-      if (choice === "max") out[k] = h === 0 ? v : Math.max(out[k], v);
-      else out[k] += v / heads;
     }
   }
   return out;
@@ -74,12 +57,10 @@ export class AttentionStore {
     this.onChange = onChange;
     this.layers = new Map();
     this.rowEntries = new Map();
-    this.pending = new Map(); // key -> {id, since}
-    this.queue = []; // requests waiting for a free slot, newest last
-    this.errors = new Map();
-    this.ids = new Map(); // id -> key
-    this.nextId = 1;
-    this.timers = new Set();
+    this.requests = new RequestQueue(model, onChange, {
+      maxInFlight: MAX_IN_FLIGHT,
+      maxQueued: MAX_QUEUED,
+    });
     const first = model.get("first_data");
     if (!isEmpty(first)) this.put(entryOf(first));
   }
@@ -127,31 +108,12 @@ export class AttentionStore {
   }
 
   request(layer, q, what) {
-    const key = what === "layer" ? layerKey(layer) : rowsKey(layer, q);
-    if (this.pending.has(key) || this.errors.has(key)) return;
-    if (what === "layer" ? this.layers.has(layer) : this.has(layer, q)) return;
-    this.queue = this.queue.filter((item) => item.key !== key);
-    this.queue.push({ key, layer, q, what });
-    if (this.queue.length > 16) this.queue.shift();
-    this.pump();
-  }
-
-  pump() {
-    while (this.pending.size < MAX_IN_FLIGHT && this.queue.length) {
-      const { key, layer, q, what } = this.queue.pop(); // the newest first: what is pointed at
-      const id = this.nextId++;
-      this.pending.set(key, { id, since: performance.now() });
-      this.ids.set(id, key);
-      const message =
-        what === "layer"
-          ? { type: "request_layer", id, layer }
-          : { type: "request_rows", id, layer, query: q };
-      this.model.send(message);
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        if (this.pending.has(key)) this.onChange();
-      }, MISSING_MS);
-      this.timers.add(timer);
+    if (what === "layer") {
+      if (!this.layers.has(layer)) {
+        this.requests.enqueue(layerKey(layer), { type: "request_layer", layer });
+      }
+    } else if (!this.has(layer, q)) {
+      this.requests.enqueue(rowsKey(layer, q), { type: "request_rows", layer, query: q });
     }
   }
 
@@ -162,37 +124,23 @@ export class AttentionStore {
 
   /** Whether (layer, q) was asked for MISSING_MS ago and never answered. */
   missing(layer, q) {
-    const asked = this.pending.get(this.keyFor(layer, q));
-    return asked != null && performance.now() - asked.since >= MISSING_MS;
+    return this.requests.missing(this.keyFor(layer, q));
   }
 
   error(layer, q) {
-    return this.errors.get(this.keyFor(layer, q)) ?? null;
+    return this.requests.error(this.keyFor(layer, q));
   }
 
   /** A custom message from the kernel; true when it was one of ours. */
   handle(msg, buffers) {
     if (!msg || !["layer", "rows", "error"].includes(msg.type)) return false;
-    const key = this.ids.get(msg.id);
+    const key = this.requests.receive(msg, () => this.put(entryOf(fromMessage(msg, buffers))));
     if (key == null) return msg.type !== "error";
-    this.ids.delete(msg.id);
-    this.pending.delete(key);
-    if (msg.type === "error") {
-      if (!msg.retry) this.errors.set(key, String(msg.message));
-    } else {
-      try {
-        this.put(entryOf(fromMessage(msg, buffers)));
-      } catch (error) {
-        this.errors.set(key, String(error.message ?? error));
-      }
-    }
-    this.pump();
     this.onChange(msg);
     return true;
   }
 
   close() {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.requests.close();
   }
 }

@@ -6,8 +6,8 @@
 // share on the image tokens and on the text tokens).
 
 import { fromMessage, isEmpty, readPackedValue } from "../shared/arrays.js";
+import { RequestQueue } from "../shared/requests.js";
 
-export const MISSING_MS = 3000; // no reply by then: the page has no kernel (an exported page)
 const MAX_IN_FLIGHT = 3;
 
 /** A packed block payload (trait value, or reply + its buffer) -> a cache entry. */
@@ -38,25 +38,6 @@ export function decodeRow(entry, t) {
     for (let k = 0; k < keys; k++) {
       const b = weights[base + k];
       out[h * keys + k] = b * b * s;
-    }
-  }
-  return out;
-}
-
-/** Rows of every head (Float32Array [heads * n]) fused over heads: "one" (head, clamped),
- * "mean" or "max"; Float32Array n. */
-export function fuseHeads(rows, heads, n, choice, head) {
-  const out = new Float32Array(n);
-  if (choice === "one") {
-    const h = Math.min(Math.max(0, head), heads - 1);
-    out.set(rows.subarray(h * n, (h + 1) * n));
-    return out;
-  }
-  for (let h = 0; h < heads; h++) {
-    for (let k = 0; k < n; k++) {
-      const v = rows[h * n + k];
-      if (choice === "max") out[k] = h === 0 ? v : Math.max(out[k], v);
-      else out[k] += v / heads;
     }
   }
   return out;
@@ -111,12 +92,7 @@ export class BlockStore {
     this.model = model;
     this.onChange = onChange;
     this.blocks = new Map();
-    this.pending = new Map(); // layer -> {id, since}
-    this.queue = [];
-    this.errors = new Map();
-    this.ids = new Map(); // id -> layer
-    this.nextId = 1;
-    this.timers = new Set();
+    this.requests = new RequestQueue(model, onChange, { maxInFlight: MAX_IN_FLIGHT }); // key: layer
     const first = model.get("first_block");
     if (!isEmpty(first)) this.put(blockOf(first));
   }
@@ -134,60 +110,28 @@ export class BlockStore {
   }
 
   request(layer) {
-    if (this.blocks.has(layer) || this.pending.has(layer) || this.errors.has(layer)) return;
-    this.queue = this.queue.filter((l) => l !== layer);
-    this.queue.push(layer);
-    this.pump();
-  }
-
-  pump() {
-    while (this.pending.size < MAX_IN_FLIGHT && this.queue.length) {
-      const layer = this.queue.pop(); // the newest first: what is shown
-      const id = this.nextId++;
-      this.pending.set(layer, { id, since: performance.now() });
-      this.ids.set(id, layer);
-      this.model.send({ type: "request_block", id, layer });
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        if (this.pending.has(layer)) this.onChange();
-      }, MISSING_MS);
-      this.timers.add(timer);
-    }
+    if (!this.blocks.has(layer)) this.requests.enqueue(layer, { type: "request_block", layer });
   }
 
   /** Whether `layer` was asked for MISSING_MS ago and never answered. */
   missing(layer) {
-    const asked = this.pending.get(layer);
-    return asked != null && performance.now() - asked.since >= MISSING_MS;
+    return this.requests.missing(layer);
   }
 
   error(layer) {
-    return this.errors.get(layer) ?? null;
+    return this.requests.error(layer);
   }
 
   /** A custom message from the kernel; true when it was one of ours. */
   handle(msg, buffers) {
     if (!msg || !["block", "error"].includes(msg.type)) return false;
-    const layer = this.ids.get(msg.id);
+    const layer = this.requests.receive(msg, () => this.put(blockOf(fromMessage(msg, buffers))));
     if (layer == null) return false;
-    this.ids.delete(msg.id);
-    this.pending.delete(layer);
-    if (msg.type === "error") {
-      if (!msg.retry) this.errors.set(layer, String(msg.message));
-    } else {
-      try {
-        this.put(blockOf(fromMessage(msg, buffers)));
-      } catch (error) {
-        this.errors.set(layer, String(error.message ?? error));
-      }
-    }
-    this.pump();
     this.onChange(msg);
     return true;
   }
 
   close() {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.requests.close();
   }
 }

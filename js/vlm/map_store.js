@@ -4,8 +4,8 @@
 // A map is float32 [rows, cols] (or [rows, cols, 3] for PCA), NaN where a cell has no token.
 
 import { fromMessage, isEmpty, readArray } from "../shared/arrays.js";
+import { RequestQueue } from "../shared/requests.js";
 
-export const MISSING_MS = 3000;
 const MAX_MAPS = 512;
 const MAX_IN_FLIGHT = 3;
 
@@ -40,18 +40,15 @@ export class MapStore {
   constructor(model, onChange) {
     this.model = model;
     this.onChange = onChange;
+    this.requests = new RequestQueue(model, onChange, { maxInFlight: MAX_IN_FLIGHT }); // key: mapKey
     this.reset();
-    this.timers = new Set();
   }
 
-  /** Forget everything (new data in the kernel); the first map comes from the state. */
+  /** Forget everything (new data in the kernel); the first map comes from the state. Replies to
+   * the requests sent before are not ours any more (their ids are forgotten). */
   reset() {
     this.maps = new Map();
-    this.pending = new Map(); // key -> {id, since}
-    this.errors = new Map();
-    this.ids = new Map();
-    this.queue = [];
-    this.nextId = this.nextId ?? 1;
+    this.requests.reset();
     this.version = this.model.get("data_version");
     const first = this.model.get("first_map");
     if (!isEmpty(first)) {
@@ -71,62 +68,34 @@ export class MapStore {
 
   request(r) {
     const key = mapKey(r);
-    if (this.maps.has(key) || this.pending.has(key) || this.errors.has(key)) return;
-    this.queue = this.queue.filter((q) => mapKey(q) !== key);
-    this.queue.push(r);
-    this.pump();
+    if (!this.maps.has(key)) this.requests.enqueue(key, { type: "request_map", ...r });
   }
 
-  pump() {
-    while (this.pending.size < MAX_IN_FLIGHT && this.queue.length) {
-      const r = this.queue.pop();
-      const key = mapKey(r);
-      const id = this.nextId++;
-      this.pending.set(key, { id, since: performance.now() });
-      this.ids.set(id, key);
-      this.model.send({ type: "request_map", id, ...r });
-      const timer = setTimeout(() => {
-        this.timers.delete(timer);
-        if (this.pending.has(key)) this.onChange();
-      }, MISSING_MS);
-      this.timers.add(timer);
-    }
-  }
-
+  /** Whether request `r` was asked for MISSING_MS ago and never answered. */
   missing(r) {
-    const asked = this.pending.get(mapKey(r));
-    return asked != null && performance.now() - asked.since >= MISSING_MS;
+    return this.requests.missing(mapKey(r));
   }
 
   error(r) {
-    return this.errors.get(mapKey(r)) ?? null;
+    return this.requests.error(mapKey(r));
   }
 
-  /** A custom message from the kernel; true when it was one of ours. */
+  /** A custom message from the kernel; true when it was one of ours. A map computed from data
+   * older than `data_version` is dropped. */
   handle(msg, buffers) {
     if (!msg || !["map", "error"].includes(msg.type)) return false;
-    const key = this.ids.get(msg.id);
-    if (key == null) return false;
-    this.ids.delete(msg.id);
-    this.pending.delete(key);
-    if (msg.type === "error") {
-      if (!msg.retry) this.errors.set(key, String(msg.message));
-    } else if (msg.version === this.version) {
-      try {
-        const entry = mapOf(fromMessage(msg, buffers));
-        this.maps.set(entry.key, entry);
-        while (this.maps.size > MAX_MAPS) this.maps.delete(this.maps.keys().next().value);
-      } catch (error) {
-        this.errors.set(key, String(error.message ?? error));
-      }
-    }
-    this.pump();
+    const use = () => {
+      if (msg.version !== this.version) return;
+      const entry = mapOf(fromMessage(msg, buffers));
+      this.maps.set(entry.key, entry);
+      while (this.maps.size > MAX_MAPS) this.maps.delete(this.maps.keys().next().value);
+    };
+    if (this.requests.receive(msg, use) == null) return false;
     this.onChange(msg);
     return true;
   }
 
   close() {
-    for (const timer of this.timers) clearTimeout(timer);
-    this.timers.clear();
+    this.requests.close();
   }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { fuseHeads } from "../../js/shared/heads.js";
 import {
   canvasSize,
   cellsOf,
@@ -11,7 +12,7 @@ import {
 } from "../../js/vision/geometry.js";
 import { shortLabel, shownLabel } from "../../js/vision/labels.js";
 import { specialText, stripGeometry } from "../../js/vision/patching_draw.js";
-import { AttentionStore, decodeRows, entryOf, fuseHeads } from "../../js/vision/store.js";
+import { AttentionStore, decodeRows, entryOf } from "../../js/vision/store.js";
 
 // A ViT-like layout: [CLS], [REG0], then a 2 x 3 grid of 8 px patches on a 16 x 24 image.
 const VIT = {

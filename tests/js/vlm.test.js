@@ -1,15 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { patchOn, resolveSurface } from "../../js/feature_heatmap_view.js";
-import {
-  blockOf,
-  decodeRow,
-  fuseHeads,
-  fuseValues,
-  regionValues,
-  shareValues,
-} from "../../js/vlm/blocks.js";
+import { fuseHeads } from "../../js/shared/heads.js";
+import { blockOf, decodeRow, fuseValues, regionValues, shareValues } from "../../js/vlm/blocks.js";
 import { headTraits, headValue } from "../../js/vlm/controls.js";
-import { mapKey } from "../../js/vlm/map_store.js";
+import { MapStore, mapKey } from "../../js/vlm/map_store.js";
 import { cellAt, keyMap, regionKeys, spanOf, surfaceGrid } from "../../js/vlm/surface.js";
 import { visibleToken } from "../../js/vlm/token_list.js";
 
@@ -132,6 +126,33 @@ describe("feature view helpers", () => {
     expect(mapKey({ ...base, measure: "channel" })).toBe("1|channel|0|7");
     expect(mapKey({ ...base, measure: "patch" })).toBe("1|patch|0|1,2");
     expect(mapKey({ ...base, measure: "text" })).toBe("1|text|0|9");
+  });
+
+  it("asks for a map once, keeps the reply of the current data only, forgets all on reset", () => {
+    const sent = [];
+    let changes = 0;
+    const state = { data_version: 1, first_map: {} };
+    const model = { get: (k) => state[k], send: (m) => sent.push(m) };
+    const store = new MapStore(model, () => changes++);
+    const r = { module: 0, measure: "channel", surface: 0, channel: 3, patch: [], token: 0 };
+    const reply = (id, version) => [
+      { type: "map", id, version, dtype: "float32", shape: [1, 2], lo: 0, hi: 1, ...r },
+      [new DataView(new Float32Array([0.25, 0.5]).buffer)],
+    ];
+    expect(store.get(r)).toBeNull();
+    expect(store.get(r)).toBeNull();
+    expect(sent).toEqual([{ type: "request_map", id: 1, ...r }]);
+    expect(store.handle(...reply(1, 0))).toBe(true); // computed from older data: dropped
+    expect(store.get(r)).toBeNull(); // so asked again
+    state.data_version = 2;
+    store.reset();
+    expect(store.handle(...reply(2, 2))).toBe(false); // asked before the reset: not ours
+    expect(store.get(r)).toBeNull();
+    expect(sent.map((m) => m.id)).toEqual([1, 2, 3]);
+    expect(store.handle(...reply(3, 2))).toBe(true);
+    expect(Array.from(store.get(r).data)).toEqual([0.25, 0.5]);
+    expect(changes).toBe(2);
+    store.close();
   });
 });
 
