@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .recording.vision.patch_embeddings import patch_embeddings, position_embeddings
-from .widgets.panels import Tabs
+from .widgets.panels import with_tabs
 from .widgets.vision.image_attention import ImageAttentionView
 from .widgets.vision.patching import PatchingView
 
@@ -63,12 +63,4 @@ def with_vision_tabs(
 ) -> ipywidgets.Widget:
     """``shown`` (the Attention tabs of ``Run.widget``, or one view) with the vision tabs after
     its own; the tab shown first stays the first."""
-    import ipywidgets
-
-    tabs = vision_tabs(run, layer, head)
-    if isinstance(shown, ipywidgets.Tab):  # kept: Run.widget's observers refer to it
-        titles = tuple(shown.titles)
-        shown.children = (*shown.children, *(widget for _, widget in tabs))
-        shown.titles = (*titles, *(title for title, _ in tabs))
-        return shown
-    return Tabs([shown, *(widget for _, widget in tabs)], ["Attention", *(t for t, _ in tabs)])
+    return with_tabs(shown, vision_tabs(run, layer, head))

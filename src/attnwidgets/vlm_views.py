@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from .vlm_features import default_modules, module_features, prompt_maps
-from .widgets.panels import Tabs
+from .widgets.panels import with_tabs
 from .widgets.vlm.cross_modal import CrossModalView
 from .widgets.vlm.dual_encoder import DualEncoderView
 from .widgets.vlm.feature_heatmap import FeatureHeatmapView
@@ -74,14 +74,5 @@ def vlm_tabs(run: Any, layer: int = 0) -> list[tuple[str, Any]]:
 
 def with_vlm_tabs(run: Any, shown: ipywidgets.Widget, layer: int = 0) -> ipywidgets.Widget:
     """``shown`` (the tabs of ``Run.widget``, or one view) with the VLM tabs after its own."""
-    import ipywidgets
-
     tabs = vlm_tabs(run, layer)
-    if not tabs:
-        return shown
-    if isinstance(shown, ipywidgets.Tab):  # kept: Run.widget's observers refer to it
-        titles = tuple(shown.titles)
-        shown.children = (*shown.children, *(widget for _, widget in tabs))
-        shown.titles = (*titles, *(title for title, _ in tabs))
-        return shown
-    return Tabs([shown, *(widget for _, widget in tabs)], ["Attention", *(t for t, _ in tabs)])
+    return with_tabs(shown, tabs) if tabs else shown

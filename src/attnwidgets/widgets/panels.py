@@ -41,6 +41,25 @@ def close_tree(widget: ipywidgets.Widget) -> None:
     widget.close()
 
 
+def with_tabs(shown: ipywidgets.Widget, tabs: Sequence[tuple[str, Any]]) -> ipywidgets.Widget:
+    """``shown`` with ``tabs`` (``(title, widget)`` pairs) after its own pages: ``shown`` itself
+    when it is a Tab (observers of ``run.widget()`` refer to it), else new ``Tabs`` with
+    ``shown`` first, titled "Attention".
+
+    Example:
+        >>> import ipywidgets
+        >>> tabs = with_tabs(ipywidgets.Label("a"), [("Image", ipywidgets.Label("b"))])
+        >>> tabs.titles, with_tabs(tabs, [("More", ipywidgets.Label("c"))]) is tabs
+        (('Attention', 'Image'), True)
+    """
+    if isinstance(shown, ipywidgets.Tab):
+        titles = tuple(shown.titles)
+        shown.children = (*shown.children, *(widget for _, widget in tabs))
+        shown.titles = (*titles, *(title for title, _ in tabs))
+        return shown
+    return Tabs([shown, *(widget for _, widget in tabs)], ["Attention", *(t for t, _ in tabs)])
+
+
 class _Closing:
     """What the three boxes share: the links they own, and a ``close()`` that goes down."""
 
