@@ -39,6 +39,10 @@ if TYPE_CHECKING:
     from .batches import Runs
     from .capture import Capture, CaptureError, capture, record_memory
     from .capture.norms import record_norms
+    from .features import FeatureStore, extract, pca, probe
+    from .widgets.feature_map import FeatureMap
+    from .widgets.neuron_view import NeuronView, neuron_view
+    from .widgets.probe_view import ProbeView
     from .lens import Lens, Run, wrap
     from .monitor import TrainingMonitor
 
@@ -73,6 +77,15 @@ _LAZY = {
     "record_memory": "capture",
     "record_norms": "capture.norms",
     "TrainingMonitor": "monitor",
+    # features at scale (issue 17): extract -> store -> views
+    "extract": "features",
+    "FeatureStore": "features",
+    "pca": "features",
+    "probe": "features",
+    "FeatureMap": "widgets.feature_map",
+    "ProbeView": "widgets.probe_view",
+    "NeuronView": "widgets.neuron_view",
+    "neuron_view": "widgets.neuron_view",
 }
 
 __all__ = [
@@ -81,11 +94,15 @@ __all__ = [
     "AttnWidgetsWarning",
     "Capture",
     "CaptureError",
+    "FeatureMap",
+    "FeatureStore",
     "Lens",
+    "NeuronView",
     "NormRecord",
     "NormView",
     "PositionScheme",
     "PositionView",
+    "ProbeView",
     "QKVRecord",
     "Run",
     "Runs",
@@ -96,12 +113,16 @@ __all__ = [
     "capture",
     "compare_positions",
     "demo",
+    "extract",
     "head_metrics",
     "head_view",
     "model_view",
+    "neuron_view",
     "norm_panel",
+    "pca",
     "position_panel",
     "positions",
+    "probe",
     "record_memory",
     "record_norms",
     "rollout",
