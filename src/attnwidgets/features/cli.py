@@ -123,8 +123,11 @@ def load_data(config: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
             raise ConfigError("dataset: give dataset_path or local_dataset_path")
         if limit is not None:
             data = data.select(range(min(int(limit), len(data))))
-        columns = {"text": dataset.get("text_column"), "image": dataset.get("image_column"),
-                   "label": dataset.get("label_column")}  # fmt: skip
+        columns = {
+            "text": dataset.get("text_column"),
+            "image": dataset.get("image_column"),
+            "label": dataset.get("label_column"),
+        }
         return data, columns
     if "input_dir" in config:
         folder = Path(config["input_dir"])
@@ -150,11 +153,19 @@ def run_extract(config_path: Path, progress: bool = True, device: str | None = N
     pool = config.get("pooling_method", config.get("pool", "mean"))
     pool = "none" if pool in (None, "None") else str(pool)
     return extract(
-        model, data, config["modules"], processor=processor, pool=pool,
-        store=config["output_db"], batch_size=int(config.get("batch_size", 32)),
-        dtype=str(config.get("dtype", "float16")), prompt=config.get("prompt"),
-        max_length=config.get("max_length"), progress=progress, **columns,
-    )  # fmt: skip
+        model,
+        data,
+        config["modules"],
+        processor=processor,
+        pool=pool,
+        store=config["output_db"],
+        batch_size=int(config.get("batch_size", 32)),
+        dtype=str(config.get("dtype", "float16")),
+        prompt=config.get("prompt"),
+        max_length=config.get("max_length"),
+        progress=progress,
+        **columns,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -164,8 +175,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     job.add_argument("config", type=Path, help="a YAML file (VLM-Lens's fields)")
     job.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: the config's, or cpu)")
     job.add_argument("--no-progress", action="store_true", help="no progress bar")
-    job.add_argument("--print-modules", action="store_true",
-                     help="print the model's module paths and stop")  # fmt: skip
+    job.add_argument(
+        "--print-modules", action="store_true", help="print the model's module paths and stop"
+    )
     args = parser.parse_args(argv)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     try:

@@ -31,7 +31,8 @@ def encode(
         ...     padding_side, pad_token_id = "right", None
         ...     def __call__(self, texts, **kw):
         ...         return {"input_ids": [[ord(c) for c in t] for t in texts]}
-        >>> inputs, mask = encode(Chars(), Batch([0, 1], texts=["ab", "c"]), torch.device("cpu"), None)
+        >>> batch = Batch([0, 1], texts=["ab", "c"])
+        >>> inputs, mask = encode(Chars(), batch, torch.device("cpu"), None)
         >>> inputs["input_ids"].tolist(), mask.tolist()
         ([[97, 98], [99, 0]], [[1, 1], [1, 0]])
     """

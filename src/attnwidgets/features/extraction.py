@@ -95,11 +95,16 @@ def extract(
     import attnwidgets as aw
 
     with aw.capture(model, attention=False, modules=modules) as cap:
-        paths = list(cap.modules.paths)  # matched paths, in the model's order
+        paths = _matched(cap)
         info = StoreInfo(
-            name=_model_name(model), architecture=type(model).__name__,
-            fingerprint=fingerprint(model), modules=paths, pool=pool, dtype=dtype, blob=blob,
-        )  # fmt: skip
+            name=_model_name(model),
+            architecture=type(model).__name__,
+            fingerprint=fingerprint(model),
+            modules=paths,
+            pool=pool,
+            dtype=dtype,
+            blob=blob,
+        )
         for part, existing in parts_info(path):
             existing.refuse_append(info, str(part))
         done = stored_ids(path)
@@ -118,11 +123,25 @@ def extract(
     return FeatureStore(path)
 
 
+def _matched(cap: Any) -> list[str]:
+    """The module paths that ``aw.capture(modules=...)`` matched, in the model's order."""
+    return list(cap.modules.paths)
+
+
 class _Run:
     """One forward per batch, then its rows: pooled features, blobs, texts, thumbnails."""
 
-    def __init__(self, model: torch.nn.Module, cap: Any, paths: list[str], processor: Any,
-                 pool: str, dtype: np.dtype[Any], blob: str, max_length: int | None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        cap: Any,
+        paths: list[str],
+        processor: Any,
+        pool: str,
+        dtype: np.dtype[Any],
+        blob: str,
+        max_length: int | None,
+    ) -> None:
         self.model, self.cap, self.paths, self.processor = model, cap, paths, processor
         self.pool, self.dtype, self.blob, self.max_length = pool, dtype, blob, max_length
         self.device = _device(model)
@@ -150,21 +169,25 @@ class _Run:
         blobs = {path: [_blob(a, self.blob) for a in arrays] for path, arrays in features.items()}
         return self._rows(batch, inputs, features), blobs
 
-    def _rows(self, batch: Batch, inputs: dict[str, Any],
-              features: dict[str, list[np.ndarray]]) -> BatchRows:  # fmt: skip
+    def _rows(
+        self, batch: Batch, inputs: dict[str, Any], features: dict[str, list[np.ndarray]]
+    ) -> BatchRows:
         n = batch.size
         texts = list(batch.texts) if batch.texts is not None else self._decoded(inputs, n)
         images = batch.images
         return BatchRows(
             ids=list(batch.ids),
             texts=[str(t) for t in texts],
-            labels=[label_text(v) for v in batch.labels] if batch.labels is not None else [None] * n,
-            image_paths=[str(Path(i).resolve()) if isinstance(i, Path) else None
-                         for i in images] if images is not None else [None] * n,
+            labels=[label_text(v) for v in batch.labels]
+            if batch.labels is not None
+            else [None] * n,
+            image_paths=[str(Path(i).resolve()) if isinstance(i, Path) else None for i in images]
+            if images is not None
+            else [None] * n,
             thumbnails=[thumbnail(i) for i in images] if images is not None else [None] * n,
             meta=batch.meta,
             features=features,
-        )  # fmt: skip
+        )
 
     def _decoded(self, inputs: dict[str, Any], n: int) -> list[str]:
         ids = inputs.get("input_ids")
@@ -203,15 +226,25 @@ def _shard(rank: int | None, world_size: int | None) -> tuple[int, int]:
         >>> _shard(1, 2)
         (1, 2)
     """
-    world = world_size if world_size is not None else int(os.environ.get("WORLD_SIZE", "1"))
-    index = rank if rank is not None else int(os.environ.get("RANK", "0"))
+    world = world_size if world_size is not None else _env_int(WORLD_VARS, 1)
+    index = rank if rank is not None else _env_int(RANK_VARS, 0)
     if world < 1 or not 0 <= index < world:
         raise ValueError(f"rank={index}, world_size={world}: need 0 <= rank < world_size")
     return index, world
 
 
-def _progress(show: bool, source: Source, size: int, done: set[int],
-              shard: tuple[int, int]) -> Any:  # fmt: skip
+RANK_VARS = ("RANK", "PMI_RANK", "OMPI_COMM_WORLD_RANK")  # torchrun/accelerate, MPI launches
+WORLD_VARS = ("WORLD_SIZE", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
+
+
+def _env_int(names: tuple[str, ...], default: int) -> int:
+    for name in names:
+        if os.environ.get(name, "").strip():
+            return int(os.environ[name])
+    return default
+
+
+def _progress(show: bool, source: Source, size: int, done: set[int], shard: tuple[int, int]) -> Any:
     if not show:
         return None
     try:
@@ -244,9 +277,20 @@ def _model_name(model: torch.nn.Module) -> str:
     return str(name) if name else type(model).__name__
 
 
-VOLATILE = {"_name_or_path", "name_or_path", "transformers_version", "torch_dtype", "dtype",
-            "_attn_implementation", "_attn_implementation_autoset", "attn_implementation",
-            "output_attentions", "output_hidden_states", "use_cache", "return_dict"}  # fmt: skip
+VOLATILE = {
+    "_name_or_path",
+    "name_or_path",
+    "transformers_version",
+    "torch_dtype",
+    "dtype",
+    "_attn_implementation",
+    "_attn_implementation_autoset",
+    "attn_implementation",
+    "output_attentions",
+    "output_hidden_states",
+    "use_cache",
+    "return_dict",
+}
 
 
 def fingerprint(model: torch.nn.Module) -> str:

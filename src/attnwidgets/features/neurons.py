@@ -92,9 +92,17 @@ class NeuronSource:
     from their stored path or thumbnail.
     """
 
-    def __init__(self, model: Any, processor: Any, store: FeatureStore, module: str,
-                 layer: int | None = None, *, data: Any = None,
-                 max_length: int | None = 512) -> None:  # fmt: skip
+    def __init__(
+        self,
+        model: Any,
+        processor: Any,
+        store: FeatureStore,
+        module: str,
+        layer: int | None = None,
+        *,
+        data: Any = None,
+        max_length: int | None = 512,
+    ) -> None:
         self.model, self.processor, self.store = model, processor, store
         self.path = store.resolve(module, layer)
         self.module, self.layer = module, layer
@@ -147,8 +155,10 @@ class NeuronSource:
         is_text = isinstance(given, str)
         batch = Batch([0], texts=[given]) if is_text else Batch([0], images=[given])
         inputs, _ = encode(self.processor, batch, _device(self.model), self.max_length)
-        with aw.capture(self.model, attention=False, modules=[self.path]) as cap, \
-                torch.inference_mode():  # fmt: skip
+        with (
+            aw.capture(self.model, attention=False, modules=[self.path]) as cap,
+            torch.inference_mode(),
+        ):
             self.model(**inputs)
         output = cap[self.path]
         if output.ndim != 3:

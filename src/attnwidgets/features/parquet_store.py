@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -137,14 +138,24 @@ def tensor_table(pa: Any, rows: BatchRows, info: StoreInfo) -> Any:
         path, i, array = records[k]
         module, layer = module_key(path)
         row = {
-            "name": info.name, "architecture": info.architecture, "timestamp": stamp,
-            "image_path": rows.image_paths[i], "image_id": rows.ids[i], "prompt": rows.texts[i],
-            "label": rows.labels[i], "layer": path, "pooling_method": info.pool,
-            "tensor_dim": int(array.shape[-1]), "input_id": rows.ids[i], "module": module,
-            "layer_index": layer, "dtype": str(array.dtype), "shape": json.dumps(list(array.shape)),
+            "name": info.name,
+            "architecture": info.architecture,
+            "timestamp": stamp,
+            "image_path": rows.image_paths[i],
+            "image_id": rows.ids[i],
+            "prompt": rows.texts[i],
+            "label": rows.labels[i],
+            "layer": path,
+            "pooling_method": info.pool,
+            "tensor_dim": int(array.shape[-1]),
+            "input_id": rows.ids[i],
+            "module": module,
+            "layer_index": layer,
+            "dtype": str(array.dtype),
+            "shape": json.dumps(list(array.shape)),
             "nonfinite": bool(not np.isfinite(array).all()),
             "meta": json.dumps(rows.meta[i]) if rows.meta and rows.meta[i] else None,
-        }  # fmt: skip
+        }
         for key, value in row.items():
             columns[key].append(value)
     flat = [values[k] for k in order]
@@ -156,18 +167,27 @@ def tensor_table(pa: Any, rows: BatchRows, info: StoreInfo) -> Any:
 
 def input_table(pa: Any, rows: BatchRows, rank: int) -> Any:
     thumbs = rows.thumbnails
-    return pa.table({
-        "input_id": pa.array(rows.ids, pa.int64()),
-        "prompt": rows.texts,
-        "label": pa.array(rows.labels, pa.string()),
-        "image_path": pa.array(rows.image_paths, pa.string()),
-        "thumbnail": pa.array([None if t is None else t.tobytes() for t in thumbs], pa.binary()),
-        "thumbnail_shape": pa.array([None if t is None else json.dumps(list(t.shape))
-                                     for t in thumbs], pa.string()),
-        "meta": pa.array([json.dumps(m) if m else None for m in rows.meta] if rows.meta
-                         else [None] * len(rows.ids), pa.string()),
-        "rank": pa.array([rank] * len(rows.ids), pa.int32()),
-    })  # fmt: skip
+    return pa.table(
+        {
+            "input_id": pa.array(rows.ids, pa.int64()),
+            "prompt": rows.texts,
+            "label": pa.array(rows.labels, pa.string()),
+            "image_path": pa.array(rows.image_paths, pa.string()),
+            "thumbnail": pa.array(
+                [None if t is None else t.tobytes() for t in thumbs], pa.binary()
+            ),
+            "thumbnail_shape": pa.array(
+                [None if t is None else json.dumps(list(t.shape)) for t in thumbs], pa.string()
+            ),
+            "meta": pa.array(
+                [json.dumps(m) if m else None for m in rows.meta]
+                if rows.meta
+                else [None] * len(rows.ids),
+                pa.string(),
+            ),
+            "rank": pa.array([rank] * len(rows.ids), pa.int32()),
+        }
+    )
 
 
 def _write_table(table: Any, path: Path) -> None:
@@ -183,8 +203,9 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def read_table(root: Path, table: str, columns: list[str], where: Any = None,
-               salvage: bool = False) -> Any:  # fmt: skip
+def read_table(
+    root: Path, table: str, columns: list[str], where: Any = None, salvage: bool = False
+) -> Any:
     """Every file of ``table`` (concatenated); a damaged file raises ``StoreError`` naming it,
     or is left out with ``salvage`` (and listed in ``skipped``)."""
     pa, pq = _pa()
@@ -198,6 +219,7 @@ def read_table(root: Path, table: str, columns: list[str], where: Any = None,
                     f"{path}: a damaged Parquet file ({error}). Open the store with "
                     "FeatureStore(path, damaged='skip') to read the other files."
                 ) from error
+            warnings.warn(f"skipping the damaged Parquet file {path} ({error})", stacklevel=3)
     if not parts:
         return None
     return pa.concat_tables(parts)

@@ -82,9 +82,14 @@ class ProbeResult:
         label = self.label if self.label_values is None else self.label_values
         X, y = _rows(self.store, self.module, layer, label)[:2]
         model = _probe_model(max_iter=2000).fit(X, y)
-        scaler, logistic = model.named_steps["standardscaler"], model.named_steps["logisticregression"]
+        scaler, logistic = (
+            model.named_steps["standardscaler"],
+            model.named_steps["logisticregression"],
+        )
         classes = list(logistic.classes_)
-        row = 0 if len(classes) == 2 else classes.index(target if target is not None else classes[-1])
+        row = (
+            0 if len(classes) == 2 else classes.index(target if target is not None else classes[-1])
+        )
         weights = logistic.coef_[row] / scaler.scale_
         if len(classes) == 2 and target is not None and target == classes[0]:
             weights = -weights
@@ -98,7 +103,7 @@ class ProbeResult:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget())
+        display(self.widget())  # type: ignore[no-untyped-call]
 
     def __repr__(self) -> str:
         rows = ", ".join(f"{r['layer']}: {r['accuracy']:.3f}" for r in self.table())
@@ -113,13 +118,16 @@ def _probe_model(max_iter: int = 1000, C: float = 1.0) -> Any:
     return make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
 
 
-def _rows(store: FeatureStore, module: str, layer: int | None,
-          label: str | Sequence[Any]) -> tuple[np.ndarray, np.ndarray, int]:  # fmt: skip
+def _rows(
+    store: FeatureStore, module: str, layer: int | None, label: str | Sequence[Any]
+) -> tuple[np.ndarray, np.ndarray, int]:
     X, meta = store.load(module, layer)
     if isinstance(label, str):
         if label not in meta:
-            raise KeyError(f"probe: label={label!r} is not a stored column; use 'label' or "
-                           "pass one label per stored input")  # fmt: skip
+            raise KeyError(
+                f"probe: label={label!r} is not a stored column; use 'label' or "
+                "pass one label per stored input"
+            )
         y = np.asarray(meta[label])
     else:
         y = np.asarray(label)
@@ -175,12 +183,16 @@ def probe(
             )
         classes, counts = np.unique(y, return_counts=True)
         if len(classes) < 2:
-            raise ValueError(f"probe: {where} has one class only ({classes.tolist()}); "
-                             "a probe needs at least two")  # fmt: skip
+            raise ValueError(
+                f"probe: {where} has one class only ({classes.tolist()}); "
+                "a probe needs at least two"
+            )
         k = int(min(folds, counts.min()))
         if k < 2:
-            raise ValueError(f"probe: the rarest class has {counts.min()} example(s); "
-                             "need at least 2 per class for cross-validation")  # fmt: skip
+            raise ValueError(
+                f"probe: the rarest class has {counts.min()} example(s); "
+                "need at least 2 per class for cross-validation"
+            )
         split = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
         model = _probe_model(max_iter, C)
         with warnings.catch_warnings():
@@ -192,8 +204,9 @@ def probe(
         if result is None:
             name = label if isinstance(label, str) else "labels"
             values = None if isinstance(label, str) else label
-            result = ProbeResult(store, module, name, classes.tolist(), folds=k,
-                                 label_values=values)  # fmt: skip
+            result = ProbeResult(
+                store, module, name, classes.tolist(), folds=k, label_values=values
+            )
         result.layers.append(
             LayerScore(layer, accuracy, float(majority.mean()), control, len(X), skipped)
         )

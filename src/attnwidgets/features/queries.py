@@ -26,7 +26,7 @@ def _quoted(path: Path) -> str:
 def sqlite_extension_dir() -> str | None:
     """Where the ``duckdb-ext-sqlite`` wheel put DuckDB's sqlite extension, if installed."""
     try:
-        import duckdb_ext  # type: ignore[import-not-found]
+        import duckdb_ext
     except ImportError:
         return None
     for folder in getattr(duckdb_ext, "__path__", []):
@@ -52,7 +52,9 @@ def connect(store: FeatureStore) -> Any:
             )
         return con
     folder = sqlite_extension_dir()
-    config = {"extension_directory": folder} if folder else {}
+    config: dict[str, str | bool | int | float | list[str]] = {}
+    if folder:
+        config["extension_directory"] = folder
     con = duckdb.connect(config=config)
     if folder is None:
         con.execute("INSTALL sqlite")

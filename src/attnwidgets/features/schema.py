@@ -83,11 +83,12 @@ class StoreInfo:
         """Raise ``StoreError`` when ``other`` (this run) differs from the store's writer.
 
         Example:
+            >>> # doctest: +ELLIPSIS
             >>> a = StoreInfo("m", "Bert", "f1", ["x.0"], "mean", "float16")
             >>> a.refuse_append(StoreInfo("m", "Bert", "f2", ["x.0"], "mean", "float16"), "s.db")
             Traceback (most recent call last):
             ...
-            attnwidgets.features.schema.StoreError: s.db was written by another model (Bert 'm', fingerprint f1); this run's model is Bert 'm' (fingerprint f2). Write to a new store.
+            attnwidgets.features.schema.StoreError: s.db was written by another model (Bert ...
         """
         if other.fingerprint != self.fingerprint or other.architecture != self.architecture:
             raise StoreError(
@@ -123,27 +124,59 @@ class BatchRows:
     meta: list[dict[str, Any]]
     features: dict[str, list[np.ndarray]]
 
-    def tensor_rows(self, info: StoreInfo, timestamp: str, blobs: dict[str, list[bytes]]) -> list[tuple[Any, ...]]:
+    def tensor_rows(
+        self, info: StoreInfo, timestamp: str, blobs: dict[str, list[bytes]]
+    ) -> list[tuple[Any, ...]]:
         """SQL rows in ``TENSOR_COLUMNS`` order."""
         rows = []
         for path, arrays in self.features.items():
             module, layer = module_key(path)
             for i, array in enumerate(arrays):
-                rows.append((
-                    info.name, info.architecture, timestamp, self.image_paths[i], self.ids[i],
-                    self.texts[i], self.labels[i], path, info.pool, int(array.shape[-1]),
-                    blobs[path][i], self.ids[i], module, layer, str(array.dtype),
-                    json.dumps(list(array.shape)), int(not np.isfinite(array).all()),
-                    json.dumps(self.meta[i]) if self.meta and self.meta[i] else None,
-                ))  # fmt: skip
+                rows.append(
+                    (
+                        info.name,
+                        info.architecture,
+                        timestamp,
+                        self.image_paths[i],
+                        self.ids[i],
+                        self.texts[i],
+                        self.labels[i],
+                        path,
+                        info.pool,
+                        int(array.shape[-1]),
+                        blobs[path][i],
+                        self.ids[i],
+                        module,
+                        layer,
+                        str(array.dtype),
+                        json.dumps(list(array.shape)),
+                        int(not np.isfinite(array).all()),
+                        json.dumps(self.meta[i]) if self.meta and self.meta[i] else None,
+                    )
+                )
         return rows
 
 
 TENSOR_COLUMNS = (
-    "name", "architecture", "timestamp", "image_path", "image_id", "prompt", "label", "layer",
-    "pooling_method", "tensor_dim", "tensor", "input_id", "module", "layer_index", "dtype",
-    "shape", "nonfinite", "meta",
-)  # fmt: skip
+    "name",
+    "architecture",
+    "timestamp",
+    "image_path",
+    "image_id",
+    "prompt",
+    "label",
+    "layer",
+    "pooling_method",
+    "tensor_dim",
+    "tensor",
+    "input_id",
+    "module",
+    "layer_index",
+    "dtype",
+    "shape",
+    "nonfinite",
+    "meta",
+)
 
 
 def label_text(label: Any) -> str | None:

@@ -59,8 +59,9 @@ class Batch:
 
         tensors = None
         if self.tensors is not None:
-            tensors = {k: v[pick] if _is_batched(v, self.size) else v
-                       for k, v in self.tensors.items()}  # fmt: skip
+            tensors = {
+                k: v[pick] if _is_batched(v, self.size) else v for k, v in self.tensors.items()
+            }
         return Batch(
             ids=[self.ids[i] for i in pick],
             texts=rows(self.texts),
@@ -96,7 +97,10 @@ class Source:
     resolved: bool = False  # rows: columns checked against the first row
 
     def batches(
-        self, size: int, skip: set[int] | frozenset[int] = frozenset(), shard: tuple[int, int] = (0, 1)
+        self,
+        size: int,
+        skip: set[int] | frozenset[int] = frozenset(),
+        shard: tuple[int, int] = (0, 1),
     ) -> Iterator[Batch]:
         rank, world = shard
         if self.kind == "loader":
@@ -215,7 +219,7 @@ def resolve_columns(
         >>> resolve_columns(["sentence"], "text", None, None)  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        attnwidgets.features.sources.DataError: data has no column 'text' (columns: ['sentence']); pass text='...'
+        attnwidgets.features.sources.DataError: data has no column 'text' (columns: ['sentence'])...
     """
     names = list(columns)
     for what, name in (("text", text), ("image", image), ("label", label)):
@@ -254,7 +258,7 @@ def make_source(
         >>> make_source({"sentence": ["x"]}, text="text")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        attnwidgets.features.sources.DataError: data has no column 'text' (columns: ['sentence']); ...
+        attnwidgets.features.sources.DataError: data has no column 'text' (columns: ...
     """
     if _is_loader(data):
         return Source(data, "loader", _len_or_none(data), text, image, label, prompt=prompt)
@@ -321,7 +325,11 @@ def _columns_of(data: Any) -> list[str] | None:
     if isinstance(data, Mapping):
         return [str(k) for k in data]
     names = getattr(data, "column_names", None)
-    if isinstance(names, (list, tuple)) and hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+    if (
+        isinstance(names, (list, tuple))
+        and hasattr(data, "__getitem__")
+        and hasattr(data, "__len__")
+    ):
         return [str(n) for n in names]
     if hasattr(data, "iloc") and hasattr(data, "columns"):
         return [str(c) for c in data.columns]
@@ -365,8 +373,11 @@ def loader_batch(
     if "input" in raw and text is None and image is None:
         values = raw["input"]
         if hasattr(values, "shape") and len(values.shape) == 4:  # pixel tensors, [b, c, h, w]
-            return Batch(list(range(start, start + int(values.shape[0]))),
-                         labels=labels, tensors={"pixel_values": values})  # fmt: skip
+            return Batch(
+                list(range(start, start + int(values.shape[0]))),
+                labels=labels,
+                tensors={"pixel_values": values},
+            )
         text = "input" if all(isinstance(v, str) for v in values) else None
         image = None if text else "input"
     text, image, _ = resolve_columns(names, text, image, None)

@@ -19,8 +19,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .schema import TENSOR_COLUMNS, BatchRows, StoreError, StoreInfo
 
 SCHEMA = """
@@ -146,14 +144,18 @@ class SQLiteWriter:
         tensor_rows = rows.tensor_rows(self.info, timestamp, blobs)
         input_rows = [
             (
-                rows.ids[i], rows.texts[i], rows.labels[i], rows.image_paths[i],
+                rows.ids[i],
+                rows.texts[i],
+                rows.labels[i],
+                rows.image_paths[i],
                 None if thumb is None else thumb.tobytes(),
                 None if thumb is None else json.dumps(list(thumb.shape)),
                 json.dumps(rows.meta[i]) if rows.meta and rows.meta[i] else None,
-                self.rank, timestamp,
+                self.rank,
+                timestamp,
             )
             for i, thumb in enumerate(rows.thumbnails)
-        ]  # fmt: skip
+        ]
         marks = ", ".join("?" * len(TENSOR_COLUMNS))
         with self.db:  # one transaction: the whole batch or nothing
             self.db.executemany(
@@ -177,46 +179,67 @@ def _now() -> str:
 def read_layer(path: Path, layer: str, salvage: bool = False) -> list[tuple[Any, ...]]:
     """``(input_id, tensor, dtype, shape, nonfinite)`` rows of one module path, by input id.
 
-    ``salvage``: on a damaged file, the rows that can still be read (a scan in storage order
-    that stops at the damage) instead of an error.
+    ``salvage``: on a damaged file, the rows that can still be read instead of an error.
     """
-    query = (
-        "SELECT input_id, tensor, dtype, shape, nonfinite FROM tensors WHERE layer = ? "
-        "ORDER BY input_id"
-    )
+    columns = "input_id, tensor, dtype, shape, nonfinite"
     if not salvage:
         with readable(path) as db:
+            query = f"SELECT {columns} FROM tensors WHERE layer = ? ORDER BY input_id"
             return db.execute(query, (layer,)).fetchall()
-    rows: list[tuple[Any, ...]] = []
-    try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        cursor = connection.execute(
-            "SELECT input_id, tensor, dtype, shape, nonfinite, layer FROM tensors NOT INDEXED"
-        )
-        for row in cursor:
-            if row[5] == layer:
-                rows.append(row[:5])
-    except sqlite3.DatabaseError:
-        pass
-    return sorted(rows, key=lambda r: r[0])
+    rows = salvage_rows(path, "tensors", "id", f"{columns}, layer")
+    return sorted(
+        (r[:5] for r in rows if r[5] == layer and isinstance(r[1], bytes)), key=lambda r: r[0]
+    )
 
 
 def read_inputs(path: Path, salvage: bool = False) -> list[tuple[Any, ...]]:
     """``(input_id, prompt, label, image_path, thumbnail, thumbnail_shape, meta)`` rows."""
-    query = (
-        "SELECT input_id, prompt, label, image_path, thumbnail, thumbnail_shape, meta "
-        "FROM inputs ORDER BY input_id"
-    )
+    columns = "input_id, prompt, label, image_path, thumbnail, thumbnail_shape, meta"
     if not salvage:
         with readable(path) as db:
-            return db.execute(query).fetchall()
+            return db.execute(f"SELECT {columns} FROM inputs ORDER BY input_id").fetchall()
+    rows = salvage_rows(path, "inputs", "input_id", columns)
+    return sorted((r for r in rows if isinstance(r[0], int)), key=lambda r: r[0])
+
+
+CHUNK = 16  # rows read per query while salvaging: a damaged page costs at most its chunk
+GIVE_UP = 256  # consecutive unreadable chunks after which the rest is taken as lost
+
+
+def salvage_rows(path: Path, table: str, key: str, columns: str) -> list[tuple[Any, ...]]:
+    """The rows of ``table`` that a damaged (e.g. truncated) file still holds: the file is
+    padded back to its stated size in a temporary copy, then read in small ranges of
+    ``key`` (the rowid), skipping the ranges whose pages are gone."""
+    import shutil
+    import struct
+    import tempfile
+
+    data = path.read_bytes()
+    if len(data) < 100 or not data.startswith(b"SQLite format 3\x00"):
+        return []
+    page = struct.unpack(">H", data[16:18])[0]
+    size = (65536 if page == 1 else page) * struct.unpack(">I", data[28:32])[0]
     rows: list[tuple[Any, ...]] = []
-    try:
-        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        for row in connection.execute(query.replace("inputs", "inputs NOT INDEXED", 1)):
-            rows.append(row)
-    except sqlite3.DatabaseError:
-        pass
+    with tempfile.TemporaryDirectory() as folder:
+        copy = Path(folder) / "salvage.sqlite"
+        shutil.copyfile(path, copy)
+        if size > len(data):
+            with copy.open("ab") as handle:
+                handle.write(b"\0" * (size - len(data)))
+        db = sqlite3.connect(f"file:{copy}?mode=ro", uri=True)
+        try:
+            start, failed = 0, 0
+            while failed < GIVE_UP:
+                query = f"SELECT {columns} FROM {table} WHERE {key} >= ? AND {key} < ?"
+                try:
+                    found = db.execute(query, (start, start + CHUNK)).fetchall()
+                except sqlite3.DatabaseError:
+                    found = []
+                rows.extend(found)
+                failed = 0 if found else failed + 1
+                start += CHUNK
+        finally:
+            db.close()
     return rows
 
 
@@ -230,4 +253,6 @@ def _info_or_none(path: Path) -> StoreInfo | None:
     try:
         return read_info(path)
     except StoreError:
-        return None
+        rows = salvage_rows(path, "store_info", "rowid", "key, value")
+        found = [value for key, value in rows if key == "info"]
+        return StoreInfo.from_json(found[0]) if found else None

@@ -84,8 +84,8 @@ class FeatureStore:
             except StoreError as error:
                 if not self.salvage:
                     raise
-                warnings.warn(f"skipping {error}", stacklevel=3)
-                continue
+                warnings.warn(f"reading what is intact: {error}", stacklevel=3)
+                info = None if self.parquet else sqlite_store._info_or_none(part)
             if info is not None:
                 infos.append((part, info))
         if not infos:
@@ -127,8 +127,9 @@ class FeatureStore:
             if len(layers) != 1:
                 raise KeyError(f"{pattern!r} has layers {layers}: pass layer=")
             layer = layers[0]
-        if layer < 0 and None not in layers:
-            layer = sorted(x for x in layers if x is not None)[layer]
+        numbered = sorted(x for x in layers if x is not None)
+        if layer is not None and layer < 0 and len(numbered) == len(layers):
+            layer = numbered[layer]
         path = layer_path(pattern, layer)
         if path not in self.info.modules:
             raise KeyError(f"{pattern!r} has no layer {layer}; stored layers: {layers}")
@@ -155,9 +156,19 @@ class FeatureStore:
         rows: list[tuple[Any, ...]] = []
         if self.parquet:
             table = parquet_store.read_table(
-                self.path, "inputs", ["input_id", "prompt", "label", "image_path", "thumbnail",
-                                      "thumbnail_shape", "meta"], salvage=self.salvage,
-            )  # fmt: skip
+                self.path,
+                "inputs",
+                [
+                    "input_id",
+                    "prompt",
+                    "label",
+                    "image_path",
+                    "thumbnail",
+                    "thumbnail_shape",
+                    "meta",
+                ],
+                salvage=self.salvage,
+            )
             if table is not None:
                 rows = list(zip(*(table.column(i).to_pylist() for i in range(7)), strict=True))
         else:
@@ -220,7 +231,9 @@ class FeatureStore:
             meta["position"] = np.arange(len(row_of)) - starts
         return X, meta
 
-    def _layer_rows(self, path: str) -> tuple[np.ndarray, list[bytes], list[str], list[str], np.ndarray]:
+    def _layer_rows(
+        self, path: str
+    ) -> tuple[np.ndarray, list[bytes], list[str], list[str], np.ndarray]:
         rows: list[tuple[Any, ...]] = []
         if self.parquet:
             rows = self._parquet_rows(path)
@@ -241,9 +254,12 @@ class FeatureStore:
 
     def _parquet_rows(self, path: str) -> list[tuple[Any, ...]]:
         table = parquet_store.read_table(
-            self.path, "tensors", ["input_id", "tensor", "dtype", "shape", "nonfinite"],
-            where=[("layer", "=", path)], salvage=self.salvage,
-        )  # fmt: skip
+            self.path,
+            "tensors",
+            ["input_id", "tensor", "dtype", "shape", "nonfinite"],
+            where=[("layer", "=", path)],
+            salvage=self.salvage,
+        )
         if table is None or table.num_rows == 0:
             return []
         tensor = table.column("tensor").combine_chunks()
@@ -254,11 +270,14 @@ class FeatureStore:
         blobs = [data[offsets[i] : offsets[i + 1]].tobytes() for i in range(len(offsets) - 1)]
         return list(
             zip(
-                table.column("input_id").to_pylist(), blobs, table.column("dtype").to_pylist(),
-                table.column("shape").to_pylist(), table.column("nonfinite").to_pylist(),
+                table.column("input_id").to_pylist(),
+                blobs,
+                table.column("dtype").to_pylist(),
+                table.column("shape").to_pylist(),
+                table.column("nonfinite").to_pylist(),
                 strict=True,
             )
-        )  # fmt: skip
+        )
 
     def duckdb(self) -> Any:
         """A DuckDB connection with views ``tensors`` and ``inputs`` over every part.

@@ -31,9 +31,16 @@ def test_mean_pooled_minilm_matches_hidden_states(
     texts, labels = snippets
     texts, labels = texts[:40], labels[:40]
     store = aw.extract(
-        model, texts, LAYERS, processor=tokenizer, labels=labels, store=tmp_path / f"f{suffix}",
-        batch_size=16, dtype="float32", progress=False,
-    )  # fmt: skip
+        model,
+        texts,
+        LAYERS,
+        processor=tokenizer,
+        labels=labels,
+        store=tmp_path / f"f{suffix}",
+        batch_size=16,
+        dtype="float32",
+        progress=False,
+    )
     assert store.modules == ["encoder.layer.*"]
     assert store.layers("encoder.layer.*") == [0, 1, 2, 3, 4, 5]
     for layer in (0, 5):
@@ -48,8 +55,14 @@ def test_mean_pooled_minilm_matches_hidden_states(
 def test_float16_storage_is_the_rounded_float32(minilm: Any, tmp_path: Path) -> None:
     model, tokenizer = minilm
     texts = ["def f(x):\n    return (x + 1)", "import os"]
-    X16, _ = aw.extract(model, texts, "encoder.layer.5", processor=tokenizer,
-                        store=tmp_path / "a.sqlite", progress=False).load("encoder.layer.*", 5)  # fmt: skip
+    X16, _ = aw.extract(
+        model,
+        texts,
+        "encoder.layer.5",
+        processor=tokenizer,
+        store=tmp_path / "a.sqlite",
+        progress=False,
+    ).load("encoder.layer.*", 5)
     assert X16.dtype == np.float16
     expected = reference(model, tokenizer, texts, 5).astype(np.float16)
     np.testing.assert_array_equal(X16, expected)
@@ -57,8 +70,14 @@ def test_float16_storage_is_the_rounded_float32(minilm: Any, tmp_path: Path) -> 
 
 def tiny_llama() -> torch.nn.Module:
     torch.manual_seed(0)
-    config = LlamaConfig(num_hidden_layers=3, num_attention_heads=2, num_key_value_heads=2,
-                         hidden_size=16, intermediate_size=32, vocab_size=40)  # fmt: skip
+    config = LlamaConfig(
+        num_hidden_layers=3,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        hidden_size=16,
+        intermediate_size=32,
+        vocab_size=40,
+    )
     return LlamaModel(config).eval()
 
 
@@ -79,8 +98,16 @@ class LeftPadded:
 def test_first_last_none_on_left_padding(pool: str, tmp_path: Path) -> None:
     model = tiny_llama()
     texts = ["abcdef", "xy", "hello"]
-    store = aw.extract(model, texts, "layers.1", processor=LeftPadded(), pool=pool,
-                       store=tmp_path / "p.sqlite", dtype="float32", progress=False)  # fmt: skip
+    store = aw.extract(
+        model,
+        texts,
+        "layers.1",
+        processor=LeftPadded(),
+        pool=pool,
+        store=tmp_path / "p.sqlite",
+        dtype="float32",
+        progress=False,
+    )
     X, meta = store.load("layers.*", 1)
     for i, text in enumerate(texts):  # each text alone: no padding at all
         ids = torch.tensor([LeftPadded()([text])["input_ids"][0]])
@@ -95,8 +122,15 @@ def test_first_last_none_on_left_padding(pool: str, tmp_path: Path) -> None:
 
 def test_cls_refuses_left_padding(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"layers\.1: pool='cls' takes position 0.*pool='first'"):
-        aw.extract(tiny_llama(), ["abcdef", "xy"], "layers.1", processor=LeftPadded(),
-                   pool="cls", store=tmp_path / "c.sqlite", progress=False)  # fmt: skip
+        aw.extract(
+            tiny_llama(),
+            ["abcdef", "xy"],
+            "layers.1",
+            processor=LeftPadded(),
+            pool="cls",
+            store=tmp_path / "c.sqlite",
+            progress=False,
+        )
 
 
 def test_huggingface_dataset_columns(minilm: Any, tmp_path: Path) -> None:
@@ -105,18 +139,40 @@ def test_huggingface_dataset_columns(minilm: Any, tmp_path: Path) -> None:
     data = datasets.Dataset.from_dict(
         {"sentence": ["a cat", "the dog runs", "x = (1, 2)"], "kind": ["n", "n", "code"]}
     )
-    store = aw.extract(model, data, "encoder.layer.0", processor=tokenizer, text="sentence",
-                       label="kind", store=tmp_path / "d.sqlite", progress=False)  # fmt: skip
+    store = aw.extract(
+        model,
+        data,
+        "encoder.layer.0",
+        processor=tokenizer,
+        text="sentence",
+        label="kind",
+        store=tmp_path / "d.sqlite",
+        progress=False,
+    )
     X, meta = store.load("encoder.layer.0")
     assert meta["label"].tolist() == ["n", "n", "code"]
     assert meta["text"].tolist() == ["a cat", "the dog runs", "x = (1, 2)"]
     assert X.shape == (3, 384)
     with pytest.raises(ValueError, match=r"no column 'text' \(columns: \['sentence', 'kind'\]\)"):
-        aw.extract(model, data, "encoder.layer.0", processor=tokenizer, text="text",
-                   store=tmp_path / "e.sqlite", progress=False)  # fmt: skip
+        aw.extract(
+            model,
+            data,
+            "encoder.layer.0",
+            processor=tokenizer,
+            text="text",
+            store=tmp_path / "e.sqlite",
+            progress=False,
+        )
     with pytest.raises(ValueError, match=r"no column 'label'"):
-        aw.extract(model, data, "encoder.layer.0", processor=tokenizer, label="label",
-                   store=tmp_path / "e.sqlite", progress=False)  # fmt: skip
+        aw.extract(
+            model,
+            data,
+            "encoder.layer.0",
+            processor=tokenizer,
+            label="label",
+            store=tmp_path / "e.sqlite",
+            progress=False,
+        )
     assert not (tmp_path / "e.sqlite").exists()  # refused before anything was written
 
 
@@ -125,14 +181,27 @@ def test_dataloader_of_text_columns_and_of_model_inputs(minilm: Any, tmp_path: P
     texts = ["one", "two words", "three little words", "four"]
     rows = [{"text": t, "label": i % 2} for i, t in enumerate(texts)]
     loader = torch.utils.data.DataLoader(rows, batch_size=3)
-    a, meta_a = aw.extract(model, loader, "encoder.layer.2", processor=tokenizer,
-                           store=tmp_path / "a.sqlite", progress=False).load("encoder.layer.2")  # fmt: skip
+    a, meta_a = aw.extract(
+        model,
+        loader,
+        "encoder.layer.2",
+        processor=tokenizer,
+        store=tmp_path / "a.sqlite",
+        progress=False,
+    ).load("encoder.layer.2")
     encoded = tokenizer(texts, padding=True, return_tensors="pt")
-    batches = [{**{k: v[:2] for k, v in encoded.items()}, "label": [0, 1]},
-               {**{k: v[2:] for k, v in encoded.items()}, "label": [0, 1]}]  # fmt: skip
-    b, meta_b = aw.extract(model, torch.utils.data.DataLoader(batches, batch_size=None),
-                           "encoder.layer.2", processor=tokenizer, store=tmp_path / "b.sqlite",
-                           progress=False).load("encoder.layer.2")  # fmt: skip
+    batches = [
+        {**{k: v[:2] for k, v in encoded.items()}, "label": [0, 1]},
+        {**{k: v[2:] for k, v in encoded.items()}, "label": [0, 1]},
+    ]
+    b, meta_b = aw.extract(
+        model,
+        torch.utils.data.DataLoader(batches, batch_size=None),
+        "encoder.layer.2",
+        processor=tokenizer,
+        store=tmp_path / "b.sqlite",
+        progress=False,
+    ).load("encoder.layer.2")
     np.testing.assert_allclose(a.astype(np.float32), b.astype(np.float32), atol=2e-3)
     assert meta_a["label"].tolist() == meta_b["label"].tolist() == [0, 1, 0, 1]
     assert meta_b["text"].tolist() == texts  # decoded back from the ids
@@ -141,6 +210,12 @@ def test_dataloader_of_text_columns_and_of_model_inputs(minilm: Any, tmp_path: P
 def test_wildcard_that_matches_nothing_lists_close_names(minilm: Any, tmp_path: Path) -> None:
     model, tokenizer = minilm
     with pytest.raises(ValueError, match=r"'encoder\.layers\.\*' matches no module.*Closest"):
-        aw.extract(model, ["x"], "encoder.layers.*", processor=tokenizer,
-                   store=tmp_path / "w.sqlite", progress=False)  # fmt: skip
+        aw.extract(
+            model,
+            ["x"],
+            "encoder.layers.*",
+            processor=tokenizer,
+            store=tmp_path / "w.sqlite",
+            progress=False,
+        )
     assert not (tmp_path / "w.sqlite").exists()
