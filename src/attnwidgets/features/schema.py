@@ -83,9 +83,9 @@ class StoreInfo:
         """Raise ``StoreError`` when ``other`` (this run) differs from the store's writer.
 
         Example:
-            >>> # doctest: +ELLIPSIS
             >>> a = StoreInfo("m", "Bert", "f1", ["x.0"], "mean", "float16")
-            >>> a.refuse_append(StoreInfo("m", "Bert", "f2", ["x.0"], "mean", "float16"), "s.db")
+            >>> b = StoreInfo("m", "Bert", "f2", ["x.0"], "mean", "float16")
+            >>> a.refuse_append(b, "s.db")  # doctest: +ELLIPSIS
             Traceback (most recent call last):
             ...
             attnwidgets.features.schema.StoreError: s.db was written by another model (Bert ...
