@@ -109,7 +109,7 @@ class SQLiteWriter:
     """Appends finished batches to one SQLite file, one transaction per batch.
 
     Example:
-        >>> import tempfile
+        >>> import tempfile, numpy as np
         >>> from attnwidgets.features.schema import StoreInfo, BatchRows
         >>> path = Path(tempfile.mkdtemp()) / "f.sqlite"
         >>> info = StoreInfo("m", "Toy", "abc", ["blocks.0"], "mean", "float32")
