@@ -40,11 +40,11 @@ if TYPE_CHECKING:
     from .capture import Capture, CaptureError, capture, record_memory
     from .capture.norms import record_norms
     from .features import FeatureStore, extract, pca, probe
+    from .lens import Lens, Run, wrap
+    from .monitor import TrainingMonitor
     from .widgets.feature_map import FeatureMap
     from .widgets.neuron_view import NeuronView, neuron_view
     from .widgets.probe_view import ProbeView
-    from .lens import Lens, Run, wrap
-    from .monitor import TrainingMonitor
 
 
 class _Package(types.ModuleType):

@@ -38,14 +38,18 @@ THEME = """<style>:root { --jp-layout-color0: #fff; --jp-layout-color1: #fff;
   --jp-content-font-color1: rgba(0, 0, 0, 0.87); --jp-content-font-color2: rgba(0, 0, 0, 0.54);
   --jp-ui-font-color1: rgba(0, 0, 0, 0.87); --jp-widgets-font-size: 13px; }</style>"""
 
-PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
-""" + THEME + """
+PAGE = (
+    """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+"""
+    + THEME
+    + """
 <script src="/require.js"></script>
 <script src="/amd/anywidget.js"></script><script src="/amd/bqscales.js"></script>
 <script src="/amd/bqplot.js"></script><script src="/amd/bqplot-gl.js"></script>
 <script src="/embed-amd.js"></script>
 </head><body style="margin: 10px; font-family: sans-serif"><div id="root"></div>
 <script src="/host.js"></script></body></html>"""
+)
 
 HOST_JS = """
 const b64ToView = (b64) => {
@@ -184,14 +188,24 @@ class WidgetHost:
         host = self
 
         class BridgeComm(BaseComm):
-            def publish_msg(self, msg_type: str, data: Any = None, metadata: Any = None,
-                            buffers: Any = None, **keys: Any) -> None:  # fmt: skip
-                host.outbox.append({
-                    "msg_type": msg_type, "comm_id": self.comm_id, "data": _plain(data or {}),
-                    "metadata": _plain(metadata or {}),
-                    "buffers": [_b64(b) for b in buffers or []],
-                    "target_name": keys.get("target_name", self.target_name),
-                })  # fmt: skip
+            def publish_msg(
+                self,
+                msg_type: str,
+                data: Any = None,
+                metadata: Any = None,
+                buffers: Any = None,
+                **keys: Any,
+            ) -> None:
+                host.outbox.append(
+                    {
+                        "msg_type": msg_type,
+                        "comm_id": self.comm_id,
+                        "data": _plain(data or {}),
+                        "metadata": _plain(metadata or {}),
+                        "buffers": [_b64(b) for b in buffers or []],
+                        "target_name": keys.get("target_name", self.target_name),
+                    }
+                )
 
         made = BridgeComm(**kwargs)
         self.comms[made.comm_id] = made
@@ -213,8 +227,12 @@ class WidgetHost:
             for message in sent:
                 target = self.comms[message["comm_id"]]
                 buffers = [memoryview(base64.b64decode(b)) for b in message["buffers"]]
-                target.handle_msg({"content": {"comm_id": message["comm_id"],
-                                               "data": message["data"]}, "buffers": buffers})  # fmt: skip
+                target.handle_msg(
+                    {
+                        "content": {"comm_id": message["comm_id"], "data": message["data"]},
+                        "buffers": buffers,
+                    }
+                )
         raise AssertionError("the page and the widgets kept messaging")
 
     def display(self, widget: Any) -> Any:

@@ -1,0 +1,77 @@
+"""FeatureMap in Chromium with its real front ends (bqplot, bqplot-gl, anywidget): points
+drawn in the class colours, a brush that lists the selected inputs, a slider that
+re-projects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from conftest import ink
+from widget_host import widget_host
+
+import attnwidgets as aw
+from attnwidgets.features import pca
+from attnwidgets.widgets.feature_map import PALETTE
+
+
+def drag(
+    page: Any, box: dict[str, float], start: tuple[float, float], end: tuple[float, float]
+) -> None:
+    """A mouse drag between two fractions of the box."""
+    page.mouse.move(box["x"] + box["width"] * start[0], box["y"] + box["height"] * start[1])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * end[0], box["y"] + box["height"] * end[1], steps=8)
+    page.mouse.up()
+
+
+def test_points_brush_list_and_slider(
+    browser: Any, fashion_store: Any, screenshot_dir: Any
+) -> None:
+    with widget_host(browser) as host:
+        fmap = aw.FeatureMap(fashion_store, "vit.layers.*", point_size=30)
+        shown = host.display(fmap)
+        page = host.page
+        figure = shown.locator(".bqplot").first
+        page.wait_for_timeout(800)  # WebGL draws on the next frames
+        before = figure.screenshot(path=str(screenshot_dir / "feature_map_points.png"))
+        drawn = ink(before, list(PALETTE[:10]))
+        assert drawn["coloured"] > 5000
+        assert sum(1 for n in drawn["by_colour"].values() if n > 50) >= 8  # ten classes
+
+        # brush over the middle of the plot area: the kernel lists what the brush holds
+        area = figure.locator(".plotarea_events").first.bounding_box()
+        drag(page, area, (0.3, 0.3), (0.7, 0.7))
+        page.wait_for_timeout(300)
+        host.pump()
+        x0, x1 = sorted(fmap.brush.selected_x)
+        y0, y1 = sorted(fmap.brush.selected_y)
+        x, y = fmap.projection.coords[:, 0], fmap.projection.coords[:, 1]
+        inside = fmap.ids[(x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)]
+        assert len(inside) > 0
+        assert sorted(fmap.selected_ids.tolist()) == sorted(inside.tolist())
+        rows = shown.locator(".aw-fm-item")
+        assert rows.count() == min(len(inside), 60)
+        assert shown.locator(".aw-fm-status").inner_text().startswith(f"{len(inside)} selected")
+        assert shown.locator(".aw-fm-item canvas.aw-fm-thumb").count() == rows.count()
+        shown.screenshot(path=str(screenshot_dir / "feature_map_selected.png"))
+        first_id = int(rows.first.get_attribute("data-input-id"))
+        assert first_id in inside.tolist()
+
+        # the layer slider, moved with the keyboard: the kernel re-projects layer 1
+        handle = shown.locator(".widget-slider .ui-slider-handle, .noUi-handle").first
+        handle.focus()
+        for _ in range(2):
+            page.keyboard.press("ArrowLeft")
+        page.wait_for_timeout(300)
+        host.pump()
+        assert fmap.layer == 1
+        X, _ = fashion_store.load("vit.layers.*", 1)
+        expected = pca(X, 2).coords
+        np.testing.assert_allclose(np.asarray(fmap.scatter.x), expected[:, 0], rtol=1e-5)
+        page.wait_for_timeout(800)
+        after = figure.screenshot(path=str(screenshot_dir / "feature_map_layer1.png"))
+        assert after != before
+        assert ink(after)["coloured"] > 5000  # every point drawn again, none faded
+        assert fmap.panel.selected_count == 0 and shown.locator(".aw-fm-item").count() == 0
+        assert not page.errors, page.errors
