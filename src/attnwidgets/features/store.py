@@ -75,6 +75,7 @@ class FeatureStore:
             raise StoreError(f"{self.path}: no feature store here (extract one with aw.extract)")
         self.info = self._read_info()
         self._inputs: Meta | None = None
+        self._duckdb: Any = None
 
     def _read_info(self) -> StoreInfo:
         infos: list[tuple[Path, StoreInfo]] = []
@@ -292,7 +293,9 @@ class FeatureStore:
         """
         from .queries import connect
 
-        return connect(self)
+        if self._duckdb is None:  # kept: query results hold on to their connection
+            self._duckdb = connect(self)
+        return self._duckdb
 
     def __repr__(self) -> str:
         kind = "Parquet" if self.parquet else f"SQLite, {len(self.parts)} part(s)"

@@ -190,6 +190,7 @@ def neuron_view(
     unit: int = 0,
     *,
     direction: Any = None,
+    direction_name: str = "probe direction",
     text: str = "",
     k: int = 8,
     data: Any = None,
@@ -208,4 +209,5 @@ def neuron_view(
     if layer is not None and layer < 0 and module in opened.modules:
         layer = [x for x in opened.layers(module) if x is not None][layer]
     source = NeuronSource(model, processor, opened, module, layer, data=data)
-    return NeuronView(source, unit, direction=direction, text=text, k=k)
+    return NeuronView(source, unit, direction=direction, direction_name=direction_name,
+                      text=text, k=k)
