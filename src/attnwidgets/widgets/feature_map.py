@@ -46,6 +46,10 @@ PALETTE = (
 )
 """Tableau 10, then ten more: one colour per class up to 20 classes (then they repeat)."""
 
+WEBGL_ABOVE = 10_000
+"""More points than this are drawn with bqplot-gl's WebGL ``ScatterGL``; fewer with bqplot's
+SVG ``Scatter``, whose selections also work in JupyterLab 4.6 (see ``FeatureMap``)."""
+
 LISTED = 60
 """At most this many selected inputs are listed (the count says how many there are)."""
 
@@ -92,7 +96,11 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
     or ``"lasso"``, switchable in the view); the selected inputs are listed beside it and
     their ids are in ``.selected_ids`` (``select_ids`` selects from code). The slider
     re-projects another layer and clears the selection. ``max_points`` keeps a seeded random
-    sample of a larger store.
+    sample of a larger store. ``webgl``: draw with bqplot-gl's WebGL ``ScatterGL`` (default:
+    above 10,000 points), else bqplot's SVG ``Scatter``. In JupyterLab 4.6 (bqplot 0.13.1,
+    bqplot-gl 0.1.1) the lasso selects on the SVG scatter only, and the brush reports no
+    selection at all; both work with ``ScatterGL`` in the classic widget manager. The
+    WebGL scatter still pans, zooms and re-projects there.
 
     Example:
         >>> fmap = FeatureMap(store, "encoder.layer.*")        # doctest: +SKIP
@@ -107,14 +115,14 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
         layer: int | None = -1,
         *,
         label: str = "label",
-        selector: str = "brush",
+        selector: str = "lasso",
         max_points: int = 200_000,
+        webgl: bool | None = None,
         point_size: int = 12,
         height: int = 460,
         seed: int = 0,
     ) -> None:
         import bqplot
-        from bqplot_gl import ScatterGL
 
         require_bundle("feature_map_view.js")
         self.store = store if isinstance(store, FeatureStore) else FeatureStore(store)
@@ -130,7 +138,8 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
 
         self.x_scale, self.y_scale = bqplot.LinearScale(), bqplot.LinearScale()
         self.color_scale = bqplot.ColorScale(colors=list(PALETTE[:2]), min=0, max=1)
-        self.scatter = ScatterGL(
+        self.webgl = webgl if webgl is not None else _count(self.store) > WEBGL_ABOVE
+        self.scatter = _scatter_class(self.webgl)(
             x=np.zeros(1, np.float32),
             y=np.zeros(1, np.float32),
             color=np.zeros(1, np.float32),
@@ -272,6 +281,20 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
             self.panel.selected_count = len(self.selected_ids)
             self.panel.thumbnails = _stacked(images)
             self.panel.items = items
+
+
+def _count(store: FeatureStore) -> int:
+    return len(store.inputs()["input_id"])
+
+
+def _scatter_class(webgl: bool) -> Any:
+    if webgl:
+        from bqplot_gl import ScatterGL
+
+        return ScatterGL
+    import bqplot
+
+    return bqplot.Scatter
 
 
 def _stacked(images: list[np.ndarray]) -> dict[str, Any]:

@@ -209,5 +209,6 @@ def neuron_view(
     if layer is not None and layer < 0 and module in opened.modules:
         layer = [x for x in opened.layers(module) if x is not None][layer]
     source = NeuronSource(model, processor, opened, module, layer, data=data)
-    return NeuronView(source, unit, direction=direction, direction_name=direction_name,
-                      text=text, k=k)
+    return NeuronView(
+        source, unit, direction=direction, direction_name=direction_name, text=text, k=k
+    )

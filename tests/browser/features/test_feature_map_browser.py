@@ -1,6 +1,6 @@
-"""FeatureMap in Chromium with its real front ends (bqplot, bqplot-gl, anywidget): points
-drawn in the class colours, a brush that lists the selected inputs, a slider that
-re-projects."""
+"""FeatureMap in Chromium with its real front ends (bqplot, bqplot-gl, anywidget) in the
+widget manager: WebGL points drawn in the class colours, a brush that lists the selected
+inputs, a slider that re-projects. (tests/e2e has the JupyterLab run, SVG + lasso.)"""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def test_points_brush_list_and_slider(
     browser: Any, fashion_store: Any, screenshot_dir: Any
 ) -> None:
     with widget_host(browser) as host:
-        fmap = aw.FeatureMap(fashion_store, "vit.layers.*", point_size=30)
+        fmap = aw.FeatureMap(
+            fashion_store, "vit.layers.*", point_size=30, webgl=True, selector="brush"
+        )
         shown = host.display(fmap)
         page = host.page
         figure = shown.locator(".bqplot").first
@@ -63,6 +65,7 @@ def test_points_brush_list_and_slider(
         handle.focus()
         for _ in range(2):
             page.keyboard.press("ArrowLeft")
+        assert fmap.scatter.__class__.__name__ == "ScatterGL"
         page.wait_for_timeout(300)
         host.pump()
         assert fmap.layer == 1
@@ -74,4 +77,29 @@ def test_points_brush_list_and_slider(
         assert after != before
         assert ink(after)["coloured"] > 5000  # every point drawn again, none faded
         assert fmap.panel.selected_count == 0 and shown.locator(".aw-fm-item").count() == 0
+        assert not page.errors, page.errors
+
+
+def test_lasso_on_the_svg_scatter(browser: Any, text_store: Any) -> None:
+    with widget_host(browser) as host:
+        fmap = aw.FeatureMap(text_store, "encoder.layer.*", 3)
+        assert fmap.scatter.__class__.__name__ == "Scatter"  # 120 points: SVG
+        shown = host.display(fmap)
+        page = host.page
+        area = shown.locator(".bqplot .plotarea_events").first.bounding_box()
+        path = [(0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98), (0.02, 0.03)]
+        page.mouse.move(area["x"] + area["width"] * 0.02, area["y"] + area["height"] * 0.02)
+        page.mouse.down()
+        for fx, fy in path[1:]:
+            page.mouse.move(
+                area["x"] + area["width"] * fx, area["y"] + area["height"] * fy, steps=6
+            )
+        page.mouse.up()
+        page.wait_for_timeout(200)
+        host.pump()
+        assert len(fmap.selected_ids) > 60  # nearly everything is inside that lasso
+        texts = shown.locator(".aw-fm-item pre.aw-fm-text").all_inner_texts()
+        assert len(texts) == min(len(fmap.selected_ids), 60)
+        known = set(text_store.inputs()["text"].tolist())
+        assert all(t in known or " … " in t for t in texts)
         assert not page.errors, page.errors
