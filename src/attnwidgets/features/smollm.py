@@ -58,13 +58,13 @@ def load_smollm2() -> tuple[Any, Any]:
         if (folder / "model.safetensors").is_file():
             tokenizer = AutoTokenizer.from_pretrained(folder)
             model = AutoModelForCausalLM.from_pretrained(folder)
-            return model.eval(), tokenizer
+            return model.eval(), tokenizer  # type: ignore[no-untyped-call]
         source = gguf_path()
         with contextlib.redirect_stderr(io.StringIO()):  # its de-quantising progress bar
             tokenizer = AutoTokenizer.from_pretrained(source.parent, gguf_file=source.name)
             loaded = AutoModelForCausalLM.from_pretrained(source.parent, gguf_file=source.name)
-        model = AutoModelForCausalLM.from_config(loaded.config)  # save_pretrained refuses
-        model.load_state_dict(loaded.state_dict())  # a GGUF-loaded model: copy it over
+        model = AutoModelForCausalLM.from_config(loaded.config)  # type: ignore[no-untyped-call]
+        model.load_state_dict(loaded.state_dict())  # save_pretrained refuses GGUF-loaded ones
         folder.mkdir(parents=True, exist_ok=True)
         tmp = folder.with_name(folder.name + f".{os.getpid()}.tmp")
         model.save_pretrained(tmp)
