@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -78,13 +77,13 @@ torch.set_num_threads(1)
 texts, _ = python_source_snippets(int(sys.argv[1]), seed=1)
 model, tokenizer = aw.demo.load_minilm()
 store = tempfile.mkdtemp() + "/mem.sqlite"
-modules = %r
+modules = MODULES_HERE
 aw.extract(model, texts[:100], modules, processor=tokenizer, store=store, progress=False)
 after_100 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 aw.extract(model, texts, modules, processor=tokenizer, store=store, progress=False)
 after_all = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"after_100_mb": after_100 / 1024, "after_all_mb": after_all / 1024}))
-""" % (MODULES,)
+""".replace("MODULES_HERE", repr(MODULES))
 
 
 def memory(n: int) -> dict[str, float]:
@@ -207,20 +206,27 @@ def main() -> None:
     seconds = pca_time(args.points)
     print(f"extract {len(MODULES)} MiniLM modules, mean pool, {args.texts} texts, batch {BATCH}")
     print(f"  plain forward            {speed['cpu_s']['plain']:7.2f} s CPU")
-    print(f"  extract -> SQLite        {speed['cpu_s']['sqlite']:7.2f} s CPU   "
-          f"{speed['ratio_sqlite']:.3f}x  (target <= 1.10x)")
-    print(f"  extract -> Parquet       {speed['cpu_s']['parquet']:7.2f} s CPU   "
-          f"{speed['ratio_parquet']:.3f}x")
+    print(
+        f"  extract -> SQLite        {speed['cpu_s']['sqlite']:7.2f} s CPU   "
+        f"{speed['ratio_sqlite']:.3f}x  (target <= 1.10x)"
+    )
+    print(
+        f"  extract -> Parquet       {speed['cpu_s']['parquet']:7.2f} s CPU   "
+        f"{speed['ratio_parquet']:.3f}x"
+    )
     print(f"peak RSS after 100 inputs  {mem['after_100_mb']:7.1f} MB")
-    print(f"peak RSS after {args.texts} inputs {mem['after_all_mb']:7.1f} MB   "
-          f"+{mem['growth_mb']:.1f} MB  (target <= 50 MB)")
+    print(
+        f"peak RSS after {args.texts} inputs {mem['after_all_mb']:7.1f} MB   "
+        f"+{mem['growth_mb']:.1f} MB  (target <= 50 MB)"
+    )
     print(f"PCA {args.points} x 384 float32  {seconds * 1e3:7.0f} ms  (target < 2000 ms)")
     if not args.no_lab:
         lab = lab_first_paint(args.points)
-        print(f"FeatureMap {args.points} points in JupyterLab: kernel (load + PCA) "
-              f"{lab['kernel_ms']:.0f} ms, painted {lab['paint_after_kernel_ms']:.0f} ms after "
-              "the cell returned (target < 1000 ms)")
-    _ = resource  # ru_maxrss is read in the memory job
+        print(
+            f"FeatureMap {args.points} points in JupyterLab: kernel (load + PCA) "
+            f"{lab['kernel_ms']:.0f} ms, painted {lab['paint_after_kernel_ms']:.0f} ms after "
+            "the cell returned (target < 1000 ms)"
+        )
 
 
 if __name__ == "__main__":
