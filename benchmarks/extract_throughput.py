@@ -11,8 +11,9 @@
    fresh process: target within 50 MB.
 3. PCA of 50,000 x 384 float32 features: target < 2 s.
 4. A FeatureMap of 50,000 points (WebGL) in a real JupyterLab: from the moment the view's
-   cell returns in the kernel to the first screenshot of the figure with the points drawn;
-   target < 1 s (screenshots are ~50-100 ms apart, so this is an upper bound).
+   cell returns in the kernel to the first WebGL draw of the 50,000 points in the page (both
+   on the machine's clock); target < 1 s. Cold: the first view of the session; warm: the
+   next one. The kernel's own time (load 50,000 rows from SQLite, PCA) is printed beside.
 """
 
 from __future__ import annotations
@@ -147,6 +148,7 @@ def lab_first_paint(points: int) -> dict[str, float]:
         f"fmap = aw.FeatureMap({str(store)!r}, 'blocks.*', webgl=True, point_size=6)\n"
         "print('KERNEL', started * 1e3, time.time() * 1e3)\nfmap",
     ]
+    cells.append(cells[-1])
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {"display_name": "Python 3 (ipykernel)",
                                        "language": "python", "name": "python3"}  # fmt: skip
@@ -158,6 +160,7 @@ def lab_first_paint(points: int) -> dict[str, float]:
             args=CHROMIUM_ARGS, viewport={"width": 1300, "height": 900},
         )  # fmt: skip
         page = context.pages[0] if context.pages else context.new_page()
+        page.add_init_script(DRAWS_JS)
         open_notebook(page, lab, "paint.ipynb")
         cell = page.locator(".jp-Notebook .jp-Cell")
         cell.nth(0).click()
@@ -165,22 +168,64 @@ def lab_first_paint(points: int) -> dict[str, float]:
         page.locator(".jp-Cell").nth(0).locator(".jp-InputPrompt", has_text="[1]").wait_for(
             timeout=300_000
         )
-        page.keyboard.press("Shift+Enter")
-        figure = page.locator(".bqplot canvas").first
-        out = page.locator(".jp-Cell").nth(1).locator(".jp-OutputArea-output", has_text="KERNEL")
-        painted = None
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if figure.count() and _coloured(figure.screenshot()) > 2000:
-                painted = time.time() * 1e3
-                break
-        text = out.first.inner_text(timeout=60_000)
+        texts, paints = [], []
+        for index in (1, 2):  # the first view loads bqplot-gl's code; the second does not
+            page.keyboard.press("Shift+Enter")
+            page.evaluate("() => { window.awDraws.length = 0; }")
+            paints.append(_painted(page, index - 1, points))
+            output = page.locator(".jp-Cell").nth(index).locator(".jp-OutputArea-output")
+            texts.append(output.filter(has_text="KERNEL").first.inner_text(timeout=60_000))
         context.close()
-    if "Traceback" in text:
-        raise RuntimeError(text[-3000:])
-    started, returned = (float(x) for x in text.split("KERNEL", 1)[1].split()[:2])
-    return {"kernel_ms": returned - started,
-            "paint_after_kernel_ms": (painted - returned) if painted else float("nan")}  # fmt: skip
+    result = {}
+    for name, text, painted in zip(("cold", "warm"), texts, paints, strict=True):
+        if "Traceback" in text:
+            raise RuntimeError(text[-3000:])
+        started, returned = (float(x) for x in text.split("KERNEL", 1)[1].split()[:2])
+        result[f"{name}_kernel_ms"] = returned - started
+        result[f"{name}_paint_ms"] = painted - returned if painted else float("nan")
+    return result
+
+
+# Records (machine clock, ms) every instanced WebGL draw of at least 1,000 instances: the
+# first one drawing a view's points is its first paint (three.js draws the points instanced).
+DRAWS_JS = """(() => {
+  window.awDraws = [];
+  const now = () => performance.timeOrigin + performance.now();
+  const wrap = (target, name, countArg) => {
+    const original = target[name];
+    if (!original || original.awWrapped) return;
+    target[name] = function (...args) {
+      if (args[countArg] >= 1000) window.awDraws.push({ t: now(), n: args[countArg] });
+      return original.apply(this, args);
+    };
+    target[name].awWrapped = true;
+  };
+  const getExtension = WebGLRenderingContext.prototype.getExtension;
+  WebGLRenderingContext.prototype.getExtension = function (name) {
+    const ext = getExtension.call(this, name);
+    if (ext && name === "ANGLE_instanced_arrays") {
+      wrap(ext, "drawArraysInstancedANGLE", 3);
+      wrap(ext, "drawElementsInstancedANGLE", 4);
+    }
+    return ext;
+  };
+  if (window.WebGL2RenderingContext) {
+    wrap(WebGL2RenderingContext.prototype, "drawArraysInstanced", 3);
+    wrap(WebGL2RenderingContext.prototype, "drawElementsInstanced", 4);
+  }
+})();"""
+
+
+def _painted(page: Any, view: int, points: int) -> float | None:
+    """When view ``view`` (0, 1, ...) first drew its ``points`` (machine clock, ms)."""
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        canvases = page.locator(".bqplot canvas")
+        if canvases.count() > view and _coloured(canvases.nth(view).screenshot()) > 2000:
+            draws = [d for d in page.evaluate("() => window.awDraws") if d["n"] >= points]
+            return float(draws[0]["t"]) if draws else None
+        time.sleep(0.05)
+    return None
 
 
 def _coloured(png: bytes) -> int:

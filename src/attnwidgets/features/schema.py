@@ -217,7 +217,8 @@ def stack_rows(
     dtype = dtypes[0]
     if any(d != dtype for d in dtypes):
         raise StoreError(f"{where}: rows of different dtypes {sorted(set(dtypes))}")
-    parsed = [json.loads(s) for s in shapes]
+    distinct = {text: json.loads(text) for text in set(shapes)}  # usually one shape
+    parsed = [distinct[s] for s in shapes]
     width = parsed[0][-1]
     if any(p[-1] != width for p in parsed):
         raise StoreError(f"{where}: rows of different widths {sorted({p[-1] for p in parsed})}")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from conftest import ink
+from pixels import ink
 from widget_host import widget_host
 
 import attnwidgets as aw

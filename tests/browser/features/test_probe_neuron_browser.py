@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import ink
+from pixels import ink
 from widget_host import widget_host
 
 import attnwidgets as aw

@@ -28,9 +28,3 @@ def fashion_vit() -> tuple[Any, Any, np.ndarray, np.ndarray]:
 def snippets() -> tuple[list[str], np.ndarray]:
     """Prefixes of real standard-library source, labelled with their bracket depth."""
     return python_source_snippets(120, seed=0)
-
-
-def masked_mean(hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-    """The independent reference for pool='mean': padding excluded, by hand."""
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    return ((hidden * weights).sum(1) / weights.sum(1)).numpy()

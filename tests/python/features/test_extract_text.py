@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from conftest import masked_mean
+from references import masked_mean
 from transformers import LlamaConfig, LlamaModel
 
 import attnwidgets as aw
