@@ -2,12 +2,15 @@
 widget manager: WebGL points drawn in the class colours, a brush that lists the selected
 inputs, a slider that re-projects. (tests/e2e has the JupyterLab run, SVG + lasso.)"""
 
+# ruff: noqa: F811  (pytest fixtures imported from a module, then used as arguments)
+
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
 from pixels import ink
+from store_fixtures import fashion_store, screenshot_dir, text_store  # noqa: F401
 from widget_host import widget_host
 
 import attnwidgets as aw

@@ -1,5 +1,7 @@
 """ProbeView and NeuronView in Chromium, with the real bqplot and anywidget front ends."""
 
+# ruff: noqa: F811  (pytest fixtures imported from a module, then used as arguments)
+
 from __future__ import annotations
 
 from typing import Any
@@ -7,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 from pixels import ink
+from store_fixtures import fashion_store, screenshot_dir, text_store  # noqa: F401
 from widget_host import widget_host
 
 import attnwidgets as aw

@@ -1,5 +1,7 @@
 """PCA, probes and neurons against independent references, and the views' Python state."""
 
+# ruff: noqa: F811  (pytest fixtures imported from a module, then used as arguments)
+
 from __future__ import annotations
 
 import subprocess
@@ -11,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 import traitlets
+from feature_fixtures import fashion_vit, minilm, snippets  # noqa: F401
 from sklearn.decomposition import PCA
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold, cross_val_score

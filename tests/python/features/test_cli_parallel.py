@@ -1,5 +1,7 @@
 """`attnwidgets extract config.yaml`, alone and under `accelerate launch` with two processes."""
 
+# ruff: noqa: F811  (pytest fixtures imported from a module, then used as arguments)
+
 from __future__ import annotations
 
 import os
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 import pytest
 import tomllib
+from feature_fixtures import minilm  # noqa: F401
 
 import attnwidgets as aw
 from attnwidgets.features import sqlite_store

@@ -1,5 +1,7 @@
 """aw.extract on images: the shipped Fashion-MNIST ViT over real Fashion-MNIST images."""
 
+# ruff: noqa: F811  (pytest fixtures imported from a module, then used as arguments)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from feature_fixtures import fashion_vit  # noqa: F401
 from PIL import Image
 
 import attnwidgets as aw

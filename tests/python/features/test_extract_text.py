@@ -1,5 +1,7 @@
 """aw.extract on text: pooled features equal an independent computation from hidden states."""
 
+# ruff: noqa: F811  (pytest fixtures imported from a module, then used as arguments)
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from feature_fixtures import minilm, snippets  # noqa: F401
 from references import masked_mean
 from transformers import LlamaConfig, LlamaModel
 

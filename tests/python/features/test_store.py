@@ -1,5 +1,7 @@
 """The store: resuming, refusing mismatched appends, damage, NaN flags, DuckDB, VLM-Lens."""
 
+# ruff: noqa: F811  (pytest fixtures imported from a module, then used as arguments)
+
 from __future__ import annotations
 
 import io
@@ -10,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from feature_fixtures import minilm  # noqa: F401
 
 import attnwidgets as aw
 from attnwidgets.features import StoreError
