@@ -15,7 +15,8 @@ the records that cross between them (``records``, ``norm_records``, ``qkv_record
 data), ``lens`` and ``run`` (``wrap`` and what it returns; images in: ``vision_run``,
 ``vlm_run``), the pieces that join the halves (``vision_views``: ``patching_view``;
 ``predictions``: ``PredictionGrid``), ``bertviz`` (``head_view`` / ``model_view``) and
-``demo`` (models trained here, with their data).
+``demo`` (models trained here, with their data). ``features/``: features of named modules
+over a dataset in a store (``extract``, ``FeatureStore``), PCA and probes, and their views.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ._version import __version__ as __version__
 if TYPE_CHECKING:
     from . import demo, positions
     from .bertviz import head_view, model_view
+    from .features import FeatureStore, extract, neuron_view, pca, probe
     from .lens import Lens, wrap
     from .metrics import head_metrics
     from .monitor import TrainingMonitor
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
         position_panel,
     )
     from .widgets import compare as compare_positions
+    from .widgets.features import FeatureMap, NeuronView, ProbeView
 
 
 class AttnWidgetsWarning(UserWarning):
@@ -97,6 +100,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "extract_positions": ("recording.positions", "extract_positions"),
     "TrainingMonitor": ("monitor", "TrainingMonitor"),
     "demo": ("demo", None),
+    # features at scale (issue 17): extract -> store -> views
+    "features": ("features", None),
+    "extract": ("features", "extract"),
+    "FeatureStore": ("features", "FeatureStore"),
+    "pca": ("features", "pca"),
+    "probe": ("features", "probe"),
+    "neuron_view": ("features", "neuron_view"),
+    "FeatureMap": ("widgets.features", "FeatureMap"),
+    "ProbeView": ("widgets.features", "ProbeView"),
+    "NeuronView": ("widgets.features", "NeuronView"),
 }
 
 __all__ = [
@@ -105,14 +118,18 @@ __all__ = [
     "AttnWidgetsWarning",
     "Capture",
     "CaptureError",
+    "FeatureMap",
+    "FeatureStore",
     "ImageAttentionView",
     "Lens",
+    "NeuronView",
     "NormRecord",
     "NormView",
     "PatchingView",
     "PositionScheme",
     "PositionView",
     "PredictionGrid",
+    "ProbeView",
     "QKVRecord",
     "Run",
     "Runs",
@@ -123,14 +140,18 @@ __all__ = [
     "capture",
     "compare_positions",
     "demo",
+    "extract",
     "extract_positions",
     "head_metrics",
     "head_view",
     "model_view",
+    "neuron_view",
     "norm_panel",
     "patching_view",
+    "pca",
     "position_panel",
     "positions",
+    "probe",
     "record_norms",
     "rollout",
     "wrap",
