@@ -1,4 +1,7 @@
-"""ProbeView and NeuronView in Chromium, with the real bqplot and anywidget front ends."""
+"""ProbeView and NeuronView in Chromium. ProbeView is bqplot's: it runs in the real widget
+manager (widget_host). NeuronView's bundle mounts on the one fake widget model
+(tests/browser/fake_model.js), kept in sync with the real widget by kernel_bridge.KernelBridge:
+clicks and typed text reach the kernel, which re-runs the model and sends the new values."""
 
 # ruff: noqa: F811  (pytest fixtures imported from a module, then used as arguments)
 
@@ -8,12 +11,16 @@ from typing import Any
 
 import numpy as np
 import pytest
+from kernel_bridge import KernelBridge
 from pixels import ink
 from store_fixtures import fashion_store, screenshot_dir, text_store  # noqa: F401
 from widget_host import widget_host
 
 import attnwidgets as aw
+from attnwidgets.widgets.arrays import read_array
 from attnwidgets.widgets.features.probe_view import COLOURS
+
+ROOT = "#host .aw-neuron-view"
 
 
 @pytest.fixture(scope="module")
@@ -54,58 +61,53 @@ def test_probe_view_draws_lines_legend_and_table(
 
 
 def test_neuron_view_tokens_unit_buttons_and_typed_text(
-    browser: Any, text_store: Any, screenshot_dir: Any
+    page: Any, text_store: Any, screenshot_dir: Any
 ) -> None:
     model, tokenizer = aw.demo.load_minilm()
-    with widget_host(browser) as host:
-        view = aw.neuron_view(
-            model, tokenizer, text_store, "encoder.layer.*", 5, unit=7, text="f(a, [b, (c)])", k=4
-        )
-        shown = host.display(view)
-        page = host.page
-        typed = shown.locator(".aw-nv-typed .aw-nv-token")
-        assert typed.all_inner_texts() == view.text_tokens
-        values = np.frombuffer(bytes(view.text_values["value"]), "<f4")
-        backgrounds = typed.evaluate_all("els => els.map(e => getComputedStyle(e).backgroundColor)")
-        for value, colour in zip(values, backgrounds, strict=True):
-            red = colour.startswith("rgba(214, 39, 40") or colour.startswith("rgb(214, 39, 40")
-            assert red == (value >= 0), (value, colour)
-        rows = shown.locator(".aw-nv-top .aw-nv-row")
-        assert rows.count() == 4
-        ids = [int(r) for r in rows.evaluate_all("els => els.map(e => e.dataset.inputId)")]
-        assert ids == [item["input_id"] for item in view.top]
-        shown.screenshot(path=str(screenshot_dir / "neuron_text.png"))
+    view = aw.neuron_view(
+        model, tokenizer, text_store, "encoder.layer.*", 5, unit=7, text="f(a, [b, (c)])", k=4
+    )
+    bridge = KernelBridge(page, view, 900, bundle="neuron_view.js")
+    shown = page.locator(ROOT)
+    typed = shown.locator(".aw-nv-typed .aw-nv-token")
+    assert typed.all_inner_texts() == view.text_tokens
+    values = read_array(view.text_values)
+    backgrounds = typed.evaluate_all("els => els.map(e => getComputedStyle(e).backgroundColor)")
+    for value, colour in zip(values, backgrounds, strict=True):
+        red = colour.startswith("rgba(214, 39, 40") or colour.startswith("rgb(214, 39, 40")
+        assert red == (value >= 0), (value, colour)
+    rows = shown.locator(".aw-nv-top .aw-nv-row")
+    assert rows.count() == 4
+    ids = [int(r) for r in rows.evaluate_all("els => els.map(e => e.dataset.inputId)")]
+    assert ids == [item["input_id"] for item in view.top]
+    shown.screenshot(path=str(screenshot_dir / "neuron_text.png"))
 
-        shown.locator("button.aw-nv-next").click()
-        host.pump()
-        assert view.unit == 8
-        expected = [
-            i for i, _ in aw.features.top_inputs(text_store, "encoder.layer.*", 5, unit=8, k=4)
-        ]
-        page.wait_for_timeout(100)
-        ids = [int(r) for r in rows.evaluate_all("els => els.map(e => e.dataset.inputId)")]
-        assert ids == expected
+    shown.locator("button.aw-nv-next").click()
+    bridge.pump()
+    assert view.unit == 8
+    expected = [i for i, _ in aw.features.top_inputs(text_store, "encoder.layer.*", 5, unit=8, k=4)]
+    ids = [int(r) for r in rows.evaluate_all("els => els.map(e => e.dataset.inputId)")]
+    assert ids == expected
+    assert shown.locator("input.aw-nv-unit").input_value() == "8"
 
-        box = shown.locator("input.aw-nv-text-input")
-        box.fill("import os")
-        box.press("Enter")
-        host.pump()
-        assert view.text == "import os"
-        page.wait_for_timeout(100)
-        assert typed.all_inner_texts() == ["[CLS]", "import", "os", "[SEP]"]
-        assert not page.errors, page.errors
+    box = shown.locator("input.aw-nv-text-input")
+    box.fill("import os")
+    box.press("Enter")
+    bridge.pump()
+    assert view.text == "import os"
+    assert typed.all_inner_texts() == ["[CLS]", "import", "os", "[SEP]"]
+    assert not page.errors, page.errors
 
 
 def test_neuron_view_patches_over_images(
-    browser: Any, fashion_store: Any, screenshot_dir: Any
+    page: Any, fashion_store: Any, screenshot_dir: Any
 ) -> None:
     model, processor, _, _ = aw.demo.load_fashion_vit(limit=1)
-    with widget_host(browser) as host:
-        view = aw.neuron_view(model, processor, fashion_store, "vit.layers.*", -1, unit=3, k=3)
-        shown = host.display(view)
-        canvases = shown.locator("canvas.aw-nv-image")
-        assert canvases.count() == 3
-        png = canvases.first.screenshot(path=str(screenshot_dir / "neuron_patches.png"))
-        found = ink(png, ["#ffd400"])  # the most active patch's outline
-        assert found["by_colour"]["#ffd400"] > 20 and found["coloured"] > 200
-        assert not host.page.errors, host.page.errors
+    view = aw.neuron_view(model, processor, fashion_store, "vit.layers.*", -1, unit=3, k=3)
+    KernelBridge(page, view, 900, bundle="neuron_view.js")
+    canvases = page.locator(f"{ROOT} canvas.aw-nv-image")
+    assert canvases.count() == 3
+    png = canvases.first.screenshot(path=str(screenshot_dir / "neuron_patches.png"))
+    found = ink(png, ["#ffd400"])  # the most active patch's outline
+    assert found["by_colour"]["#ffd400"] > 20 and found["coloured"] > 200
+    assert not page.errors, page.errors

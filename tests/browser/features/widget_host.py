@@ -1,9 +1,12 @@
 """A real ipywidgets front end in Chromium, wired to the widgets of THIS Python process.
 
-No Jupyter: the page runs the widget manager that ships on npm
-(``@jupyter-widgets/html-manager``), with bqplot, bqplot-gl, bqscales and anywidget loaded
-from the AMD bundles their wheels install (``share/jupyter/nbextensions``), so the widgets
-render with their real front ends. The comms are a bridge:
+For the views built of bqplot widgets (FeatureMap, ProbeView), whose front ends need the
+real widget manager; an anywidget view alone mounts on the one fake model
+(tests/browser/fake_model.js) through kernel_bridge.KernelBridge instead. No Jupyter: the
+page runs the widget manager that ships on npm (``@jupyter-widgets/html-manager``), with
+bqplot, bqplot-gl, bqscales and anywidget loaded from the AMD bundles their wheels install
+(``share/jupyter/nbextensions``), so the widgets render with their real front ends. The
+comms are a bridge:
 
 - kernel -> page: ``comm.create_comm`` is replaced while the host is open; every comm
   message a widget publishes (open, update, custom message) is queued and ``deliver()``
