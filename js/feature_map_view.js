@@ -19,6 +19,7 @@
  */
 
 import { drawItems, drawLegend } from "./features/selection_list.js";
+import { lineText } from "./features/text.js";
 import { injectStyle, node } from "./shared/dom.js";
 import { onChange } from "./shared/model.js";
 
@@ -50,7 +51,7 @@ function render({ model, el }) {
   status.setAttribute("role", "status");
   const list = node("div", "aw-fm-items", root);
   const draw = () => {
-    title.textContent = model.get("title");
+    title.textContent = lineText(model.get("title"));
     drawLegend(legend, model.get("legend"));
     const count = model.get("selected_count");
     const items = model.get("items") ?? [];

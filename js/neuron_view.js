@@ -27,6 +27,7 @@
 
 import { fmt } from "./features/colours.js";
 import { drawPatches } from "./features/patches.js";
+import { blockText, lineText } from "./features/text.js";
 import { drawTokens } from "./features/tokens.js";
 import { isEmpty, readArray } from "./shared/arrays.js";
 import { injectStyle, node } from "./shared/dom.js";
@@ -91,7 +92,12 @@ function drawTop(dom, model) {
     const row = node("div", "aw-nv-row", box);
     row.dataset.inputId = String(item.input_id);
     const score = item.score == null ? "" : ` ${fmt(item.score)}`;
-    node("div", "aw-nv-meta", row, `${rank + 1}. #${item.input_id} ${item.label}${score}`);
+    node(
+      "div",
+      "aw-nv-meta",
+      row,
+      `${rank + 1}. #${item.input_id} ${lineText(item.label)}${score}`,
+    );
     const slice = values.subarray(item.offset, item.offset + item.length);
     if (images && Number.isInteger(item.image)) {
       const canvas = node("canvas", "aw-nv-image", row);
@@ -122,12 +128,12 @@ function render({ model, el }) {
     setTrait(model, "text", dom.text.value);
   });
   const draw = () => {
-    dom.title.textContent = model.get("title");
+    dom.title.textContent = lineText(model.get("title"));
     dom.unit.value = String(model.get("unit"));
     dom.unit.max = String(Math.max(0, model.get("units") - 1));
     for (const c of [dom.prev, dom.next, dom.unit]) c.disabled = direction();
     if (document.activeElement !== dom.text) dom.text.value = model.get("text");
-    dom.status.textContent = model.get("status");
+    dom.status.textContent = blockText(model.get("status"));
     const tokens = model.get("text_tokens") ?? [];
     const payload = model.get("text_values");
     if (tokens.length && !isEmpty(payload)) {

@@ -4,6 +4,7 @@
 import { isEmpty, readArray } from "../shared/arrays.js";
 import { node } from "../shared/dom.js";
 import { drawRgb } from "./rgb.js";
+import { blockText, lineText } from "./text.js";
 
 const THUMB_SCALE = 2;
 
@@ -14,7 +15,7 @@ export function drawLegend(box, legend) {
     const row = node("span", "aw-fm-legend-entry", box);
     const swatch = node("span", "aw-fm-swatch", row);
     swatch.style.background = entry.color;
-    node("span", "aw-fm-name", row, String(entry.name));
+    node("span", "aw-fm-name", row, lineText(entry.name));
     node("span", "aw-fm-count", row, `(${entry.count})`);
   }
 }
@@ -26,7 +27,7 @@ export function drawItems(box, items, thumbnails) {
   for (const item of items ?? []) {
     const row = node("div", "aw-fm-item", box);
     row.dataset.inputId = String(item.input_id);
-    const badge = node("span", "aw-fm-badge", row, String(item.label));
+    const badge = node("span", "aw-fm-badge", row, lineText(item.label));
     badge.style.borderColor = item.color;
     node("span", "aw-fm-id", row, `#${item.input_id}`);
     if (images && Number.isInteger(item.image)) {
@@ -37,7 +38,7 @@ export function drawItems(box, items, thumbnails) {
       const offset = item.image * h * w * 3;
       drawRgb(canvas, images.data, offset, h, w, THUMB_SCALE);
     } else {
-      node("pre", "aw-fm-text", row, String(item.text ?? ""));
+      node("pre", "aw-fm-text", row, blockText(item.text));
     }
   }
 }

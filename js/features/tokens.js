@@ -3,6 +3,7 @@
 
 import { node } from "../shared/dom.js";
 import { cssColour, fmt } from "./colours.js";
+import { lineText } from "./text.js";
 
 /** Draw `tokens` with `values` (a typed array slice) into `box`. */
 export function drawTokens(box, tokens, values, scale) {
@@ -12,10 +13,10 @@ export function drawTokens(box, tokens, values, scale) {
     if (Number.isFinite(values[i]) && (peak < 0 || values[i] > values[peak])) peak = i;
   }
   tokens.forEach((token, i) => {
-    const span = node("span", "aw-nv-token", box, String(token));
+    const span = node("span", "aw-nv-token", box, lineText(token));
     const value = values[i];
     span.style.background = cssColour(value, scale);
-    span.title = `${JSON.stringify(String(token))}: ${fmt(value)}`;
+    span.title = `${lineText(token)}: ${fmt(value)}`;
     span.dataset.value = String(value);
     if (i === peak) span.classList.add("aw-nv-peak");
   });
