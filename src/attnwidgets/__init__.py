@@ -17,7 +17,9 @@ the records that cross between them (``records``, ``norm_records``, ``qkv_record
 data), ``tokenizers/`` (tokenizer internals, numpy only), ``lens`` and ``run`` (``wrap`` and
 what it returns; images in: ``vision_run``, ``vlm_run``), the pieces that join the halves
 (``vision_views``: ``patching_view``; ``predictions``: ``PredictionGrid``), ``bertviz``
-(``head_view`` / ``model_view``) and ``demo`` (models trained here, with their data).
+(``head_view`` / ``model_view``) and ``demo`` (models trained here, with their data);
+``features/``: features of named modules over a dataset in a store (``extract``,
+``FeatureStore``), PCA and probes, and their views.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from . import demo, positions
     from . import tokenizers as tokenizers
     from .bertviz import head_view, model_view
+    from .features import FeatureStore, extract, neuron_view, pca, probe
     from .lens import Lens, wrap
     from .metrics import head_metrics
     from .monitor import TrainingMonitor
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
         position_panel,
     )
     from .widgets import compare as compare_positions
+    from .widgets.features import FeatureMap, NeuronView, ProbeView
 
 
 class AttnWidgetsWarning(UserWarning):
@@ -114,6 +118,16 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "FeatureHeatmapView": ("widgets", "FeatureHeatmapView"),
     "module_features": ("vlm_features", "module_features"),
     "prompt_maps": ("vlm_features", "prompt_maps"),
+    # features at scale (issue 17): extract -> store -> views
+    "features": ("features", None),
+    "extract": ("features", "extract"),
+    "FeatureStore": ("features", "FeatureStore"),
+    "pca": ("features", "pca"),
+    "probe": ("features", "probe"),
+    "neuron_view": ("features", "neuron_view"),
+    "FeatureMap": ("widgets.features", "FeatureMap"),
+    "ProbeView": ("widgets.features", "ProbeView"),
+    "NeuronView": ("widgets.features", "NeuronView"),
 }
 
 __all__ = [
@@ -125,14 +139,18 @@ __all__ = [
     "CrossModalView",
     "DualEncoderView",
     "FeatureHeatmapView",
+    "FeatureMap",
+    "FeatureStore",
     "ImageAttentionView",
     "Lens",
+    "NeuronView",
     "NormRecord",
     "NormView",
     "PatchingView",
     "PositionScheme",
     "PositionView",
     "PredictionGrid",
+    "ProbeView",
     "QKVRecord",
     "Run",
     "Runs",
@@ -145,15 +163,19 @@ __all__ = [
     "compare_positions",
     "compare_tokenizers",
     "demo",
+    "extract",
     "extract_positions",
     "head_metrics",
     "head_view",
     "model_view",
     "module_features",
+    "neuron_view",
     "norm_panel",
     "patching_view",
+    "pca",
     "position_panel",
     "positions",
+    "probe",
     "prompt_maps",
     "record_norms",
     "rollout",

@@ -134,6 +134,11 @@ def loaded_after(statement: str) -> set[str]:
             {"torch", "attnwidgets.recording", "attnwidgets.widgets.attention"},
         ),
         ("from attnwidgets.recording import capture", {"attnwidgets.widgets", "ipywidgets"}),
+        # features at scale (issue 17): the store, PCA, probes and views are numpy-only
+        (
+            "from attnwidgets import FeatureStore, FeatureMap, NeuronView, ProbeView, pca, probe",
+            {"torch", "attnwidgets.recording", "attnwidgets.widgets.attention"},
+        ),
     ],
 )
 def test_imports_load_only_what_they_need(statement: str, absent: set[str]) -> None:

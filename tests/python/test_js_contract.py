@@ -31,6 +31,7 @@ from attnwidgets import (
     TokenizerView,
 )
 from attnwidgets.widgets import PredictionGridView, TrainingMonitorView
+from attnwidgets.widgets.features import NeuronView, SelectionList
 
 JS = Path(__file__).resolve().parents[2] / "js"
 WIDGETS = {
@@ -46,6 +47,9 @@ WIDGETS = {
     "step_view.js": StepView,
     "tokenizer_view.js": TokenizerView,
     "training_monitor_view.js": TrainingMonitorView,
+    # features at scale (issue 17): the list beside FeatureMap's bqplot scatter, NeuronView
+    "feature_map_view.js": SelectionList,
+    "neuron_view.js": NeuronView,
 }
 MODEL_HELPERS = JS / "shared" / "model.js"
 BASE_TRAITS = set(anywidget.AnyWidget.class_trait_names(sync=True))

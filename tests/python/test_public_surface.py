@@ -11,6 +11,7 @@ import attnwidgets as aw
 
 REPO = Path(__file__).resolve().parents[2]
 PUBLIC_MODULES = {"attnwidgets", "attnwidgets.positions", "attnwidgets.demo"}
+PUBLIC_MODULES |= {"attnwidgets.features"}  # features at scale (issue 17): its data helpers
 IMPORT = re.compile(
     r"^\s*(?:from\s+(attnwidgets[\w.]*)\s+import\s+([\w, ()]+)|import\s+(attnwidgets[\w.]*))", re.M
 )
@@ -53,3 +54,16 @@ def test_notebooks_and_readme_use_public_names_only() -> None:
 def test_the_python_and_npm_versions_agree() -> None:
     package = json.loads((REPO / "package.json").read_text(encoding="utf-8"))
     assert package["version"] == aw.__version__
+
+
+def test_the_feature_names_are_public() -> None:
+    """Issue 17's names are in ``__all__``; what the notebooks take from
+    ``attnwidgets.features`` is in its ``__all__``."""
+    from attnwidgets import features
+
+    new = {"extract", "FeatureStore", "pca", "probe", "neuron_view"}
+    assert new | {"FeatureMap", "ProbeView", "NeuronView"} <= set(aw.__all__)
+    for module, names, _ in IMPORT.findall(code_of_notebooks()):
+        if module == "attnwidgets.features":
+            imported = {n.strip() for n in names.strip("()").split(",") if n.strip()}
+            assert imported <= set(features.__all__), imported - set(features.__all__)

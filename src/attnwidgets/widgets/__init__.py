@@ -1,7 +1,8 @@
 """Widgets (numpy + traitlets; never imports torch), grouped as the JavaScript is:
-``attention/``, ``norms/``, ``positions/``, ``steps/``, ``tokens/``, ``vision/``, ``vlm/``;
-shared by all: ``arrays`` (the one binary channel), ``bundles`` (the built JavaScript),
-``inputs`` (what users pass, normalised), ``panels`` (boxes that close what they hold).
+``attention/``, ``norms/``, ``positions/``, ``steps/``, ``tokens/``, ``vision/``, ``vlm/``,
+``features/``; shared by all: ``arrays`` (the one binary channel), ``bundles`` (the built
+JavaScript), ``inputs`` (what users pass, normalised), ``panels`` (boxes that close what they
+hold).
 
 Names are imported on first use, so importing one widget does not load the others.
 """
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .attention import AttentionView, attention_explorer
+    from .features import FeatureMap, NeuronView, ProbeView
     from .inputs import as_attention_record
     from .norms import NormView, TrainingMonitorView, norm_panel
     from .panels import Panel, Row, Tabs, close_tree
@@ -42,6 +44,9 @@ _LAZY = {
     "CrossModalView": "vlm",
     "DualEncoderView": "vlm",
     "FeatureHeatmapView": "vlm",
+    "FeatureMap": "features",
+    "NeuronView": "features",
+    "ProbeView": "features",
     "as_attention_record": "inputs",
     "Panel": "panels",
     "Row": "panels",
@@ -54,12 +59,15 @@ __all__ = [
     "CrossModalView",
     "DualEncoderView",
     "FeatureHeatmapView",
+    "FeatureMap",
     "ImageAttentionView",
+    "NeuronView",
     "NormView",
     "Panel",
     "PatchingView",
     "PositionView",
     "PredictionGridView",
+    "ProbeView",
     "Row",
     "StepView",
     "Tabs",
