@@ -28,6 +28,7 @@ from ._version import __version__ as __version__
 if TYPE_CHECKING:
     from . import demo, positions
     from .bertviz import head_view, model_view
+    from .export import save_html
     from .lens import Lens, wrap
     from .metrics import head_metrics
     from .monitor import TrainingMonitor
@@ -82,6 +83,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "model_view": ("bertviz", "model_view"),
     "head_metrics": ("metrics", "head_metrics"),
     "rollout": ("vision_rollout", "rollout"),
+    "save_html": ("export", "save_html"),
     "patching_view": ("vision_views", "patching_view"),
     "PredictionGrid": ("predictions", "PredictionGrid"),
     "wrap": ("lens", "wrap"),
@@ -133,6 +135,7 @@ __all__ = [
     "positions",
     "record_norms",
     "rollout",
+    "save_html",
     "wrap",
 ]
 
