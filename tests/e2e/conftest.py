@@ -132,6 +132,7 @@ class Tools:
     wait_for_new_pixels = staticmethod(wait_for_new_pixels)
     nudge_slider = staticmethod(nudge_slider)
     subprocess_env = staticmethod(subprocess_env)
+    isolated_jupyter_dirs = staticmethod(lambda base: isolated_jupyter_dirs(base))
 
 
 @pytest.fixture(scope="session")
