@@ -1,7 +1,8 @@
 """notebooks/dashboard.ipynb served by Voila on loopback, used as a person would: the page runs
 the notebook (MiniLM) and shows the explorer with no code; typing new text in the box and
 pressing Enter re-runs the model through Voila's kernel (new token labels, new pixels), and
-the layer slider still drives the view afterwards."""
+the layer slider still drives the view afterwards. Picking SmolLM2 in the model box brings a
+generate button, and generating grows the view's rows through the kernel."""
 
 from __future__ import annotations
 
@@ -75,4 +76,26 @@ def test_dashboard_typing_new_text_reruns_the_model(voila_url: str, page: Any, t
     assert qlabels(view) == expected
     tools.artifacts.mkdir(exist_ok=True)
     page.locator(".attnwidgets-explorer").first.screenshot(path=str(tools.artifacts / "voila.png"))
+    assert not errors, errors
+
+
+def test_dashboard_generates_with_a_language_model(voila_url: str, page: Any, tools: Any) -> None:
+    """Pick SmolLM2 in the model box (loaded from its GGUF file the first time, ~30 s, then
+    from a safetensors cache): the explorer comes back with a generate button; generating 6
+    new tokens grows its rows by as many, through Voila's kernel."""
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(voila_url, timeout=RENDER * 1e3)
+    tools.wait_for_drawn_canvas(page, RENDER)
+    page.locator(".dashboard-model select").select_option(label="SmolLM2-135M-Instruct (generates)")
+    view = page.locator(".attnwidgets-attention").first
+    generate = view.locator(".attnwidgets-generate")
+    generate.wait_for(state="visible", timeout=RENDER * 1e3)
+    assert "30 layers x 9 heads" in page.locator("body").inner_text()
+    rows = len(qlabels(view))
+    view.locator(".attnwidgets-new-tokens").fill("6")
+    generate.click()
+    status = view.locator(".attnwidgets-live-status")
+    tools.wait_for(lambda: status.inner_text() == "generated 6 new tokens", RENDER, "generation")
+    assert len(qlabels(view)) == rows + 5  # the last new token is not fed back
     assert not errors, errors
