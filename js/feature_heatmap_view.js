@@ -36,7 +36,14 @@ import { VISION_CSS } from "./vision/style.js";
 import { imageCanvases, labelled, rangeInput, setOptions } from "./vlm/controls.js";
 import { MapStore } from "./vlm/map_store.js";
 import { VLM_CSS } from "./vlm/style.js";
-import { cellAt, drawCells, makeStage, surfaceGrid } from "./vlm/surface.js";
+import {
+  cellAt,
+  drawCells,
+  makeStage,
+  patchOn,
+  resolveSurface,
+  surfaceGrid,
+} from "./vlm/surface.js";
 import { visibleToken } from "./vlm/token_list.js";
 
 const ROOT = "attnwidgets-features";
@@ -47,26 +54,6 @@ const MEASURES = [
   ["patch", "cosine to a patch"],
   ["text", "cosine to a text token"],
 ];
-
-/** The surface drawn for a module of `tower`: `wanted` when it is of that tower, else the
- * first of that tower showing the same image, else the first of that tower. */
-export function resolveSurface(surfaces, wanted, tower) {
-  if (surfaces[wanted]?.tower === tower) return wanted;
-  const image = surfaces[wanted]?.image;
-  const same = surfaces.findIndex((s) => s.tower === tower && s.image === image);
-  return same >= 0 ? same : surfaces.findIndex((s) => s.tower === tower);
-}
-
-/** A picked patch [row, col, rows, cols] moved onto a grid of `rows` x `cols`: [r, c]. */
-export function patchOn(patch, grid) {
-  if (patch?.length !== 4) return [];
-  const [r, c, rows, cols] = patch;
-  if (rows === grid.rows && cols === grid.cols) return [r, c];
-  return [
-    Math.min(grid.rows - 1, Math.floor(((r + 0.5) * grid.rows) / rows)),
-    Math.min(grid.cols - 1, Math.floor(((c + 0.5) * grid.cols) / cols)),
-  ];
-}
 
 function drawColorbar(canvas, rgb) {
   const ctx = canvas.getContext("2d");

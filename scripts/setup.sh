@@ -14,6 +14,11 @@ if ! command -v chromium >/dev/null 2>&1; then
     as_root apt-get update -qq
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
 fi
+if ! command -v firefox-esr >/dev/null 2>&1 && ! command -v firefox >/dev/null 2>&1; then
+    echo "== apt: firefox-esr (exported pages checked in Firefox's engine too)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq firefox-esr >/dev/null
+fi
 if [ ! -d /usr/share/datasets/fashion-mnist ]; then
     echo "== apt: dataset-fashion-mnist (vision demo data)"
     as_root apt-get update -qq

@@ -1,14 +1,13 @@
 // Shared DOM helpers: one stylesheet per document, small element builders, chart boxes.
 
-/** Add a stylesheet with this id once per document (or shadow root, for hosts that use one). */
+/** Add a stylesheet with this id once inside the widget's own element `el`: nothing outside
+ * the element is touched (anywidget's rule, which VS Code and Colab rely on). */
 export function injectStyle(el, id, css) {
-  const root = el.getRootNode?.();
-  const host = root instanceof ShadowRoot ? root : document.head;
-  if (host.querySelector(`#${id}`)) return;
+  if (el.querySelector(`style[data-attnwidgets-style="${id}"]`)) return;
   const style = document.createElement("style");
-  style.id = id;
+  style.dataset.attnwidgetsStyle = id;
   style.textContent = css;
-  host.appendChild(style);
+  el.appendChild(style);
 }
 
 /** Create an element with a class and (untrusted-safe) text, appended to parent. */

@@ -118,3 +118,23 @@ export function makeStage(canvas) {
     },
   };
 }
+
+/** The surface drawn for a module of `tower`: `wanted` when it is of that tower, else the
+ * first of that tower showing the same image, else the first of that tower. */
+export function resolveSurface(surfaces, wanted, tower) {
+  if (surfaces[wanted]?.tower === tower) return wanted;
+  const image = surfaces[wanted]?.image;
+  const same = surfaces.findIndex((s) => s.tower === tower && s.image === image);
+  return same >= 0 ? same : surfaces.findIndex((s) => s.tower === tower);
+}
+
+/** A picked patch [row, col, rows, cols] moved onto a grid of `rows` x `cols`: [r, c]. */
+export function patchOn(patch, grid) {
+  if (patch?.length !== 4) return [];
+  const [r, c, rows, cols] = patch;
+  if (rows === grid.rows && cols === grid.cols) return [r, c];
+  return [
+    Math.min(grid.rows - 1, Math.floor(((r + 0.5) * grid.rows) / rows)),
+    Math.min(grid.cols - 1, Math.floor(((c + 0.5) * grid.cols) / cols)),
+  ];
+}

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from . import demo, positions
     from . import tokenizers as tokenizers
     from .bertviz import head_view, model_view
+    from .export import save_html
     from .features import FeatureStore, extract, neuron_view, pca, probe
     from .lens import Lens, wrap
     from .metrics import head_metrics
@@ -97,6 +98,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "model_view": ("bertviz", "model_view"),
     "head_metrics": ("metrics", "head_metrics"),
     "rollout": ("vision_rollout", "rollout"),
+    "save_html": ("export", "save_html"),
     "patching_view": ("vision_views", "patching_view"),
     "PredictionGrid": ("predictions", "PredictionGrid"),
     "wrap": ("lens", "wrap"),
@@ -179,6 +181,7 @@ __all__ = [
     "prompt_maps",
     "record_norms",
     "rollout",
+    "save_html",
     "wrap",
 ]
 

@@ -62,7 +62,8 @@ class Lens:
     only when no other thread is running it: the lens waits up to ``busy_wait`` seconds for
     such a thread to stop at a module call, else it runs in training mode and says so in
     ``run.notes``; other threads wait at their next module call while it is switched (see
-    ``recording.threads``). A ``torch.compile``d model is run through the module it wraps.
+    ``recording.threads``). A model compiled with ``torch.compile`` is run through the module it
+    wraps.
     """
 
     busy_wait = 2.0

@@ -1,11 +1,10 @@
 """Binary values as ipywidgets itself delivers them: one Dict trait per payload
 (``widgets/arrays.py``), whose memoryview ipywidgets lifts out as a buffer and puts back in
 place, as a DataView, in one state update. Checked with ipywidgets' own JavaScript (the
-html-manager of an offline page, built by scripts/report.py), not with the fake model."""
+html-manager of an offline page, built by attnwidgets.export), not with the fake model."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ from ipywidgets.embed import embed_data
 from page_server import wire
 
 from attnwidgets import AttentionView, NormView
+from attnwidgets.export.notebook import notebook_page
 from attnwidgets.norm_records import NormLayer, NormRecord, TensorSummary
 
 REPO = Path(__file__).resolve().parents[2]
@@ -23,17 +23,8 @@ STATE = "application/vnd.jupyter.widget-state+json"
 VIEW = "application/vnd.jupyter.widget-view+json"
 
 
-def report_module() -> Any:
-    spec = importlib.util.spec_from_file_location("report", REPO / "scripts" / "report.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def offline_page(folder: Path, views: list[Any]) -> Path:
     """A page whose widgets are rendered by the html-manager from the embedded state."""
-    report = report_module()
     data = embed_data(views=views, drop_defaults=False)
     nb = nbformat.v4.new_notebook()
     nb.metadata["widgets"] = {STATE: data["manager_state"]}
@@ -41,7 +32,7 @@ def offline_page(folder: Path, views: list[Any]) -> Path:
         nbformat.v4.new_output("display_data", data={VIEW: spec}) for spec in data["view_specs"]
     ]
     nb.cells = [nbformat.v4.new_code_cell(outputs=outputs)]
-    html = report.to_html(nb, report.offline_resources(nb, REPO / "node_modules"))
+    html = notebook_page(nb)
     path = folder / "wire.html"
     path.write_text(html, encoding="utf-8")
     return path

@@ -132,6 +132,8 @@ class Tools:
     wait_for_new_pixels = staticmethod(wait_for_new_pixels)
     nudge_slider = staticmethod(nudge_slider)
     subprocess_env = staticmethod(subprocess_env)
+    isolated_jupyter_dirs = staticmethod(lambda base: isolated_jupyter_dirs(base))
+    canvas_digest_js = CANVAS_DIGEST_JS
 
 
 @pytest.fixture(scope="session")

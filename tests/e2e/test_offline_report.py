@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -143,7 +144,15 @@ def test_offline_page_play_button_icons_draw(
     assert attempted == [], f"the page tried to reach the network: {sorted(set(attempted))}"
 
 
-def test_report_explains_missing_npm_packages(tools: Any, tmp_path: Path) -> None:
+def test_report_explains_missing_offline_scripts(tools: Any, tmp_path: Path) -> None:
+    # a copy of the package whose static/offline/ (built by `npm run build`) is missing
+    package = tmp_path / "src" / "attnwidgets"
+    shutil.copytree(
+        tools.repo / "src" / "attnwidgets",
+        package,
+        ignore=shutil.ignore_patterns("__pycache__", "demo_models", "offline"),
+    )
+    env = {**tools.subprocess_env(), "PYTHONPATH": str(tmp_path / "src")}
     result = subprocess.run(
         [
             sys.executable,
@@ -151,16 +160,14 @@ def test_report_explains_missing_npm_packages(tools: Any, tmp_path: Path) -> Non
             str(tools.repo / "notebooks" / "quickstart.ipynb"),
             "-o",
             str(tmp_path / "out.html"),
-            "--node-modules",
-            str(tmp_path / "node_modules"),
         ],
-        env=tools.subprocess_env(),
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
-    assert result.returncode == 2
-    assert "requirejs" in result.stderr and "npm ci" in result.stderr
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "require.js is missing" in result.stderr and "npm run build" in result.stderr
     assert not (tmp_path / "out.html").exists()
 
 

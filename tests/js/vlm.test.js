@@ -1,10 +1,17 @@
 import { describe, expect, it } from "vitest";
-import { patchOn, resolveSurface } from "../../js/feature_heatmap_view.js";
 import { fuseHeads } from "../../js/shared/heads.js";
 import { blockOf, decodeRow, fuseValues, regionValues, shareValues } from "../../js/vlm/blocks.js";
 import { headTraits, headValue } from "../../js/vlm/controls.js";
 import { MapStore, mapKey } from "../../js/vlm/map_store.js";
-import { cellAt, keyMap, regionKeys, spanOf, surfaceGrid } from "../../js/vlm/surface.js";
+import {
+  cellAt,
+  keyMap,
+  patchOn,
+  regionKeys,
+  resolveSurface,
+  spanOf,
+  surfaceGrid,
+} from "../../js/vlm/surface.js";
 import { visibleToken } from "../../js/vlm/token_list.js";
 
 // A block of 2 heads x 2 text rows x 3 image keys, packed as cross_modal_data.block_value does.

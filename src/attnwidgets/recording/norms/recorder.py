@@ -190,7 +190,7 @@ def record_norms(
     counts every element, slower: see benchmarks/README.md); NaN/Inf counts, range, mean, std and
     per-token statistics always use every element. ``keep_raw``: also copy the raw tensors to
     the CPU.
-    ``outlier_ratio``: |x| above this multiple of the median |x| is marked as an outlier.
+    ``outlier_ratio``: ``|x|`` above this multiple of the median ``|x|`` is marked as an outlier.
     Raises ``NoNormModulesError`` when the model has no norm module. Only the calls made on
     the thread that entered the block are recorded. Hooks are removed on exit.
 
