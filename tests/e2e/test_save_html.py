@@ -29,6 +29,12 @@ STATE = re.compile(
 @pytest.fixture
 def offline(page: Any) -> tuple[Any, list[str]]:
     """The page, with every request that would leave the machine aborted and recorded."""
+    return refuse_network(page)
+
+
+def refuse_network(page: Any) -> tuple[Any, list[str]]:
+    """``page`` with every request that would leave the machine aborted and recorded (the
+    list); errors thrown in the page go to ``page.errors``."""
     attempted: list[str] = []
     page.on("requestfailed", lambda r: attempted.append(f"failed: {r.url[:200]}"))
 

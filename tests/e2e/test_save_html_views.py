@@ -10,11 +10,16 @@ from typing import Any
 
 import numpy as np
 import pytest
-from test_save_html import DRAW, changed, click_tab, drawn, offline  # noqa: F401
+from test_save_html import DRAW, changed, click_tab, drawn, refuse_network
 
 import attnwidgets as aw
 
 pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def offline(page: Any) -> tuple[Any, list[str]]:
+    return refuse_network(page)
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +65,12 @@ def test_vlm_run_page_cross_modal_and_features_answer_offline(
     tools.wait_for(lambda: view.get_attribute("data-state") == "ready", DRAW, "first paint")
     canvas = ".attnwidgets-cross-modal canvas.attnwidgets-vlm-canvas"
     set_range(view.locator("input.attnwidgets-vlm-layer"), 1)  # not in the state: a reply
-    ready_1 = lambda: (
-        view.get_attribute("data-layer") == "1"
-        and view.get_attribute(  # noqa: E731
-            "data-state"
+
+    def ready_1() -> bool:
+        return (
+            view.get_attribute("data-layer") == "1" and view.get_attribute("data-state") == "ready"
         )
-        == "ready"
-    )
+
     tools.wait_for(ready_1, DRAW, "layer 1 from a recorded block")
     shown = int(view.get_attribute("data-query") or -1)
     assert peak_of(view) == peaks[shown]
@@ -135,5 +139,58 @@ def test_tokenizer_view_page_answers_token_clicks_and_keeps_hostile_text(
     status = root.locator(".attnwidgets-tok-vocab-status").first
     tools.wait_for(lambda: "not in this page" in status.inner_text(), DRAW, "a search note")
     assert page.evaluate("window.__pwned") is None
+    assert attempted == [], f"the page tried to reach the network: {sorted(set(attempted))}"
+    assert page.errors == []
+
+
+def coloured(png: bytes) -> int:
+    """Pixels that are clearly not grey in a screenshot."""
+    import io
+
+    from PIL import Image
+
+    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return int(((pixels.max(axis=2) - pixels.min(axis=2)) > 40).sum())
+
+
+def test_feature_views_pages_draw_and_say_what_needs_a_kernel(
+    offline: tuple[Any, list[str]], tools: Any, tmp_path: Path
+) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    model, processor, images, labels = aw.demo.load_fashion_vit(limit=120)
+    names = [model.config.id2label[int(i)] for i in labels]
+    store = aw.extract(model, images, "vit.layers.?", processor=processor, labels=names,
+                       pool="cls", store=tmp_path / "f.sqlite", progress=False)  # fmt: skip
+    pages = {
+        "map": aw.save_html(aw.FeatureMap(store, "vit.layers.*"), tmp_path / "m.html"),
+        "probe": aw.save_html(
+            aw.probe(store, "vit.layers.*", folds=3).widget(), tmp_path / "p.html"
+        ),
+        "neuron": aw.save_html(
+            aw.neuron_view(model, processor, store, "vit.layers.*", -1, unit=3, k=3),
+            tmp_path / "n.html",
+        ),
+    }
+    page, attempted = offline
+    page.goto(pages["map"].as_uri())
+    panel = page.locator(".aw-feature-map").first
+    tools.wait_for(lambda: "no kernel" in panel.inner_text(), DRAW, "the map's note")
+    figure = page.locator(".bqplot").first
+    tools.wait_for(lambda: coloured(figure.screenshot()) > 300, DRAW, "points painted")
+    assert panel.locator(".aw-fm-legend-entry").count() == 10
+    assert page.locator(".widget-slider .noUi-target[disabled]").count() == 1  # the layer
+
+    page.goto(pages["probe"].as_uri())
+    figure = page.locator(".bqplot").first
+    tools.wait_for(lambda: coloured(figure.screenshot()) > 300, DRAW, "the probe's lines")
+
+    page.goto(pages["neuron"].as_uri())
+    root = page.locator(".aw-neuron-view").first
+    tools.wait_for(lambda: "no kernel" in root.inner_text(), DRAW, "the neuron view's note")
+    canvases = page.locator("canvas.aw-nv-image")
+    tools.wait_for(lambda: canvases.count() == 3, DRAW, "the top inputs")
+    assert coloured(canvases.first.screenshot()) > 100
     assert attempted == [], f"the page tried to reach the network: {sorted(set(attempted))}"
     assert page.errors == []
