@@ -16,6 +16,7 @@
  * @property {ListedInput[]} items the listed inputs (at most 60)
  * @property {ArrayValue} thumbnails uint8 [k, h, w, 3], or {} when no item is an image
  * @property {number} selected_count how many inputs are selected
+ * @property {string} note shown instead of the hint when set (a saved page: no kernel)
  */
 
 import { drawItems, drawLegend } from "./features/selection_list.js";
@@ -55,13 +56,19 @@ function render({ model, el }) {
     drawLegend(legend, model.get("legend"));
     const count = model.get("selected_count");
     const items = model.get("items") ?? [];
-    status.textContent =
-      count === 0
+    const note = model.get("note");
+    status.textContent = note
+      ? lineText(note)
+      : count === 0
         ? "Drag on the plot to select inputs."
         : `${count} selected${count > items.length ? `, first ${items.length} listed` : ""}`;
     drawItems(list, items, model.get("thumbnails"));
   };
-  const stop = onChange(model, ["title", "legend", "items", "thumbnails", "selected_count"], draw);
+  const stop = onChange(
+    model,
+    ["title", "legend", "items", "thumbnails", "selected_count", "note"],
+    draw,
+  );
   draw();
   return stop;
 }

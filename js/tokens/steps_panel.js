@@ -4,6 +4,7 @@
 // the widget (no ipywidgets), so it works wherever anywidget does (JupyterLab, marimo...).
 
 import { button, node } from "../shared/dom.js";
+import { MISSING_MS } from "../shared/requests.js";
 import { visible } from "./hover_text.js";
 
 const PLAY_MS = 700;
@@ -134,6 +135,7 @@ export function createStepsPanel(parent, { onWord }) {
   const panelsBox = node("div", "attnwidgets-tok-steps-panels", section);
   let panels = [];
   let shown = null;
+  let waiting = 0; // the timer that says a word's steps never came (a page with no kernel)
 
   const onKey = (event) => {
     if (event.key === "Enter") onWord(input.value);
@@ -148,9 +150,14 @@ export function createStepsPanel(parent, { onWord }) {
     /** Show `steps` (the trait) for `word` (the trait): waits while the kernel computes. */
     update(steps, word) {
       if (input.ownerDocument.activeElement !== input) input.value = word;
+      clearTimeout(waiting);
       if (!steps || steps.word !== word) {
         status.textContent = word ? `stepping «${visible(word)}»…` : "";
         section.dataset.state = "loading";
+        waiting = setTimeout(() => {
+          section.dataset.state = "missing";
+          status.textContent = `the steps of «${visible(word)}» are not in this page (no kernel)`;
+        }, MISSING_MS);
         return;
       }
       section.dataset.state = "ready";
@@ -162,6 +169,7 @@ export function createStepsPanel(parent, { onWord }) {
       panels = (steps.tokenizers ?? []).map((payload) => createPanel(panelsBox, payload));
     },
     dispose() {
+      clearTimeout(waiting);
       input.removeEventListener("keydown", onKey);
       for (const panel of panels) panel.dispose();
     },

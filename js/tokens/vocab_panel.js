@@ -3,6 +3,7 @@
 // drawn as text. Replies are matched to the newest request of their kind: older ones are dropped.
 
 import { button, node } from "../shared/dom.js";
+import { MISSING_MS } from "../shared/requests.js";
 import { visible } from "./hover_text.js";
 
 /** One result as a line of text. */
@@ -31,6 +32,7 @@ export function createVocabPanel(parent, { send, tokenizers }) {
   let counter = 0;
   const latest = { search: null, nearest: null };
   let names = [];
+  const timers = new Set();
 
   function tokenizer() {
     return Number(select.value) || 0;
@@ -41,6 +43,14 @@ export function createVocabPanel(parent, { send, tokenizers }) {
     latest[kind] = id;
     send({ type: kind, id, ...content });
     section.dataset.state = "waiting";
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (latest[kind] !== id) return; // answered, or a newer request
+      section.dataset.state = "missing";
+      (kind === "search" ? status : neighbours).textContent =
+        `no reply: ${kind === "search" ? "this search" : "these neighbours"} are not in this page (no kernel)`;
+    }, MISSING_MS);
+    timers.add(timer);
   }
 
   function search() {
@@ -124,6 +134,7 @@ export function createVocabPanel(parent, { send, tokenizers }) {
       select.hidden = list.length < 2;
     },
     dispose() {
+      for (const timer of timers) clearTimeout(timer);
       input.removeEventListener("keydown", onKey);
       go.removeEventListener("click", search);
     },

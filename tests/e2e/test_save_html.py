@@ -29,6 +29,12 @@ STATE = re.compile(
 @pytest.fixture
 def offline(page: Any) -> tuple[Any, list[str]]:
     """The page, with every request that would leave the machine aborted and recorded."""
+    return refuse_network(page)
+
+
+def refuse_network(page: Any) -> tuple[Any, list[str]]:
+    """``page`` with every request that would leave the machine aborted and recorded (the
+    list); errors thrown in the page go to ``page.errors``."""
     attempted: list[str] = []
     page.on("requestfailed", lambda r: attempted.append(f"failed: {r.url[:200]}"))
 
@@ -101,7 +107,8 @@ def test_a_run_page_works_offline_in_every_tab(
 ) -> None:
     path = aw.save_html(minilm_run, tmp_path / "run.html")
     printed = capsys.readouterr().out
-    assert re.search(r"wrote .*run\.html \(\d+\.\d MB\): AttentionView: layers 0-5 of 6", printed)
+    assert re.search(r"wrote .*run\.html \(\d+\.\d MB\): .*AttentionView: layers 0-5 of 6", printed)
+    assert "TokenizerView: nearest neighbours of the text's" in printed  # the Tokens tab
     assert attention_state(path)["chunk"]["layers"] == [0, 1, 2, 3, 4, 5]
     page, attempted = offline
     page.goto(path.as_uri())

@@ -82,7 +82,9 @@ def save_html(
     try:
         collected = collect(root)
         if layers is not None:
-            top = max((collected.widgets[m].n_layers for m in collected.shown), default=0)
+            top = max(
+                (getattr(collected.widgets[m], "n_layers", 0) for m in collected.shown), default=0
+            )
             bad: list[object] = [
                 x
                 for x in layers

@@ -18,11 +18,13 @@ its data in its state already; a ``StepView`` keeps the head it shows.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from .assets import ExportError
 from .replay import record_replies
+from .views import Units, feature_map_controls, fixed_state, token_replies, unit_note, units
 
 BASE64 = 4 / 3  # a buffer's bytes in the page
 THUMBNAIL_LIMIT = 8 * 2**20  # thumbnails + metrics filled in up to this many bytes
@@ -35,6 +37,7 @@ class LayerCost:
     view: str  # model id
     layer: int
     size: int
+    axis: str = "layer"  # "module": a feature view's module, chosen by bytes, not by layers=
 
 
 @dataclass
@@ -49,6 +52,7 @@ class Collected:
     notes: dict[str, str] = field(default_factory=dict)
     shown: dict[str, int] = field(default_factory=dict)
     costs: list[LayerCost] = field(default_factory=list)
+    units: dict[str, Units] = field(default_factory=dict)
 
 
 def all_widgets(root: Any) -> dict[str, Any]:
@@ -116,6 +120,7 @@ def choose_layers(
 
     ``layers`` None: every layer, the nearest to the one shown first, while they fit
     ``budget`` bytes. Else exactly those (and the one shown): ExportError when they do not fit.
+    Costs on the ``"module"`` axis are always chosen by bytes, nearest first.
 
     Example:
         >>> costs = [LayerCost("v", i, 10) for i in range(4)]
@@ -127,8 +132,9 @@ def choose_layers(
     chosen: dict[str, list[int]] = {view: [layer] for view, layer in shown.items()}
     left: dict[str, list[int]] = {}
     wanted = [c for c in costs if c.layer != shown.get(c.view)]
-    if layers is not None:
-        picked = [c for c in wanted if c.layer in layers]
+    if layers is not None:  # exactly those layers; modules as bytes allow
+        by_bytes = [c for c in wanted if c.axis != "layer"]
+        picked = [c for c in wanted if c.axis == "layer" and c.layer in layers]
         need = sum(c.size for c in picked)
         if need > budget:
             raise ExportError(
@@ -138,7 +144,9 @@ def choose_layers(
             )
         for c in picked:
             chosen[c.view].append(c.layer)
-    else:
+        budget -= need
+        wanted = by_bytes
+    if wanted:
         wanted.sort(key=lambda c: (abs(c.layer - shown[c.view]), c.layer))
         for c in wanted:
             if c.size <= budget:
@@ -220,15 +228,30 @@ def collect(root: Any) -> Collected:
     """The page's widgets, their fixed overrides, and the layers their data views could
     carry (``apply_layers`` puts the chosen ones in)."""
     from ..widgets.attention.view import AttentionView
+    from ..widgets.tokens.view import TokenizerView
     from ..widgets.vision.prediction_grid import PredictionGridView
 
     collected = Collected(all_widgets(root))
+    collected.fixed.update(feature_map_controls(collected.widgets))
     for model_id, widget in collected.widgets.items():
         layer, costs = layer_costs(model_id, widget)
         if layer >= 0:
             collected.shown[model_id] = layer
             collected.costs += costs
-        if isinstance(widget, AttentionView):
+        found = units(widget)
+        if found is not None:
+            collected.units[model_id] = found
+            collected.shown[model_id] = found.shown
+            collected.costs += [
+                LayerCost(model_id, unit, len(json.dumps(table)), found.axis)
+                for unit, (table, _) in found.tables.items()
+            ]
+        fixed = fixed_state(widget)
+        if fixed is not None:
+            collected.fixed[model_id], collected.notes[model_id] = fixed
+        if isinstance(widget, TokenizerView):
+            collected.replies[model_id], collected.notes[model_id] = token_replies(widget)
+        elif isinstance(widget, AttentionView):
             collected.fixed[model_id] = attention_panels(widget)
         elif isinstance(widget, PredictionGridView):
             collected.fixed[model_id] = {"can_open": False}
@@ -251,10 +274,21 @@ def apply_layers(
             overrides.update(layer_state)
         elif isinstance(widget, ImageAttentionView):
             collected.replies[model_id], note = image_layers(widget, layers)
+        elif model_id in collected.units:
+            found = collected.units[model_id]
+            collected.replies[model_id] = {
+                key: reply for unit in layers for key, reply in found.tables[unit][0].items()
+            }
+            note = unit_note(widget, layers, found.total)
         else:
             continue
         if left.get(model_id):
-            note += f" (layers {', '.join(map(str, left[model_id]))} left out: max_bytes)"
+            unit = (
+                "modules"
+                if getattr(collected.units.get(model_id), "axis", "") == "module"
+                else "layers"
+            )
+            note += f" ({unit} {', '.join(map(str, left[model_id]))} left out: max_bytes)"
         collected.overrides[model_id] = overrides
         collected.notes[model_id] = note
 

@@ -86,6 +86,7 @@ class SelectionList(anywidget.AnyWidget):
     items = traitlets.List(traitlets.Dict()).tag(sync=True)
     thumbnails = traitlets.Dict().tag(sync=True)
     selected_count = traitlets.Int(0).tag(sync=True)
+    note = traitlets.Unicode("").tag(sync=True)  # shown instead of the hint (a saved page)
 
 
 class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
