@@ -1,6 +1,7 @@
 // SelectionList, the list beside a FeatureMap (src/attnwidgets/widgets/features/feature_map.py):
 // legend, selected count, and each selected input (text snippet or image thumbnail). The plot
-// itself is bqplot's; this view only lists. Labels and texts are untrusted: textContent only.
+// itself is bqplot's; this view lists, and reads the brush rectangle off the figure beside it
+// (js/features/brush_box.js). Labels and texts are untrusted: textContent only.
 
 /**
  * The model this view reads: the synced traits of SelectionList
@@ -16,12 +17,15 @@
  * @property {ListedInput[]} items the listed inputs (at most 60)
  * @property {ArrayValue} thumbnails uint8 [k, h, w, 3], or {} when no item is an image
  * @property {number} selected_count how many inputs are selected
+ * @property {number[]} box the brush rectangle as fractions [x0, y0, x1, y1] of the plot
+ *   area (0 = left / top), [] for none: written by the view after each brush drag
  */
 
+import { watchBrush } from "./features/brush_box.js";
 import { drawItems, drawLegend } from "./features/selection_list.js";
 import { lineText } from "./features/text.js";
 import { injectStyle, node } from "./shared/dom.js";
-import { onChange } from "./shared/model.js";
+import { onChange, setTrait } from "./shared/model.js";
 
 const ROOT = "aw-feature-map";
 const CSS = `
@@ -63,7 +67,11 @@ function render({ model, el }) {
   };
   const stop = onChange(model, ["title", "legend", "items", "thumbnails", "selected_count"], draw);
   draw();
-  return stop;
+  const unwatch = watchBrush(el, (box) => setTrait(model, "box", box));
+  return () => {
+    stop();
+    unwatch();
+  };
 }
 
 export default { render };

@@ -21,6 +21,7 @@ from ...features.projection import Projection, pca
 from ...features.store import FeatureStore
 from ..bundles import bundle, require_bundle
 from .images import stacked_images
+from .regions import box_to_data, in_box, plot_limits
 
 PALETTE = (
     "#4e79a7",
@@ -70,7 +71,8 @@ class SelectionList(anywidget.AnyWidget):
     """The legend and the selected inputs of a ``FeatureMap`` (its ``js/feature_map_view.js``).
 
     ``legend``: ``[{name, color, count}]``; ``items``: ``[{input_id, label, color, text}]``
-    (``text`` empty for images); ``thumbnails``: the items' images as one uint8 array
+    (``text`` empty for images); ``box``: the brush rectangle the view read off the figure
+    beside it (fractions of the plot area); ``thumbnails``: the items' images as one uint8 array
     ``[k, h, w, 3]`` (padded to the largest, with each item's ``width`` / ``height``).
 
     Example:
@@ -86,6 +88,9 @@ class SelectionList(anywidget.AnyWidget):
     items = traitlets.List(traitlets.Dict()).tag(sync=True)
     thumbnails = traitlets.Dict().tag(sync=True)
     selected_count = traitlets.Int(0).tag(sync=True)
+    box = traitlets.List(traitlets.Float()).tag(sync=True)
+    """The brush rectangle, fractions ``[x0, y0, x1, y1]`` of the plot area (0 = left / top),
+    read off the figure by the view after each brush drag; ``[]`` for none."""
 
 
 class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
@@ -134,6 +139,7 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
         self.rows = np.zeros(0, np.int64)  # scatter point -> row of the loaded layer
         self.ids = np.zeros(0, np.int64)  # scatter point -> input id
         self.selected_ids = np.zeros(0, np.int64)
+        self.x_limits = self.y_limits = (0.0, 1.0)  # the scales' pinned ranges (_project)
         self._busy = False
 
         self.x_scale, self.y_scale = bqplot.LinearScale(), bqplot.LinearScale()
@@ -184,6 +190,7 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
         self._project(self.slider.value)
         self.slider.observe(lambda change: self._project(change["new"]), "value")
         self.scatter.observe(self._on_select, "selected")
+        self.panel.observe(self._on_box, "box")
         self.selector.observe(self._on_selector, "value")
         self.clear.on_click(lambda _: self.select_ids([]))
 
@@ -213,6 +220,10 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
         self._busy = True
         try:  # a new picture: the brush or lasso of the old one no longer means anything
             self.brush.selected_x, self.brush.selected_y = None, None
+            self.panel.box = []
+            self.x_limits, self.y_limits = plot_limits(coords[:, 0]), plot_limits(coords[:, 1])
+            self.x_scale.min, self.x_scale.max = self.x_limits
+            self.y_scale.min, self.y_scale.max = self.y_limits
             with self.scatter.hold_sync():
                 self.scatter.x, self.scatter.y = coords[:, 0], coords[:, 1]
                 self.scatter.color = codes.astype(np.float32)
@@ -241,11 +252,25 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
         self.figure.interaction = self.brush if change["new"] == "brush" else self.lasso
 
     def _on_select(self, change: dict[str, Any]) -> None:
-        if self._busy:
+        if self._busy or self.selector.value == "brush":  # the brush selects in _on_box
             return
         points = np.asarray(change["new"] if change["new"] is not None else [], dtype=np.int64)
         self.selected_ids = self.ids[points[points < len(self.ids)]]
         self._list()
+
+    def _on_box(self, change: dict[str, Any]) -> None:
+        if self._busy:
+            return
+        self.select_box(change["new"])
+
+    def select_box(self, box: Any) -> None:
+        """Select the points inside ``box``: fractions ``[x0, y0, x1, y1]`` of the plot area
+        (0 = left / top), as the brush gives them; ``[]`` clears."""
+        if self.projection is None or not len(box):
+            self.select_ids([])
+            return
+        x_range, y_range = box_to_data(box, self.x_limits, self.y_limits)
+        self.select_ids(self.ids[in_box(self.projection.coords, x_range, y_range)])
 
     def select_ids(self, ids: Any) -> None:
         """Select these input ids (as a brush would), e.g. ``fmap.select_ids([3, 17])``."""
