@@ -178,6 +178,32 @@ def test_feature_map_state(fashion_store: Any) -> None:
     assert fmap.panel.selected_count == 0 and fmap.scatter.selected is None
 
 
+def test_feature_map_brush_box_selects_in_the_kernel(fashion_store: Any) -> None:
+    fmap = aw.FeatureMap(fashion_store, "vit.layers.*", selector="brush")
+    coords = fmap.projection.coords
+    # the scales are pinned to the points' range plus 5% each side
+    (xl, xh), (yl, yh) = [
+        (v.min() - 0.05 * np.ptp(v), v.max() + 0.05 * np.ptp(v)) for v in coords.T
+    ]
+    assert (fmap.x_scale.min, fmap.x_scale.max) == pytest.approx((xl, xh))
+    assert (fmap.y_scale.min, fmap.y_scale.max) == pytest.approx((yl, yh))
+    fmap.panel.box = [0.2, 0.3, 0.7, 0.9]  # what the page reads off the brush after a drag
+    x0, x1 = xl + 0.2 * (xh - xl), xl + 0.7 * (xh - xl)
+    y0, y1 = yh - 0.9 * (yh - yl), yh - 0.3 * (yh - yl)  # fractions count from the top
+    x, y = coords[:, 0], coords[:, 1]
+    expected = fmap.ids[(x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)]
+    assert 0 < len(expected) < len(fmap.ids)
+    assert fmap.selected_ids.tolist() == expected.tolist()
+    assert fmap.panel.selected_count == len(expected)
+    assert sorted(np.asarray(fmap.scatter.selected).tolist()) == sorted(
+        np.flatnonzero(np.isin(fmap.ids, expected)).tolist()
+    )
+    fmap.scatter.selected = np.array([0])  # bqplot's own brush result: not the kernel's answer
+    assert fmap.selected_ids.tolist() == expected.tolist()
+    fmap.panel.box = []
+    assert fmap.panel.selected_count == 0 and fmap.scatter.selected is None
+
+
 def test_feature_map_lists_text_snippets(text_store: Any, snippets: Any) -> None:
     fmap = aw.FeatureMap(text_store, "encoder.layer.*", 2, max_points=50)
     assert len(fmap.scatter.x) == 50
