@@ -1,7 +1,7 @@
 // SelectionList, the list beside a FeatureMap (src/attnwidgets/widgets/features/feature_map.py):
 // legend, selected count, and each selected input (text snippet or image thumbnail). The plot
-// itself is bqplot's; this view lists, and reads the brush rectangle off the figure beside it
-// (js/features/brush_box.js). Labels and texts are untrusted: textContent only.
+// itself is bqplot's; this view lists, and reads the brush rectangle or lasso off the figure
+// beside it (js/features/selectors.js). Labels and texts are untrusted: textContent only.
 
 /**
  * The model this view reads: the synced traits of SelectionList
@@ -17,12 +17,14 @@
  * @property {ListedInput[]} items the listed inputs (at most 60)
  * @property {ArrayValue} thumbnails uint8 [k, h, w, 3], or {} when no item is an image
  * @property {number} selected_count how many inputs are selected
- * @property {number[]} box the brush rectangle as fractions [x0, y0, x1, y1] of the plot
- *   area (0 = left / top), [] for none: written by the view after each brush drag
+ * @property {number[]} box brush rectangle, fractions [x0, y0, x1, y1] of the plot area, or []
+ * @property {number[]} lasso last lasso, fractions [x0, y0, x1, y1, ...] of the plot area, or []
  */
+// box / lasso: written by the view after each drag (0 = left / top of the plot area); a lasso
+// [] from the kernel takes the lassos off the figure.
 
-import { watchBrush } from "./features/brush_box.js";
 import { drawItems, drawLegend } from "./features/selection_list.js";
+import { clearLassos, watchSelectors } from "./features/selectors.js";
 import { lineText } from "./features/text.js";
 import { injectStyle, node } from "./shared/dom.js";
 import { onChange, setTrait } from "./shared/model.js";
@@ -67,10 +69,19 @@ function render({ model, el }) {
   };
   const stop = onChange(model, ["title", "legend", "items", "thumbnails", "selected_count"], draw);
   draw();
-  const unwatch = watchBrush(el, (box) => setTrait(model, "box", box));
+  const unwatch = watchSelectors(
+    el,
+    (box) => setTrait(model, "box", box),
+    (polygon) => setTrait(model, "lasso", polygon),
+  );
+  const onLasso = () => {
+    if (!(model.get("lasso") ?? []).length) clearLassos(el);
+  };
+  const stopLasso = onChange(model, ["lasso"], onLasso);
   return () => {
     stop();
     unwatch();
+    stopLasso();
   };
 }
 

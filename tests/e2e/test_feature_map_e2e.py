@@ -130,9 +130,46 @@ def pick_box(
     raise AssertionError("no brush rectangle with a clean edge found")
 
 
-def test_brush_on_webgl_scatter_in_jupyterlab(page: Any, jupyterlab: Any, tools: Any) -> None:
-    """12,000 points (ScatterGL): a brush dragged with the mouse lists exactly the inputs
-    whose projected coordinates fall inside the rectangle (JupyterLab 4.6, bqplot 0.13.1)."""
+def pick_lasso(
+    px: np.ndarray, py: np.ndarray, area: dict[str, float]
+) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """A triangle of whole page pixels, holding 10..60 points (by scikit-image's
+    points_in_poly) with none within 0.05 px of an edge, and the rows inside it."""
+    from skimage.measure import points_in_poly
+
+    points = np.stack([px, py], axis=1)
+    for size in (0.1, 0.16, 0.25):
+        for fx in np.arange(0.05, 0.6 - size, 0.03):
+            for fy in np.arange(0.05, 0.95 - size, 0.03):
+                x0, y0 = area["x"] + fx * area["width"], area["y"] + fy * area["height"]
+                w, h = size * area["width"], size * area["height"]
+                w, h = 18 * round(w / 18), 18 * round(h / 18)  # 6 steps: whole pixels
+                x0, y0 = round(x0), round(y0)
+                corners = [(x0, y0), (x0 + w, y0 + h // 3), (x0 + w // 3, y0 + h)]
+                triangle = np.array(corners, dtype=float)
+                inside = np.flatnonzero(points_in_poly(points, triangle))
+                if not 10 <= len(inside) <= 60:
+                    continue
+                gaps = [
+                    segment_distance(points, a, b)
+                    for a, b in zip(triangle, np.roll(triangle, 1, 0), strict=True)
+                ]
+                if min(g.min() for g in gaps) > 0.05:
+                    return corners, inside
+    raise AssertionError("no lasso triangle with a clean edge found")
+
+
+def segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Distance of each point to the segment from ``a`` to ``b``."""
+    t = np.clip(((points - a) @ (b - a)) / ((b - a) @ (b - a)), 0.0, 1.0)
+    return np.asarray(np.linalg.norm(points - (a + t[:, None] * (b - a)), axis=1))
+
+
+def test_brush_and_lasso_on_webgl_scatter_in_jupyterlab(
+    page: Any, jupyterlab: Any, tools: Any
+) -> None:
+    """12,000 points (ScatterGL): a brush, then a lasso, dragged with the mouse list exactly
+    the inputs whose projected coordinates fall inside (JupyterLab 4.6, bqplot 0.13.1)."""
     store = jupyterlab.root / "points.sqlite"
     synthetic_store(store, 12_000)
     notebook = nbformat.v4.new_notebook()
@@ -204,4 +241,27 @@ fmap""",
         else:  # the first 60 in point order, and the count of all
             assert listed == expected[:60].tolist()
             assert "first 60 listed" in status.inner_text()
+
+    page.locator(".widget-toggle-button", has_text="lasso").click()
+    figure.scroll_into_view_if_needed()
+    area = figure.locator(".plotarea_events").first.bounding_box()
+    px = area["x"] + (coords[:, 0] - xl) / (xh - xl) * area["width"]
+    py = area["y"] + (yh - coords[:, 1]) / (yh - yl) * area["height"]
+    corners, inside = pick_lasso(px, py, area)
+    page.mouse.move(*corners[0])
+    page.mouse.down()
+    for corner in [*corners[1:], corners[0]]:  # the lasso starts at the first move: end there
+        page.mouse.move(*corner, steps=6)
+    page.mouse.up()
+    expected = ids[inside]
+    count = f"{len(expected)} selected"
+    tools.wait_for(lambda: status.inner_text().startswith(count), 30, f"lasso: {count}")
+    listed = [int(row.get_attribute("data-input-id")) for row in rows.all()]
+    assert sorted(listed) == sorted(expected.tolist())
+    assert page.locator(".bqplot .lassoselector path").count() == 1
+    page.get_by_role("button", name="clear").click()
+    tools.wait_for(lambda: rows.count() == 0, 30, "the selection cleared")
+    tools.wait_for(
+        lambda: page.locator(".bqplot .lassoselector path").count() == 0, 30, "lasso taken off"
+    )
     assert not errors_in_outputs(page)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from attnwidgets.widgets.features.regions import box_to_data, in_box, plot_limits
+from attnwidgets.widgets.features.regions import (
+    box_to_data,
+    in_box,
+    in_polygon,
+    plot_limits,
+    polygon_to_data,
+)
 
 
 def test_plot_limits_by_hand() -> None:
@@ -40,3 +46,33 @@ def test_in_box_by_hand() -> None:
     )
     assert in_box(points, (1.0, 5.0), (-1.0, 1.0)).tolist() == [0, 1, 4]
     assert in_box(np.zeros((0, 2)), (0.0, 1.0), (0.0, 1.0)).tolist() == []
+
+
+def test_in_polygon_by_hand() -> None:
+    # an L shape: the unit square [0, 2] x [0, 2] without its top-right quarter
+    shape = np.array([[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2]], dtype=float)
+    points = np.array(
+        [
+            [0.5, 0.5],  # bottom-left quarter: in
+            [1.5, 0.5],  # bottom-right quarter: in
+            [0.5, 1.5],  # top-left quarter: in
+            [1.5, 1.5],  # the missing quarter: out
+            [2.5, 0.5],  # right of everything: out
+            [-0.5, 1.0],  # left of everything: out
+            [0.5, 1.0],  # level with a horizontal edge, inside: in
+        ]
+    )
+    assert in_polygon(points, shape).tolist() == [0, 1, 2, 6]
+    # the same polygon given clockwise, and a self-crossing bow tie (even-odd)
+    assert in_polygon(points, shape[::-1].copy()).tolist() == [0, 1, 2, 6]
+    bow = np.array([[0, 0], [2, 2], [2, 0], [0, 2]], dtype=float)
+    probe = np.array([[0.3, 1.0], [1.7, 1.0], [1.0, 0.3], [1.0, 1.7]])
+    assert in_polygon(probe, bow).tolist() == [0, 1]
+
+
+def test_polygon_to_data_by_hand() -> None:
+    # plot x 0..10, y -2..2: the fraction (0.1, 0.25) is x 1, y 1 (y counts from the top)
+    vertices = polygon_to_data([0.1, 0.25, 0.5, 0.25, 0.5, 0.75], (0.0, 10.0), (-2.0, 2.0))
+    np.testing.assert_allclose(vertices, [[1.0, 1.0], [5.0, 1.0], [5.0, -1.0]])
+    with pytest.raises(ValueError, match="at least three vertices"):
+        polygon_to_data([0.1, 0.2, 0.3, 0.4], (0.0, 1.0), (0.0, 1.0))

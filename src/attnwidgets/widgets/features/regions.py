@@ -60,3 +60,45 @@ def in_box(
     x, y = coords[:, 0], coords[:, 1]
     inside = (x >= x_range[0]) & (x <= x_range[1]) & (y >= y_range[0]) & (y <= y_range[1])
     return np.flatnonzero(inside)
+
+
+def polygon_to_data(
+    polygon: Sequence[float], x_limits: tuple[float, float], y_limits: tuple[float, float]
+) -> np.ndarray:
+    """Vertices ``[x0, y0, x1, y1, ...]`` as fractions of the plot area (0 = left / top) in
+    data coordinates, ``[k, 2]``.
+
+    Example:
+        >>> polygon_to_data([0.0, 0.0, 1.0, 0.5, 0.5, 1.0], (0.0, 4.0), (0.0, 2.0)).tolist()
+        [[0.0, 2.0], [4.0, 1.0], [2.0, 0.0]]
+    """
+    if len(polygon) < 6 or len(polygon) % 2:
+        raise ValueError(
+            f"a lasso is [x0, y0, x1, y1, ...] with at least three vertices, got {len(polygon)}"
+            " numbers"
+        )
+    xy = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    (xl, xh), (yl, yh) = x_limits, y_limits
+    return np.stack([xl + xy[:, 0] * (xh - xl), yh - xy[:, 1] * (yh - yl)], axis=1)
+
+
+def in_polygon(coords: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Indices of the rows of ``coords`` ``[n, 2]`` inside the closed polygon ``[k, 2]``
+    (even-odd rule: a ray to the right crosses its edges an odd number of times). Vectorised
+    over the points, one pass per edge.
+
+    Example:
+        >>> square = np.array([[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]])
+        >>> in_polygon(np.array([[1.0, 1.0], [3.0, 1.0], [1.0, -0.5]]), square).tolist()
+        [0]
+    """
+    x, y = coords[:, 0], coords[:, 1]
+    inside = np.zeros(len(coords), dtype=bool)
+    ends = np.roll(polygon, 1, axis=0)
+    for (ax, ay), (bx, by) in zip(polygon.tolist(), ends.tolist(), strict=True):
+        if ay == by:
+            continue  # a horizontal edge: a horizontal ray never crosses it
+        spans = (ay > y) != (by > y)
+        crossing_x = ax + (y - ay) * (bx - ax) / (by - ay)
+        inside ^= spans & (x < crossing_x)
+    return np.flatnonzero(inside)
