@@ -168,10 +168,10 @@ def segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nda
 def test_brush_and_lasso_on_webgl_scatter_in_jupyterlab(
     page: Any, jupyterlab: Any, tools: Any
 ) -> None:
-    """12,000 points (ScatterGL): a brush, then a lasso, dragged with the mouse list exactly
+    """50,000 points (ScatterGL): a brush, then a lasso, dragged with the mouse list exactly
     the inputs whose projected coordinates fall inside (JupyterLab 4.6, bqplot 0.13.1)."""
     store = jupyterlab.root / "points.sqlite"
-    synthetic_store(store, 12_000)
+    synthetic_store(store, 50_000)
     notebook = nbformat.v4.new_notebook()
     notebook.metadata["kernelspec"] = {
         "display_name": "Python 3 (ipykernel)",
@@ -195,14 +195,14 @@ fmap""",
     def shown() -> Any:
         if errors := errors_in_outputs(page):
             return ("error", errors)
-        return ("ok", True) if panel.count() and "12000 inputs" in panel.inner_text() else None
+        return ("ok", True) if panel.count() and "50000 inputs" in panel.inner_text() else None
 
     outcome, value = tools.wait_for(shown, 240, "the FeatureMap after Run All")
     assert outcome == "ok", "a cell raised:\n" + "\n".join(value)[-3000:]
     assert page.get_by_text("drawn with ScatterGL").count() == 1
     coords = np.load(jupyterlab.root / "fm_coords.npy")
     ids = np.load(jupyterlab.root / "fm_ids.npy")
-    assert coords.shape == (12_000, 2)
+    assert coords.shape == (50_000, 2)
     # the plot spans the points' range plus 5% each side (computed here, not by the package)
     limits = []
     for values in (coords[:, 0], coords[:, 1]):
@@ -213,6 +213,11 @@ fmap""",
     figure.scroll_into_view_if_needed()
     tools.wait_for(lambda: coloured(figure.screenshot()) > 3000, 30, "points painted")
     area = figure.locator(".plotarea_events").first.bounding_box()
+    # the whole plot area can be dragged on: the list beside it does not cover it
+    corner = (area["x"] + area["width"] - 2, area["y"] + area["height"] / 2)
+    assert page.evaluate(
+        "([x, y]) => !!document.elementFromPoint(x, y).closest('.bqplot')", list(corner)
+    )
     rows = panel.locator(".aw-fm-item")
     status = panel.locator(".aw-fm-status")
     (xl, xh), (yl, yh) = limits

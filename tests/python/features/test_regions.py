@@ -76,3 +76,16 @@ def test_polygon_to_data_by_hand() -> None:
     np.testing.assert_allclose(vertices, [[1.0, 1.0], [5.0, 1.0], [5.0, -1.0]])
     with pytest.raises(ValueError, match="at least three vertices"):
         polygon_to_data([0.1, 0.2, 0.3, 0.4], (0.0, 1.0), (0.0, 1.0))
+
+
+def test_in_polygon_agrees_with_scikit_image() -> None:
+    from skimage.measure import points_in_poly
+
+    rng = np.random.default_rng(3)
+    points = rng.uniform(-2, 2, size=(5000, 2))
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 40))
+    radii = rng.uniform(0.3, 1.8, 40)  # a star-shaped, very concave polygon
+    star = np.stack([radii * np.cos(angles), radii * np.sin(angles)], axis=1)
+    expected = np.flatnonzero(points_in_poly(points, star))
+    assert 500 < len(expected) < 4500
+    assert in_polygon(points, star).tolist() == expected.tolist()

@@ -188,7 +188,10 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
         self.clear = ipywidgets.Button(description="clear", layout=ipywidgets.Layout(width="60px"))
         self.panel = SelectionList()
         controls = ipywidgets.HBox([self.slider, self.selector, self.clear])
-        super().__init__([ipywidgets.HBox([ipywidgets.VBox([self.figure, controls]), self.panel])])
+        # the plot keeps its width; the list wraps below it when the output is too narrow
+        plot = ipywidgets.VBox([self.figure, controls], layout=ipywidgets.Layout(flex="0 0 auto"))
+        row = ipywidgets.HBox([plot, self.panel], layout=ipywidgets.Layout(flex_flow="row wrap"))
+        super().__init__([row])
 
         start = layers[layer] if isinstance(layer, int) and layer < 0 else layer
         self.slider.value = start if start in layers else layers[-1]
