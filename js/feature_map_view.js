@@ -20,11 +20,11 @@
  * @property {number[]} box brush rectangle, fractions [x0, y0, x1, y1] of the plot area, or []
  * @property {number[]} lasso last lasso, fractions [x0, y0, x1, y1, ...] of the plot area, or []
  */
-// box / lasso: written by the view after each drag (0 = left / top of the plot area); a lasso
-// [] from the kernel takes the lassos off the figure.
+// box / lasso: written by the view after each drag (0 = left / top of the plot area); [] from
+// the kernel hides the brush rectangle / takes the lassos off the figure.
 
 import { drawItems, drawLegend } from "./features/selection_list.js";
-import { clearLassos, watchSelectors } from "./features/selectors.js";
+import { clearBrush, clearLassos, watchSelectors } from "./features/selectors.js";
 import { lineText } from "./features/text.js";
 import { injectStyle, node } from "./shared/dom.js";
 import { onChange, setTrait } from "./shared/model.js";
@@ -74,14 +74,17 @@ function render({ model, el }) {
     (box) => setTrait(model, "box", box),
     (polygon) => setTrait(model, "lasso", polygon),
   );
-  const onLasso = () => {
+  const stopLasso = onChange(model, ["lasso"], () => {
     if (!(model.get("lasso") ?? []).length) clearLassos(el);
-  };
-  const stopLasso = onChange(model, ["lasso"], onLasso);
+  });
+  const stopBox = onChange(model, ["box"], () => {
+    if (!(model.get("box") ?? []).length) clearBrush(el);
+  });
   return () => {
     stop();
     unwatch();
     stopLasso();
+    stopBox();
   };
 }
 

@@ -73,10 +73,25 @@ export function readLasso(lasso) {
   return pathFractions(last.getAttribute("d") ?? "", number(area, "width"), number(area, "height"));
 }
 
+const figureNextTo = (el) => el.closest(".widget-hbox")?.querySelector(".bqplot");
+
 /** Take every lasso off the figure next to `el` (the kernel cleared the selection). */
 export function clearLassos(el) {
-  const figure = el.closest(".widget-hbox")?.querySelector(".bqplot");
-  for (const path of figure?.querySelectorAll(".lassoselector path") ?? []) path.remove();
+  for (const path of figureNextTo(el)?.querySelectorAll(".lassoselector path") ?? []) {
+    path.remove();
+  }
+}
+
+/**
+ * Hide the brush rectangle of the figure next to `el` (the kernel cleared the selection; the
+ * kernel's `selected_x = None` does not reach bqplot's brush in JupyterLab). d3-brush shows
+ * it again on the next drag.
+ */
+export function clearBrush(el) {
+  const parts = ".brushintsel rect.selection, .brushintsel rect.handle";
+  for (const rect of figureNextTo(el)?.querySelectorAll(parts) ?? []) {
+    rect.style.display = "none";
+  }
 }
 
 /**
@@ -92,7 +107,7 @@ export function watchSelectors(el, onBox, onLasso) {
   const view = el.ownerDocument.defaultView;
   let held = null;
   const down = (event) => {
-    const figure = el.closest(".widget-hbox")?.querySelector(".bqplot");
+    const figure = figureNextTo(el);
     const target = event.target instanceof Element ? event.target : null;
     held =
       figure && target && figure.contains(target)

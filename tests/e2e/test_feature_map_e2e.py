@@ -246,6 +246,18 @@ fmap""",
         else:  # the first 60 in point order, and the count of all
             assert listed == expected[:60].tolist()
             assert "first 60 listed" in status.inner_text()
+    brush_rect = page.locator(".bqplot .brushintsel rect.selection")
+    assert brush_rect.is_visible()
+    page.get_by_role("button", name="clear").click()
+    tools.wait_for(lambda: rows.count() == 0, 30, "the brush selection cleared")
+    tools.wait_for(lambda: not brush_rect.is_visible(), 30, "the brush rectangle taken off")
+    page.mouse.move(*small[:2])  # brushing again after the clear shows and selects again
+    page.mouse.down()
+    page.mouse.move(*small[2:], steps=8)
+    page.mouse.up()
+    again = f"{len(small_rows)} selected"
+    tools.wait_for(lambda: status.inner_text().startswith(again), 30, f"again: {again}")
+    assert brush_rect.is_visible()
 
     page.locator(".widget-toggle-button", has_text="lasso").click()
     figure.scroll_into_view_if_needed()
