@@ -1,6 +1,7 @@
 // SelectionList, the list beside a FeatureMap (src/attnwidgets/widgets/features/feature_map.py):
 // legend, selected count, and each selected input (text snippet or image thumbnail). The plot
-// itself is bqplot's; this view only lists. Labels and texts are untrusted: textContent only.
+// itself is bqplot's; this view lists, and reads the brush rectangle or lasso off the figure
+// beside it (js/features/selectors.js). Labels and texts are untrusted: textContent only.
 
 /**
  * The model this view reads: the synced traits of SelectionList
@@ -17,12 +18,17 @@
  * @property {ArrayValue} thumbnails uint8 [k, h, w, 3], or {} when no item is an image
  * @property {number} selected_count how many inputs are selected
  * @property {string} note shown instead of the hint when set (a saved page: no kernel)
+ * @property {number[]} box brush rectangle, fractions [x0, y0, x1, y1] of the plot area, or []
+ * @property {number[]} lasso last lasso, fractions [x0, y0, x1, y1, ...] of the plot area, or []
  */
+// box / lasso: written by the view after each drag (0 = left / top of the plot area); [] from
+// the kernel hides the brush rectangle / takes the lassos off the figure.
 
 import { drawItems, drawLegend } from "./features/selection_list.js";
+import { clearBrush, clearLassos, watchSelectors } from "./features/selectors.js";
 import { lineText } from "./features/text.js";
 import { injectStyle, node } from "./shared/dom.js";
-import { onChange } from "./shared/model.js";
+import { onChange, setTrait } from "./shared/model.js";
 
 const ROOT = "aw-feature-map";
 const CSS = `
@@ -70,7 +76,23 @@ function render({ model, el }) {
     draw,
   );
   draw();
-  return stop;
+  const unwatch = watchSelectors(
+    el,
+    (box) => setTrait(model, "box", box),
+    (polygon) => setTrait(model, "lasso", polygon),
+  );
+  const stopLasso = onChange(model, ["lasso"], () => {
+    if (!(model.get("lasso") ?? []).length) clearLassos(el);
+  });
+  const stopBox = onChange(model, ["box"], () => {
+    if (!(model.get("box") ?? []).length) clearBrush(el);
+  });
+  return () => {
+    stop();
+    unwatch();
+    stopLasso();
+    stopBox();
+  };
 }
 
 export default { render };

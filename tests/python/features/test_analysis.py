@@ -167,8 +167,9 @@ def test_feature_map_state(fashion_store: Any) -> None:
     X, meta = fashion_store.load("vit.layers.*", 3)
     np.testing.assert_allclose(np.asarray(fmap.scatter.x), pca(X, 2).coords[:, 0], rtol=1e-5)
     assert {e["name"] for e in fmap.panel.legend} == set(meta["label"].tolist())
-    fmap.scatter.selected = np.array([0, 5, 9])  # what a brush in the browser sends
+    fmap.select_ids([0, 5, 9])
     assert fmap.selected_ids.tolist() == [0, 5, 9]
+    assert np.asarray(fmap.scatter.selected).tolist() == [0, 5, 9]
     assert [i["input_id"] for i in fmap.panel.items] == [0, 5, 9]
     assert fmap.panel.items[1]["label"] == meta["label"][5]
     assert fmap.panel.thumbnails["shape"] == [3, 28, 28, 3]
@@ -178,10 +179,54 @@ def test_feature_map_state(fashion_store: Any) -> None:
     assert fmap.panel.selected_count == 0 and fmap.scatter.selected is None
 
 
+def test_feature_map_brush_box_selects_in_the_kernel(fashion_store: Any) -> None:
+    fmap = aw.FeatureMap(fashion_store, "vit.layers.*", selector="brush")
+    coords = fmap.projection.coords
+    # the scales are pinned to the points' range plus 5% each side
+    (xl, xh), (yl, yh) = [
+        (v.min() - 0.05 * np.ptp(v), v.max() + 0.05 * np.ptp(v)) for v in coords.T
+    ]
+    assert (fmap.x_scale.min, fmap.x_scale.max) == pytest.approx((xl, xh))
+    assert (fmap.y_scale.min, fmap.y_scale.max) == pytest.approx((yl, yh))
+    fmap.panel.box = [0.2, 0.3, 0.7, 0.9]  # what the page reads off the brush after a drag
+    x0, x1 = xl + 0.2 * (xh - xl), xl + 0.7 * (xh - xl)
+    y0, y1 = yh - 0.9 * (yh - yl), yh - 0.3 * (yh - yl)  # fractions count from the top
+    x, y = coords[:, 0], coords[:, 1]
+    expected = fmap.ids[(x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)]
+    assert 0 < len(expected) < len(fmap.ids)
+    assert fmap.selected_ids.tolist() == expected.tolist()
+    assert fmap.panel.selected_count == len(expected)
+    assert sorted(np.asarray(fmap.scatter.selected).tolist()) == sorted(
+        np.flatnonzero(np.isin(fmap.ids, expected)).tolist()
+    )
+    fmap.scatter.selected = np.array([0])  # bqplot's own (in JupyterLab, empty) answer: ignored
+    assert fmap.selected_ids.tolist() == expected.tolist()
+    fmap.panel.box = []
+    assert fmap.panel.selected_count == 0 and fmap.scatter.selected is None
+
+
+def test_feature_map_lasso_selects_in_the_kernel(fashion_store: Any) -> None:
+    fmap = aw.FeatureMap(fashion_store, "vit.layers.*")
+    coords = fmap.projection.coords
+    (xl, xh), (yl, yh) = (fmap.x_limits, fmap.y_limits)
+    # a triangle: top-left corner, top-right corner, bottom middle of the plot
+    fmap.panel.lasso = [0.0, 0.0, 1.0, 0.0, 0.5, 1.0]
+    # by hand: inside iff below the top edge (always), and between the two slanted edges
+    # from (xl, yh) and (xh, yh) down to ((xl + xh) / 2, yl)
+    depth = (yh - coords[:, 1]) / (yh - yl)  # 0 at the top, 1 at the bottom
+    half_width = (1 - depth) * (xh - xl) / 2
+    centre = (xl + xh) / 2
+    expected = fmap.ids[np.abs(coords[:, 0] - centre) < half_width]
+    assert 0 < len(expected) < len(fmap.ids)
+    assert fmap.selected_ids.tolist() == expected.tolist()
+    fmap.clear.click()
+    assert fmap.panel.lasso == [] and fmap.panel.selected_count == 0
+
+
 def test_feature_map_lists_text_snippets(text_store: Any, snippets: Any) -> None:
     fmap = aw.FeatureMap(text_store, "encoder.layer.*", 2, max_points=50)
     assert len(fmap.scatter.x) == 50
-    fmap.scatter.selected = np.array([1])
+    fmap.select_ids(fmap.ids[[1]])
     (item,) = fmap.panel.items
     text = snippets[0][item["input_id"]]
     assert item["text"] == (text if len(text) <= 163 else f"{text[:60]} … {text[-100:]}")

@@ -21,6 +21,7 @@ from ...features.projection import Projection, pca
 from ...features.store import FeatureStore
 from ..bundles import bundle, require_bundle
 from .images import stacked_images
+from .regions import box_to_data, in_box, in_polygon, plot_limits, polygon_to_data
 
 PALETTE = (
     "#4e79a7",
@@ -48,7 +49,7 @@ PALETTE = (
 
 WEBGL_ABOVE = 10_000
 """More points than this are drawn with bqplot-gl's WebGL ``ScatterGL``; fewer with bqplot's
-SVG ``Scatter``, whose selections also work in JupyterLab 4.6 (see ``FeatureMap``)."""
+SVG ``Scatter`` (crisper, and hover works)."""
 
 LISTED = 60
 """At most this many selected inputs are listed (the count says how many there are)."""
@@ -70,7 +71,8 @@ class SelectionList(anywidget.AnyWidget):
     """The legend and the selected inputs of a ``FeatureMap`` (its ``js/feature_map_view.js``).
 
     ``legend``: ``[{name, color, count}]``; ``items``: ``[{input_id, label, color, text}]``
-    (``text`` empty for images); ``thumbnails``: the items' images as one uint8 array
+    (``text`` empty for images); ``box``: the brush rectangle the view read off the figure
+    beside it (fractions of the plot area); ``thumbnails``: the items' images as one uint8 array
     ``[k, h, w, 3]`` (padded to the largest, with each item's ``width`` / ``height``).
 
     Example:
@@ -87,6 +89,12 @@ class SelectionList(anywidget.AnyWidget):
     thumbnails = traitlets.Dict().tag(sync=True)
     selected_count = traitlets.Int(0).tag(sync=True)
     note = traitlets.Unicode("").tag(sync=True)  # shown instead of the hint (a saved page)
+    box = traitlets.List(traitlets.Float()).tag(sync=True)
+    """The brush rectangle, fractions ``[x0, y0, x1, y1]`` of the plot area (0 = left / top),
+    read off the figure by the view after each brush drag; ``[]`` for none."""
+    lasso = traitlets.List(traitlets.Float()).tag(sync=True)
+    """The last lasso, fractions ``[x0, y0, x1, y1, ...]`` of the plot area, read off the
+    figure after each lasso; ``[]`` for none (set from the kernel: the lasso is taken off)."""
 
 
 class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
@@ -98,10 +106,12 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
     their ids are in ``.selected_ids`` (``select_ids`` selects from code). The slider
     re-projects another layer and clears the selection. ``max_points`` keeps a seeded random
     sample of a larger store. ``webgl``: draw with bqplot-gl's WebGL ``ScatterGL`` (default:
-    above 10,000 points), else bqplot's SVG ``Scatter``. In JupyterLab 4.6 (bqplot 0.13.1,
-    bqplot-gl 0.1.1) the lasso selects on the SVG scatter only, and the brush reports no
-    selection at all; both work with ``ScatterGL`` in the classic widget manager. The
-    WebGL scatter still pans, zooms and re-projects there.
+    above 10,000 points), else bqplot's SVG ``Scatter``. The kernel selects: the list's view
+    reads the brush rectangle or the lasso off the page after each drag (``panel.box`` /
+    ``panel.lasso``, fractions of the plot area, whose scales are pinned to the points'
+    range plus 5%) and the points inside are found with numpy (``select_box``,
+    ``select_lasso``), so both selectors work on both scatters in JupyterLab 4.6 (where
+    bqplot 0.13.1's own selections do not reach the kernel) and in the classic manager.
 
     Example:
         >>> fmap = FeatureMap(store, "encoder.layer.*")        # doctest: +SKIP
@@ -135,6 +145,7 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
         self.rows = np.zeros(0, np.int64)  # scatter point -> row of the loaded layer
         self.ids = np.zeros(0, np.int64)  # scatter point -> input id
         self.selected_ids = np.zeros(0, np.int64)
+        self.x_limits = self.y_limits = (0.0, 1.0)  # the scales' pinned ranges (_project)
         self._busy = False
 
         self.x_scale, self.y_scale = bqplot.LinearScale(), bqplot.LinearScale()
@@ -178,15 +189,19 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
         self.clear = ipywidgets.Button(description="clear", layout=ipywidgets.Layout(width="60px"))
         self.panel = SelectionList()
         controls = ipywidgets.HBox([self.slider, self.selector, self.clear])
-        super().__init__([ipywidgets.HBox([ipywidgets.VBox([self.figure, controls]), self.panel])])
+        # the plot keeps its width; the list wraps below it when the output is too narrow
+        plot = ipywidgets.VBox([self.figure, controls], layout=ipywidgets.Layout(flex="0 0 auto"))
+        row = ipywidgets.HBox([plot, self.panel], layout=ipywidgets.Layout(flex_flow="row wrap"))
+        super().__init__([row])
 
         start = layers[layer] if isinstance(layer, int) and layer < 0 else layer
         self.slider.value = start if start in layers else layers[-1]
         self._project(self.slider.value)
         self.slider.observe(lambda change: self._project(change["new"]), "value")
-        self.scatter.observe(self._on_select, "selected")
+        self.panel.observe(self._on_box, "box")
+        self.panel.observe(self._on_lasso, "lasso")
         self.selector.observe(self._on_selector, "value")
-        self.clear.on_click(lambda _: self.select_ids([]))
+        self.clear.on_click(lambda _: self.clear_selection())
 
     @property
     def layer(self) -> int | None:
@@ -214,6 +229,10 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
         self._busy = True
         try:  # a new picture: the brush or lasso of the old one no longer means anything
             self.brush.selected_x, self.brush.selected_y = None, None
+            self.panel.box, self.panel.lasso = [], []
+            self.x_limits, self.y_limits = plot_limits(coords[:, 0]), plot_limits(coords[:, 1])
+            self.x_scale.min, self.x_scale.max = self.x_limits
+            self.y_scale.min, self.y_scale.max = self.y_limits
             with self.scatter.hold_sync():
                 self.scatter.x, self.scatter.y = coords[:, 0], coords[:, 1]
                 self.scatter.color = codes.astype(np.float32)
@@ -241,12 +260,43 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
     def _on_selector(self, change: dict[str, Any]) -> None:
         self.figure.interaction = self.brush if change["new"] == "brush" else self.lasso
 
-    def _on_select(self, change: dict[str, Any]) -> None:
+    def _on_box(self, change: dict[str, Any]) -> None:
         if self._busy:
             return
-        points = np.asarray(change["new"] if change["new"] is not None else [], dtype=np.int64)
-        self.selected_ids = self.ids[points[points < len(self.ids)]]
-        self._list()
+        self.select_box(change["new"])
+
+    def _on_lasso(self, change: dict[str, Any]) -> None:
+        if self._busy:
+            return
+        self.select_lasso(change["new"])
+
+    def select_lasso(self, polygon: Any) -> None:
+        """Select the points inside ``polygon``: fractions ``[x0, y0, x1, y1, ...]`` of the plot
+        area (0 = left / top), as the lasso gives them; ``[]`` clears."""
+        if self.projection is None or not len(polygon):
+            self.select_ids([])
+            return
+        vertices = polygon_to_data(polygon, self.x_limits, self.y_limits)
+        self.select_ids(self.ids[in_polygon(self.projection.coords, vertices)])
+
+    def select_box(self, box: Any) -> None:
+        """Select the points inside ``box``: fractions ``[x0, y0, x1, y1]`` of the plot area
+        (0 = left / top), as the brush gives them; ``[]`` clears."""
+        if self.projection is None or not len(box):
+            self.select_ids([])
+            return
+        x_range, y_range = box_to_data(box, self.x_limits, self.y_limits)
+        self.select_ids(self.ids[in_box(self.projection.coords, x_range, y_range)])
+
+    def clear_selection(self) -> None:
+        """Select nothing and take the brush rectangle and the lasso off the plot."""
+        self._busy = True
+        try:
+            self.brush.selected_x, self.brush.selected_y = None, None
+            self.panel.box, self.panel.lasso = [], []
+        finally:
+            self._busy = False
+        self.select_ids([])
 
     def select_ids(self, ids: Any) -> None:
         """Select these input ids (as a brush would), e.g. ``fmap.select_ids([3, 17])``."""
