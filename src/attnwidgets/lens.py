@@ -11,6 +11,7 @@ import torch
 
 from .norm_records import NormRecord
 from .positions import PositionScheme
+from .qk_records import QKRecord
 from .qkv_records import QKVRecord
 from .recording import Capture, capture
 from .recording.threads import eval_mode
@@ -114,8 +115,12 @@ class Lens:
         check_length(self.model, inputs)
         with self._capturing() as (cap, notes):
             outputs = self.model(**inputs)
-        kinds = ("probability", *self._scores(cap, batch=True))
-        records = {kind: cap.records(kind) for kind in kinds}
+        records: dict[str, list[AttentionRecord]] | dict[str, list[QKRecord]]
+        if self.capture_options.get("attention") == "qk":
+            records = {"probability": cap.qk_records()}  # Q and K: tiles on demand
+        else:
+            kinds = ("probability", *self._scores(cap, batch=True))
+            records = {kind: cap.records(kind) for kind in kinds}
         if texts is not None or len(records["probability"]) > 1:
             return self._batch(records, inputs, outputs, texts, cap)
         return Run(
@@ -125,7 +130,11 @@ class Lens:
             outputs,
             self.model,
             self._norms(cap),
-            {kind: found[0] for kind, found in records.items() if kind != "probability"},
+            {
+                kind: found[0]
+                for kind, found in records.items()
+                if kind != "probability" and isinstance(found[0], AttentionRecord)
+            },
             lens=self,
             text=text if isinstance(text, str) else self._decode(inputs.get("input_ids")),
             notes=notes,
@@ -165,6 +174,12 @@ class Lens:
                 "(lens.can_generate() is False). Load a model with one, e.g. "
                 "AutoModelForCausalLM.from_pretrained(path) (or AutoModelForSeq2SeqLM), and wrap "
                 "that; lens(text) shows this model's attention"
+            )
+        if self.capture_options.get("attention") == "qk":
+            raise ValueError(
+                "attention='qk' keeps one forward pass, and generate runs one per new token: "
+                "generate with a lens without attention='qk', then run the whole text through "
+                "this lens (lens(text)) to explore its attention"
             )
         from .vlm_run import vlm_generate  # images and text in: generate(image=, text=)
 
@@ -243,7 +258,7 @@ class Lens:
 
     def _batch(
         self,
-        records: dict[str, list[AttentionRecord]],
+        records: dict[str, list[AttentionRecord]] | dict[str, list[QKRecord]],
         inputs: dict[str, Any],
         outputs: Any,
         texts: Sequence[str] | None,

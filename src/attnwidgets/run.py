@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from .norm_records import NormRecord
 from .positions import PositionScheme
+from .qk_records import QKRecord
 from .qkv_records import QKVRecord
 from .records import AttentionRecord
 
@@ -35,11 +36,13 @@ class Source(Protocol):
 class Run:
     """One forward pass: token labels, the captured attention, and the model's own outputs.
 
-    ``attention[i]`` is layer ``i`` as ``[heads, query, key]`` float32.
+    ``attention[i]`` is layer ``i`` as ``[heads, query, key]`` float32. With
+    ``aw.wrap(model, tok, attention="qk")`` ``attention`` is a ``QKRecord`` (Q and K per layer:
+    tiles, rows and metrics on demand; ``attention[i]`` below its dense limit).
     """
 
     tokens: list[str]
-    attention: AttentionRecord
+    attention: AttentionRecord | QKRecord
     inputs: dict[str, Any] = field(repr=False)
     outputs: Any = field(repr=False)
     model: torch.nn.Module | None = field(default=None, repr=False)  # type only: no torch import
@@ -117,7 +120,7 @@ class Run:
         """
         from .stacks import DEFAULT_AXIS, label_stacks, rename_axis, split_stacks
 
-        stacks = split_stacks(self.attention, self.scores)
+        stacks = split_stacks(dense_record(self.attention), self.scores)
         if not self.tokens and "pixel_values" in (self.inputs or {}):
             stacks = rename_axis(stacks, DEFAULT_AXIS, "vision")  # a ViT: image patches
         labels: dict[str, list[str]] = {}
@@ -209,6 +212,17 @@ class Runs(Sequence["Run"]):
 
     def __repr__(self) -> str:
         return f"Runs({len(self.runs)} examples: {[len(run.tokens) for run in self.runs]} tokens)"
+
+
+def dense_record(record: AttentionRecord | QKRecord) -> AttentionRecord:
+    """``record`` when it is dense; a TypeError saying what to do for a Q/K record."""
+    if isinstance(record, QKRecord):
+        raise TypeError(
+            "this run kept Q and K (attention='qk'), not dense attention: stacks, and what is "
+            "built on them, need dense records. Show it with run.show() / aw.AttentionView(run) "
+            "(tiles), or materialise it (short inputs): run.attention.to_attention_record()"
+        )
+    return record
 
 
 def _refresh_norms(tab: ipywidgets.Tab, run: Any) -> None:
