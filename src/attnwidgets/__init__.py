@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from .norm_records import NormRecord
     from .positions import PositionScheme
     from .predictions import PredictionGrid
+    from .qk_records import QKRecord
     from .qkv_records import QKVRecord
     from .recording import Capture, CaptureError, capture, record_norms
     from .recording import record_memory as record_memory
@@ -65,6 +66,7 @@ class AttnWidgetsWarning(UserWarning):
 _LAZY: dict[str, tuple[str, str | None]] = {
     "AttentionRecord": ("records", "AttentionRecord"),
     "NormRecord": ("norm_records", "NormRecord"),
+    "QKRecord": ("qk_records", "QKRecord"),
     "QKVRecord": ("qkv_records", "QKVRecord"),
     "PositionScheme": ("positions", "PositionScheme"),
     "positions": ("positions", None),
@@ -113,6 +115,7 @@ __all__ = [
     "PositionScheme",
     "PositionView",
     "PredictionGrid",
+    "QKRecord",
     "QKVRecord",
     "Run",
     "Runs",
