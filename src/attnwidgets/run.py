@@ -86,6 +86,12 @@ class Run:
         if schemes:
             shown = schemes[0] if len(schemes) == 1 else schemes
             tabs.append(("Positions", widgets.position_panel(shown)))
+        if isinstance(self.attention, QKRecord):  # long context: one query's row over all keys
+            row = widgets.RowView(self, layer=layer, head=head)
+            ipywidgets.jslink((view, "layer"), (row, "layer"))
+            ipywidgets.jslink((view, "head"), (row, "head"))
+            view.observe(lambda change: _follow_focus(row, change["new"]), names="focus_token")
+            tabs.append(("Row", row))
         if len(tabs) == 1:
             return tabs[0][1]
         tab = ipywidgets.Tab(children=[widget for _, widget in tabs])
@@ -212,6 +218,12 @@ class Runs(Sequence["Run"]):
 
     def __repr__(self) -> str:
         return f"Runs({len(self.runs)} examples: {[len(run.tokens) for run in self.runs]} tokens)"
+
+
+def _follow_focus(row: Any, token: int) -> None:
+    """The row view shows the query the heatmap locks (``focus_token``; -1: none, kept)."""
+    if 0 <= token < row.n_queries:
+        row.query = token
 
 
 def dense_record(record: AttentionRecord | QKRecord) -> AttentionRecord:

@@ -26,7 +26,7 @@ from attnwidgets import (
     PositionView,
     StepView,
 )
-from attnwidgets.widgets import PredictionGridView, TrainingMonitorView
+from attnwidgets.widgets import PredictionGridView, RowView, TrainingMonitorView
 
 JS = Path(__file__).resolve().parents[2] / "js"
 WIDGETS = {
@@ -36,6 +36,7 @@ WIDGETS = {
     "patching_view.js": PatchingView,
     "position_view.js": PositionView,
     "prediction_grid_view.js": PredictionGridView,
+    "row_view.js": RowView,
     "step_view.js": StepView,
     "training_monitor_view.js": TrainingMonitorView,
 }

@@ -105,3 +105,22 @@ def test_background_overviews_answer_head_switches_from_the_cache(views: Any) ->
     for layer in range(2):
         for head in range(4):
             assert (layer, head, 0, TOKENS, 0, TOKENS, 31, 31) in tiles._kept
+
+
+def test_run_widget_of_a_qk_run_has_a_row_tab_following_the_locked_query() -> None:
+    model = tiny_llama_gqa()
+    run = aw.wrap(model, attention="qk", norms=False)(input_ids=torch.arange(1, 31)[None])
+    tab = run.widget()
+    titles = [tab.get_title(i) for i in range(len(tab.children))]
+    row = tab.children[titles.index("Row")]
+    assert isinstance(row, aw.RowView) and row.query == 29
+    view = tab.children[0].children[1]
+    view.focus_token = 12
+    assert row.query == 12
+    np.testing.assert_allclose(
+        np.frombuffer(bytes(row.row["value"]), np.float32), run.attention.row(0, 0, 12), atol=0
+    )
+    assert [item["key"] for item in row.top][:1] == [int(np.argmax(run.attention.row(0, 0, 12)))]
+    with pytest.raises(IndexError, match=r"query 30 out of range 0\.\.29"):
+        row.query = 30
+    assert row.query == 12

@@ -12,7 +12,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .attention import AttentionView, attention_explorer
+    from .attention import AttentionView, RowView, attention_explorer
     from .inputs import as_attention_record
     from .norms import NormView, TrainingMonitorView, norm_panel
     from .positions import PositionView, compare, position_explorer, position_panel
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "AttentionView": "attention",
     "attention_explorer": "attention",
+    "RowView": "attention",
     "NormView": "norms",
     "TrainingMonitorView": "norms",
     "norm_panel": "norms",
@@ -43,6 +44,7 @@ __all__ = [
     "PatchingView",
     "PositionView",
     "PredictionGridView",
+    "RowView",
     "StepView",
     "TrainingMonitorView",
     "as_attention_record",
