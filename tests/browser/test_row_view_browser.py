@@ -102,8 +102,9 @@ def expected_heights(row: np.ndarray, width: int) -> np.ndarray:
     return np.rint(np.array(out) / row.max() * (PLOT_H - MARK_H - 1))
 
 
-def test_the_row_is_drawn_from_the_eager_row_and_top_keys_listed(row_page: Any,
-                                                                 captured: Any) -> None:  # fmt: skip
+def test_the_row_is_drawn_from_the_eager_row_and_top_keys_listed(
+    row_page: Any, captured: Any
+) -> None:
     record, eager, tokens = captured
     query = TOKENS - 1
     best = int(np.argmax(eager[2, query]))
@@ -129,8 +130,7 @@ def test_the_row_is_drawn_from_the_eager_row_and_top_keys_listed(row_page: Any,
         assert drawn["marks"][key * drawn["width"] // TOKENS]
 
 
-def test_a_query_typed_in_the_page_is_answered_by_the_kernel(row_page: Any,
-                                                             captured: Any) -> None:  # fmt: skip
+def test_a_query_typed_in_the_page_is_answered_by_the_kernel(row_page: Any, captured: Any) -> None:
     record, eager, tokens = captured
     view = aw.RowView(record, tokens, layer=1, head=0, top_k=3)
     assert view.query == TOKENS - 1  # the last token by default
