@@ -104,7 +104,7 @@ def test_background_overviews_answer_head_switches_from_the_cache(views: Any) ->
     tiles.wait(30)
     for layer in range(2):
         for head in range(4):
-            assert (layer, head, 0, TOKENS, 0, TOKENS, 31, 31) in tiles._kept
+            assert (layer, head, 0, TOKENS, 0, TOKENS, 31, 31) in tiles._kept, (layer, head)
 
 
 def test_run_widget_of_a_qk_run_has_a_row_tab_following_the_locked_query() -> None:

@@ -4,12 +4,13 @@ A ``QKRecord`` holds no ``[query, key]`` matrix, so the view never asks it for a
 above its limit: the first view (``tile0``), every ``request_tile`` reply, the colour range,
 the thumbnails, the token focus and the metrics come from ``QKTiles``, which asks the record
 for exactly the max-pooled region the page will draw (``QKRecord.tile``: exact at one cell
-per pixel). Whole-head tiles are kept (a few per head, at most ``KEPT`` in all), and after the
-first whole-head request the other heads' overviews at that size are computed in a background
-thread (``warm``), so a head switch then costs a dictionary lookup.
+per pixel). Whole-head tiles are kept (up to ``KEPT_BYTES``), and after the first whole-head
+request the other heads' overviews at that size are computed in a background thread
+(``warm``: the shown layer's heads first, then the layers around it, as many as are kept), so
+a head switch then costs a dictionary lookup.
 
-The colour range of a head is ``[0, its largest probability]``: the maximum of its whole-head
-max-pooled overview, which is exact (a max pool keeps the maximum).
+The colour range of a head is ``[0, its largest probability]``: the maximum of any whole-head
+max-pooled tile of it, which is exact (a max pool keeps the maximum).
 
 >>> import numpy as np
 >>> from attnwidgets.qk_masks import MaskRule
@@ -34,11 +35,11 @@ import numpy.typing as npt
 
 from ...qk_records import QKRecord
 from ..arrays import array_value
-from .tiles import TileRange, TileRequest, max_pool, tile_bytes
+from .tiles import TileRange, TileRequest, max_pool, pool_factor, tile_bytes
 
 FloatArray = npt.NDArray[np.float32]
 OVERVIEW_SIDE = 512  # cells per side of the overview a colour range is read from
-KEPT = 256  # whole-head tiles kept per record (256 x 512 x 512 x 4 bytes = 256 MiB at most)
+KEPT_BYTES = 128 << 20  # whole-head tiles kept per record (float32), oldest dropped first
 
 _TILES: weakref.WeakKeyDictionary[QKRecord, QKTiles] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -59,7 +60,7 @@ class QKTiles:
     def __init__(self, record: QKRecord) -> None:
         self.record = record
         self._kept: OrderedDict[tuple[int, ...], FloatArray] = OrderedDict()
-        self._ranges: dict[tuple[int, int], TileRange] = {}
+        self._tops: dict[tuple[int, int], float] = {}  # each head's largest probability
         self._lock = threading.Lock()
         self._warming: threading.Thread | None = None
         self._warm_size: tuple[int, int] | None = None
@@ -84,19 +85,18 @@ class QKTiles:
         _, _, n_q, n_k = self.record.shape
         if rows == (0, n_q) and cols == (0, n_k):
             with self._lock:
+                self._tops[(layer, head)] = float(found.max()) if found.size else 0.0
                 self._kept[key] = found
-                while len(self._kept) > KEPT:
+                while sum(t.nbytes for t in self._kept.values()) > KEPT_BYTES:
                     self._kept.popitem(last=False)
         return found
 
     def colour(self, layer: int, head: int) -> TileRange:
         """``[0, the head's largest probability]``, from its overview (exact: max-pooled)."""
-        key = (layer, head)
-        found = self._ranges.get(key)
-        if found is None:
+        top = self._tops.get((layer, head))
+        if top is None:
             top = float(self.overview(layer, head, OVERVIEW_SIDE, OVERVIEW_SIDE).max())
-            found = self._ranges[key] = TileRange(0.0, top if top > 0 else 1.0, False, False)
-        return found
+        return TileRange(0.0, top if top > 0 else 1.0, False, False)
 
     def tile(self, request: TileRequest, kind: str | None = None) -> dict[str, Any]:
         """A ``tile`` reply value (see ``tiles.make_tile``) computed from Q and K."""
@@ -117,25 +117,28 @@ class QKTiles:
             meta["kind"] = kind
         _, _, n_q, n_k = self.record.shape
         if request.rows == (0, n_q) and request.cols == (0, n_k):
-            self.warm(request.height, request.width)
+            self.warm(request.height, request.width, request.layer)
         return array_value(tile_bytes(values, colour), "uint8", **meta)
 
-    def warm(self, height: int, width: int) -> threading.Thread | None:
-        """Compute every head's overview at ``height x width`` in a background thread (once
-        per size); the thread, or None when that size is warm or warming already."""
+    def warm(self, height: int, width: int, layer: int = 0) -> threading.Thread | None:
+        """Compute the heads' overviews at ``height x width`` in a background thread (once
+        per size): ``layer``'s heads first, then the layers nearest it, as many as
+        ``KEPT_BYTES`` keeps; the thread, or None when that size is warm or warming already."""
         with self._lock:
             if self._warm_size == (height, width):
                 return None
             self._warm_size = (height, width)
-        n_layers, n_heads, _, _ = self.record.shape
+        n_layers, n_heads, n_q, n_k = self.record.shape
+        size = 4 * -(-n_q // pool_factor(n_q, height)) * -(-n_k // pool_factor(n_k, width))
+        count = max(1, KEPT_BYTES // size)
+        layers = sorted(range(n_layers), key=lambda other: (abs(other - layer), other))
+        order = [(other, head) for other in layers for head in range(n_heads)][:count]
 
         def fill() -> None:
-            for layer in range(n_layers):
-                for head in range(n_heads):
-                    if self._warm_size != (height, width):
-                        return  # a newer size asked for: that one is warmed instead
-                    self.overview(layer, head, height, width)
-                    self.colour(layer, head)
+            for other, head in order:
+                if self._warm_size != (height, width):
+                    return  # a newer size asked for: that one is warmed instead
+                self.overview(other, head, height, width)
 
         thread = threading.Thread(target=fill, name="attnwidgets-qk-overviews", daemon=True)
         self._warming = thread
