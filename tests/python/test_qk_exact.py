@@ -1,7 +1,8 @@
 """``attention="qk"`` at 2,048 tokens: every tile, row and head metric of a Q/K record equal to
 dense softmax attention from transformers' own eager kernel (``output_attentions=True``), for
 causal grouped-query (sdpa: the flash kernel's log-sum-exp; eager: recomputed), sliding-window
-(Mistral), soft-capped sliding-window (Gemma 2) and padded-batch models built from config.
+(Mistral), soft-capped sliding-window (Gemma 2), sink-logit (gpt-oss) and padded-batch models
+built from config.
 
 The reference pools the dense matrix with ``np.maximum.reduceat`` / ``np.add.reduceat``, not
 with the record's code.
@@ -63,6 +64,24 @@ def gemma2(implementation: str) -> torch.nn.Module:
     return _sharpen(Gemma2ForCausalLM(config), 10.0)
 
 
+def gpt_oss(implementation: str) -> torch.nn.Module:
+    """Per-head sink logits (``module.sinks``) beside a sliding-window and a full layer."""
+    from transformers import GptOssConfig, GptOssForCausalLM
+
+    config = GptOssConfig(
+        **{**SMALL, "hidden_size": 64}, head_dim=16, num_local_experts=4,
+        num_experts_per_tok=2, sliding_window=256, rope_parameters={"rope_type": "default",
+        "rope_theta": 10000.0}, layer_types=["sliding_attention", "full_attention"],
+        attn_implementation="eager",
+    )  # fmt: skip
+    torch.manual_seed(3)
+    model = _sharpen(GptOssForCausalLM(config))
+    with torch.no_grad():
+        for layer in model.model.layers:
+            layer.self_attn.sinks.normal_(0.0, 3.0)
+    return model
+
+
 def _ids(batch: int) -> torch.Tensor:
     return torch.randint(1, 128, (batch, TOKENS), generator=torch.Generator().manual_seed(5))
 
@@ -72,6 +91,7 @@ CASES: dict[str, tuple[Any, str, dict[str, torch.Tensor], str]] = {
     "llama-eager": (llama, "eager", {"input_ids": _ids(1)}, "recomputed"),
     "mistral-window": (mistral, "sdpa", {"input_ids": _ids(1)}, "recomputed"),
     "gemma2-softcap-window": (gemma2, "eager", {"input_ids": _ids(1)}, "recomputed"),
+    "gpt-oss-sinks": (gpt_oss, "eager", {"input_ids": _ids(1)}, "recomputed"),
     "llama-padded": (
         llama,
         "sdpa",
