@@ -212,6 +212,10 @@ def main() -> None:
     parser.add_argument("--skip-real", action="store_true")
     parser.add_argument("--skip-long", action="store_true")
     args = parser.parse_args()
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    logging.set_verbosity_error()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if not args.skip_real:
         real_model(args.tokens, args.rounds)
