@@ -98,8 +98,12 @@ class QKTiles:
             top = float(self.overview(layer, head, OVERVIEW_SIDE, OVERVIEW_SIDE).max())
         return TileRange(0.0, top if top > 0 else 1.0, False, False)
 
-    def tile(self, request: TileRequest, kind: str | None = None) -> dict[str, Any]:
-        """A ``tile`` reply value (see ``tiles.make_tile``) computed from Q and K."""
+    def tile(
+        self, request: TileRequest, kind: str | None = None, *, warm: bool = True
+    ) -> dict[str, Any]:
+        """A ``tile`` reply value (see ``tiles.make_tile``) computed from Q and K; a
+        whole-head request starts the background overviews at its size (``warm``; not for
+        ``tile0``, whose size the page may not ask for)."""
         (q0, q1), (k0, k1) = request.rows, request.cols
         values = self.region(
             request.layer, request.head, request.rows, request.cols, request.height, request.width
@@ -116,7 +120,7 @@ class QKTiles:
         if kind is not None:
             meta["kind"] = kind
         _, _, n_q, n_k = self.record.shape
-        if request.rows == (0, n_q) and request.cols == (0, n_k):
+        if warm and request.rows == (0, n_q) and request.cols == (0, n_k):
             self.warm(request.height, request.width, request.layer)
         return array_value(tile_bytes(values, colour), "uint8", **meta)
 

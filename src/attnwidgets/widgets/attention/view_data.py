@@ -192,7 +192,7 @@ def first_tile_traits(
     side = FIRST_TILE_SIDE
     request = TileRequest(layer, head, (0, n_queries), (0, n_keys), side, side)
     if isinstance(record, QKRecord):
-        return {"tile0": qk_tiles(record).tile(request, kind)}
+        return {"tile0": qk_tiles(record).tile(request, kind, warm=False)}
     return {"tile0": make_tile(record.head(layer, head), request, kind, colour)}
 
 
