@@ -18,6 +18,8 @@ Example:
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -30,12 +32,40 @@ FloatArray = npt.NDArray[np.float32]
 
 
 class TorchOps:
-    """``ArrayOps`` in torch on ``device`` (the CPU by default)."""
+    """``ArrayOps`` in torch on ``device`` (the CPU by default).
+
+    On the CPU the blocks run on one worker thread of their own with one intra-op thread
+    (``torch.set_num_threads`` is per thread under OpenMP, so the caller's setting is left as
+    it was): a block is a few milliseconds of work, and on a machine whose cores are shared a
+    parallel region waits for every one of its threads, which made blocks 10 times slower than
+    on one thread. Where the setting is process-wide (another threading backend) the blocks
+    run on the calling thread as they are.
+    """
 
     name = "torch"
 
     def __init__(self, device: str | torch.device = "cpu") -> None:
         self.device = torch.device(device)
+
+    def _run(self, fn: Any, *args: Any) -> FloatArray:
+        worker = _worker() if self.device.type == "cpu" else None
+        if worker is None or threading.current_thread().name.startswith(_WORKER_NAME):
+            found: FloatArray = fn(*args)
+            return found
+        result: FloatArray = worker.submit(fn, *args).result()
+        return result
+
+    def block_max(self, *args: Any) -> FloatArray:
+        return self._run(self._block_max, *args)
+
+    def block_sum(self, *args: Any) -> FloatArray:
+        return self._run(self._block_sum, *args)
+
+    def block_lse(self, *args: Any) -> FloatArray:
+        return self._run(self._block_lse, *args)
+
+    def block_metrics(self, *args: Any) -> FloatArray:
+        return self._run(self._block_metrics, *args)
 
     def _tensor(self, array: Any) -> torch.Tensor:
         tensor = torch.from_numpy(np.asarray(array))
@@ -59,19 +89,19 @@ class TorchOps:
     def _lse(self, lse: Any) -> torch.Tensor:
         return self._tensor(lse)[:, None]
 
-    def block_max(self, q: Any, k: Any, lse: Any, scale: float, softcap: float | None,
+    def _block_max(self, q: Any, k: Any, lse: Any, scale: float, softcap: float | None,
                   mask: BlockMask, step: int) -> FloatArray:  # fmt: skip
         with torch.no_grad():
             top = _bins(self._logits(q, k, scale, softcap, mask), step, "max")
             return _numpy(top.sub_(self._lse(lse)).exp_())
 
-    def block_sum(self, q: Any, k: Any, lse: Any, scale: float, softcap: float | None,
+    def _block_sum(self, q: Any, k: Any, lse: Any, scale: float, softcap: float | None,
                   mask: BlockMask, step: int) -> FloatArray:  # fmt: skip
         with torch.no_grad():
             p = self._logits(q, k, scale, softcap, mask).sub_(self._lse(lse)).exp_()
             return _numpy(_bins(p, step, "sum"))
 
-    def block_lse(self, q: Any, k: Any, scale: float, softcap: float | None,
+    def _block_lse(self, q: Any, k: Any, scale: float, softcap: float | None,
                   mask: BlockMask) -> FloatArray:  # fmt: skip
         with torch.no_grad():
             logits = self._logits(q, k, scale, softcap, mask)
@@ -79,7 +109,7 @@ class TorchOps:
             seen = logits.amax(dim=1) > MASKED / 2
             return _numpy(torch.where(seen, found, torch.full_like(found, float("-inf"))))
 
-    def block_metrics(self, q: Any, k: Any, lse: Any, scale: float, softcap: float | None,
+    def _block_metrics(self, q: Any, k: Any, lse: Any, scale: float, softcap: float | None,
                       mask: BlockMask, q0: int, k0: int) -> FloatArray:  # fmt: skip
         with torch.no_grad():
             logits = self._logits(q, k, scale, softcap, mask)
@@ -113,3 +143,31 @@ def _bins(values: torch.Tensor, step: int, how: str) -> torch.Tensor:
 def _numpy(tensor: torch.Tensor) -> FloatArray:
     array: FloatArray = tensor.detach().to("cpu", torch.float32).numpy()
     return array
+
+
+_WORKER_NAME = "attnwidgets-qk-blocks"
+_STATE: dict[str, ThreadPoolExecutor | None] = {}
+_LOCK = threading.Lock()
+
+
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def _worker() -> ThreadPoolExecutor | None:
+    """The block worker (one thread, one intra-op thread), or None where setting that would
+    change the caller's thread count too."""
+    with _LOCK:
+        if "worker" not in _STATE:
+            before = torch.get_num_threads()
+            probe = threading.Thread(target=_one_thread)
+            probe.start()
+            probe.join()
+            if torch.get_num_threads() != before:  # process-wide: put it back, no worker
+                torch.set_num_threads(before)
+                _STATE["worker"] = None
+            else:
+                _STATE["worker"] = ThreadPoolExecutor(
+                    1, thread_name_prefix=_WORKER_NAME, initializer=_one_thread
+                )
+        return _STATE["worker"]
