@@ -142,7 +142,10 @@ class Lens:
         )
 
     def can_generate(self) -> bool:
-        """Whether the model has a language-model head (``generate`` works)."""
+        """Whether the model has a language-model head (``generate`` works; not with
+        ``attention="qk"``, which keeps one forward pass)."""
+        if self.capture_options.get("attention") == "qk":
+            return False
         check = getattr(self.model, "can_generate", None)
         return bool(check()) if callable(check) else False
 
@@ -167,19 +170,18 @@ class Lens:
             >>> run = lens.generate("Once upon a time", max_new_tokens=10)  # doctest: +SKIP
             >>> run = lens.generate("Once", max_new_tokens=10, stream=True)  # doctest: +SKIP
         """
-
+        if self.capture_options.get("attention") == "qk":
+            raise ValueError(
+                "attention='qk' keeps one forward pass, and generate runs one per new token: "
+                "generate with a lens without attention='qk', then run the whole text through "
+                "this lens (lens(text)) to explore its attention"
+            )
         if not self.can_generate():
             raise TypeError(
                 f"{type(self.model).__name__} has no language-model head, so it cannot generate "
                 "(lens.can_generate() is False). Load a model with one, e.g. "
                 "AutoModelForCausalLM.from_pretrained(path) (or AutoModelForSeq2SeqLM), and wrap "
                 "that; lens(text) shows this model's attention"
-            )
-        if self.capture_options.get("attention") == "qk":
-            raise ValueError(
-                "attention='qk' keeps one forward pass, and generate runs one per new token: "
-                "generate with a lens without attention='qk', then run the whole text through "
-                "this lens (lens(text)) to explore its attention"
             )
         from .vlm_run import vlm_generate  # images and text in: generate(image=, text=)
 

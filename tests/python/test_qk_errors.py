@@ -100,8 +100,10 @@ def test_attention_takes_true_false_or_qk_and_no_scores_beside_qk() -> None:
     scores = aw.capture(model, attention="qk", scores=True)
     with pytest.raises(ValueError, match="scores= records dense"), scores:
         pass
+    lens = aw.wrap(model, attention="qk")
     with pytest.raises(ValueError, match="generate with a lens without attention='qk'"):
-        aw.wrap(model, attention="qk").generate(input_ids=torch.arange(1, 5)[None])
+        lens.generate(input_ids=torch.arange(1, 5)[None])
+    assert not lens.can_generate() and aw.wrap(model).can_generate()  # no generate button
 
 
 def test_a_dense_kind_from_a_qk_capture_points_to_cap_qk() -> None:
