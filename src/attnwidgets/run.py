@@ -91,6 +91,7 @@ class Run:
             ipywidgets.jslink((view, "layer"), (row, "layer"))
             ipywidgets.jslink((view, "head"), (row, "head"))
             view.observe(lambda change: _follow_focus(row, change["new"]), names="focus_token")
+            view.observe(lambda _: row.set_data(view.source_data), names="data_version")
             tabs.append(("Row", row))
         if len(tabs) == 1:
             return tabs[0][1]

@@ -124,3 +124,9 @@ def test_run_widget_of_a_qk_run_has_a_row_tab_following_the_locked_query() -> No
     with pytest.raises(IndexError, match=r"query 30 out of range 0\.\.29"):
         row.query = 30
     assert row.query == 12
+    shorter = aw.wrap(model, attention="qk", norms=False)(input_ids=torch.arange(1, 11)[None])
+    view.set_data(shorter)  # what the live box does with a new text: the row follows
+    assert row.n_queries == 10 and row.query == 9 and row.record is shorter.attention
+    np.testing.assert_allclose(
+        np.frombuffer(bytes(row.row["value"]), np.float32), shorter.attention.row(0, 0, 9)
+    )

@@ -74,15 +74,10 @@ class RowView(anywidget.AnyWidget):
         **kwargs: Any,
     ) -> None:
         require_bundle("row_view.js")
-        record = data if isinstance(data, QKRecord) else getattr(data, "attention", None)
-        if not isinstance(record, QKRecord):
-            record = as_attention_record(data)
-        n_layers, n_heads, n_queries, n_keys = record.shape
-        if tokens is None:
-            tokens = getattr(data, "tokens", None) or None
-        self._record = record
-        self._keys = token_labels(tokens, n_keys, "key")
-        self._queries = token_labels(tokens, n_queries, "query") if tokens else self._keys
+        self._loading = False
+        self._load(data, tokens)
+        record = self._record
+        n_layers, n_heads, n_queries, _ = record.shape
         if not isinstance(bins, int) or not 1 <= bins <= MAX_BINS:
             raise ValueError(f"bins must be a whole number in 1..{MAX_BINS}, got {bins!r}")
         self._bins = bins
@@ -101,6 +96,36 @@ class RowView(anywidget.AnyWidget):
             **kwargs,
         )
         self.observe(self._on_pick, names=["layer", "head", "query", "top_k"])
+
+    def _load(self, data: Any, tokens: Sequence[str] | None) -> None:
+        record = data if isinstance(data, QKRecord) else getattr(data, "attention", None)
+        if not isinstance(record, QKRecord):
+            record = as_attention_record(data)
+        _, _, n_queries, n_keys = record.shape
+        if tokens is None:
+            tokens = getattr(data, "tokens", None) or None
+        self._record = record
+        self._keys = token_labels(tokens, n_keys, "key")
+        self._queries = token_labels(tokens, n_queries, "query") if tokens else self._keys
+
+    def set_data(self, data: Any, tokens: Sequence[str] | None = None) -> None:
+        """Show new data in place (a new text in the explorer's box): layer, head and query
+        are kept where they still fit (else the last one), then the row is sent."""
+        self._load(data, tokens)
+        n_layers, n_heads, n_queries, _ = self._record.shape
+        layer, head = min(self.layer, n_layers - 1), min(self.head, n_heads - 1)
+        query = self.query if self.query < n_queries else n_queries - 1
+        self._loading = True  # the traits below change together: no row per trait
+        with self.hold_sync():
+            self.set_trait("n_layers", n_layers)
+            self.set_trait("n_heads", n_heads)
+            self.set_trait("n_queries", n_queries)
+            self.set_trait("layer_names", list(self._record.layer_names))
+            for name, value in (("layer", layer), ("head", head), ("query", query)):
+                self.set_trait(name, value)
+            for name, value in self._row_traits(layer, head, query, self.top_k).items():
+                self.set_trait(name, value)
+        self._loading = False
 
     @property
     def record(self) -> Any:
@@ -130,6 +155,8 @@ class RowView(anywidget.AnyWidget):
     def _on_pick(self, change: dict[str, Any]) -> None:
         """A new layer, head, query or top_k: check it (restore the old value on a bad one)
         and send the row."""
+        if self._loading:
+            return
         try:
             self._check(self.layer, self.head, self.query, self.top_k)
         except (IndexError, ValueError):
