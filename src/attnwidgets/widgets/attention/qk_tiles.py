@@ -91,6 +91,16 @@ class QKTiles:
                     self._kept.popitem(last=False)
         return found
 
+    def _any_overview(self, layer: int, head: int) -> FloatArray:
+        """A kept whole-head tile of the head (the background's, at the page's size), else
+        its overview at ``OVERVIEW_SIDE``."""
+        _, _, n_q, n_k = self.record.shape
+        with self._lock:
+            for key, found in self._kept.items():
+                if key[:6] == (layer, head, 0, n_q, 0, n_k) and min(found.shape) >= 32:
+                    return found
+        return self.overview(layer, head, OVERVIEW_SIDE, OVERVIEW_SIDE)
+
     def colour(self, layer: int, head: int) -> TileRange:
         """``[0, the head's largest probability]``, from its overview (exact: max-pooled)."""
         top = self._tops.get((layer, head))
@@ -167,8 +177,7 @@ class QKTiles:
             highs.append([])
             for head in range(n_heads):
                 if region is None:
-                    top = self.overview(layer, head, OVERVIEW_SIDE, OVERVIEW_SIDE)
-                    pooled = max_pool(top, side, side)
+                    pooled = max_pool(self._any_overview(layer, head), side, side)
                 else:
                     pooled = self.region(layer, head, (q0, q1), (k0, k1), side, side)
                 hi = float(pooled.max()) if pooled.size else 1.0
