@@ -19,10 +19,14 @@ measured here, see benchmarks/README.md for the figures of one run): Q and K are
 ``T x (9 + 3) x 64`` numbers per layer, 3,072 bytes per token and layer in float32, so
 131,072 tokens x 30 layers keep 12.1 GB (6.0 GB with ``dtype=torch.float16``) plus 141 MB of
 log-sum-exp rows; one layer alone 403 MB. An overview of one head reads every seen cell once:
-``T^2 / 2`` = 8.6e9 cells at 131,072 tokens, 16 times the 32,768-token overview, so 16 times
-its time on the same device (the benchmark prints the measured cells per second and the
-extrapolation). On a GPU the same blocked matmul runs on the record's device
-(``TorchOps(device)``); the forward itself (flash attention) is the larger cost there.
+``T^2 / 2`` = 8.6e9 cells at 131,072 tokens, 16 times the 32,768-token overview. Measured here
+(2-core VM, one block thread): 0.6 G seen cells per second, so 0.9 s per overview at 32,768
+tokens and about 14 s at 131,072 on this CPU; the background overviews of a 30-layer x 9-head
+model would take an hour there, so at that length only the shown layer's heads are warmed
+(``qk_tiles.KEPT_BYTES``). On a GPU the same blocked matmul runs on the record's device
+(``TorchOps(device)``): at a conservative 20 TFLOP/s for the ``T^2/2 x 2 x 64`` flops of the
+logits, an overview is about 55 ms at 131,072 tokens, and memory is Q and K (403 MB per layer
+in float32) plus a 4 MiB block.
 """
 
 from __future__ import annotations
