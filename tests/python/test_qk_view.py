@@ -130,3 +130,17 @@ def test_run_widget_of_a_qk_run_has_a_row_tab_following_the_locked_query() -> No
     np.testing.assert_allclose(
         np.frombuffer(bytes(row.row["value"]), np.float32), shorter.attention.row(0, 0, 9)
     )
+
+
+def test_a_padded_batch_gives_one_qk_run_per_example_cut_to_its_tokens() -> None:
+    model = tiny_llama_gqa()
+    ids = torch.arange(1, 41).reshape(2, 20) % 60
+    mask = torch.ones(2, 20, dtype=torch.long)
+    mask[1, :6] = 0  # left padding
+    qk = aw.wrap(model, attention="qk", norms=False)(input_ids=ids, attention_mask=mask)
+    dense = aw.wrap(model, norms=False)(input_ids=ids, attention_mask=mask)
+    assert [len(run.tokens) for run in qk] == [20, 14] == [len(run.tokens) for run in dense]
+    for got, want in zip(qk, dense, strict=True):
+        assert isinstance(got.attention, aw.QKRecord)
+        for layer in range(2):
+            np.testing.assert_allclose(got.attention[layer], want.attention[layer], atol=1e-6)
