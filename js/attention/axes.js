@@ -27,6 +27,9 @@ export function createAxes(dom) {
   function draw(V, view, generatedFrom) {
     place(query, 0, V.marginTop, AXIS_TITLE, V.heatH);
     place(key, V.marginLeft, 0, V.heatW, AXIS_TITLE);
+    // Long inputs label every step-th token only: the title is then a position ruler.
+    query.textContent = axisTitle("query", view.q0, view.q1, V.queryStep);
+    key.textContent = axisTitle("key", view.k0, view.k1, V.keyStep);
     const g = Number(generatedFrom);
     const marked = Number.isInteger(g) && g > 0;
     markLabels(dom.queries, view.q0, V.queryStep, marked ? g : Infinity);
@@ -44,6 +47,16 @@ export function createAxes(dom) {
   }
 
   return { draw };
+}
+
+/**
+ * "query", or with labels on every step-th token only, the positions shown and the step:
+ * "query 0–32,767 · every 59th labelled".
+ */
+export function axisTitle(name, first, stop, step) {
+  if (!(step > 1)) return name;
+  const n = (v) => v.toLocaleString("en-US");
+  return `${name} ${n(first)}–${n(stop - 1)} · every ${n(step)}th labelled`;
 }
 
 /** Labels are drawn every `step`-th token from `first`: those at or after `from` are marked. */

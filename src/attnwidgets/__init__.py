@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from .norm_records import NormRecord
     from .positions import PositionScheme
     from .predictions import PredictionGrid
+    from .qk_records import QKRecord
     from .qkv_records import QKVRecord
     from .recording import Capture, CaptureError, capture, record_norms
     from .recording import record_memory as record_memory
@@ -60,6 +61,7 @@ if TYPE_CHECKING:
         NormView,
         PatchingView,
         PositionView,
+        RowView,
         StepView,
         TokenizerView,
         attention_explorer,
@@ -79,6 +81,7 @@ class AttnWidgetsWarning(UserWarning):
 _LAZY: dict[str, tuple[str, str | None]] = {
     "AttentionRecord": ("records", "AttentionRecord"),
     "NormRecord": ("norm_records", "NormRecord"),
+    "QKRecord": ("qk_records", "QKRecord"),
     "QKVRecord": ("qkv_records", "QKVRecord"),
     "PositionScheme": ("positions", "PositionScheme"),
     "positions": ("positions", None),
@@ -88,6 +91,7 @@ _LAZY: dict[str, tuple[str, str | None]] = {
     "StepView": ("widgets", "StepView"),
     "TokenizerView": ("widgets", "TokenizerView"),
     "compare_tokenizers": ("widgets", "compare_tokenizers"),
+    "RowView": ("widgets", "RowView"),
     "ImageAttentionView": ("widgets", "ImageAttentionView"),
     "PatchingView": ("widgets", "PatchingView"),
     "attention_explorer": ("widgets", "attention_explorer"),
@@ -153,7 +157,9 @@ __all__ = [
     "PositionView",
     "PredictionGrid",
     "ProbeView",
+    "QKRecord",
     "QKVRecord",
+    "RowView",
     "Run",
     "Runs",
     "StepView",

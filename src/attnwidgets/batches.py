@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from .qk_records import QKRecord
 from .records import AttentionRecord
 from .run import Run
 from .stacks import axis_masks, drop_padding, split_stacks
@@ -78,7 +79,7 @@ def _example_inputs(
 def example_run(
     lens: Lens,
     item: int,
-    records: dict[str, list[AttentionRecord]],
+    records: dict[str, list[AttentionRecord]] | dict[str, list[QKRecord]],
     inputs: dict[str, Any],
     outputs: Any,
     text: str | None,
@@ -86,15 +87,20 @@ def example_run(
     """Example ``item`` of a batch as a Run: its attention (and scores) without padding."""
     attention = records["probability"][item]
     mask = _mask_of(inputs, "attention_mask", item)
+    if isinstance(attention, QKRecord):  # Q and K: cut to the example's own positions
+        own = _example_inputs(inputs, item, mask, None)
+        cut = attention if mask is None else attention.cut(mask)
+        text = text if text is not None else lens._decode(own.get("input_ids"))
+        return Run(lens._labels(own), cut, own, outputs, lens.model, lens=lens, text=text)
     decoder = _mask_of(inputs, "decoder_attention_mask", item)
     masks = {
         name: value for name, value in (("tokens", mask), ("decoder", decoder)) if value is not None
     }
     kept = axis_masks(split_stacks(attention), masks)
     scores = {
-        kind: drop_padding(found[item], kept)
+        kind: drop_padding(record, kept)
         for kind, found in records.items()
-        if kind != "probability"
+        if kind != "probability" and isinstance(record := found[item], AttentionRecord)
     }
     own = _example_inputs(inputs, item, mask, decoder)
     return Run(

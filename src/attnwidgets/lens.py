@@ -11,6 +11,7 @@ import torch
 
 from .norm_records import NormRecord
 from .positions import PositionScheme
+from .qk_records import QKRecord
 from .qkv_records import QKVRecord
 from .recording import Capture, capture
 from .recording.threads import eval_mode
@@ -115,8 +116,12 @@ class Lens:
         check_length(self.model, inputs)
         with self._capturing() as (cap, notes):
             outputs = self.model(**inputs)
-        kinds = ("probability", *self._scores(cap, batch=True))
-        records = {kind: cap.records(kind) for kind in kinds}
+        records: dict[str, list[AttentionRecord]] | dict[str, list[QKRecord]]
+        if self.capture_options.get("attention") == "qk":
+            records = {"probability": cap.qk_records()}  # Q and K: tiles on demand
+        else:
+            kinds = ("probability", *self._scores(cap, batch=True))
+            records = {kind: cap.records(kind) for kind in kinds}
         if texts is not None or len(records["probability"]) > 1:
             return self._batch(records, inputs, outputs, texts, cap)
         return Run(
@@ -126,7 +131,11 @@ class Lens:
             outputs,
             self.model,
             self._norms(cap),
-            {kind: found[0] for kind, found in records.items() if kind != "probability"},
+            {
+                kind: found[0]
+                for kind, found in records.items()
+                if kind != "probability" and isinstance(found[0], AttentionRecord)
+            },
             lens=self,
             text=text if isinstance(text, str) else self._decode(inputs.get("input_ids")),
             notes=notes,
@@ -134,7 +143,10 @@ class Lens:
         )
 
     def can_generate(self) -> bool:
-        """Whether the model has a language-model head (``generate`` works)."""
+        """Whether the model has a language-model head (``generate`` works; not with
+        ``attention="qk"``, which keeps one forward pass)."""
+        if self.capture_options.get("attention") == "qk":
+            return False
         check = getattr(self.model, "can_generate", None)
         return bool(check()) if callable(check) else False
 
@@ -159,7 +171,12 @@ class Lens:
             >>> run = lens.generate("Once upon a time", max_new_tokens=10)  # doctest: +SKIP
             >>> run = lens.generate("Once", max_new_tokens=10, stream=True)  # doctest: +SKIP
         """
-
+        if self.capture_options.get("attention") == "qk":
+            raise ValueError(
+                "attention='qk' keeps one forward pass, and generate runs one per new token: "
+                "generate with a lens without attention='qk', then run the whole text through "
+                "this lens (lens(text)) to explore its attention"
+            )
         if not self.can_generate():
             raise TypeError(
                 f"{type(self.model).__name__} has no language-model head, so it cannot generate "
@@ -244,7 +261,7 @@ class Lens:
 
     def _batch(
         self,
-        records: dict[str, list[AttentionRecord]],
+        records: dict[str, list[AttentionRecord]] | dict[str, list[QKRecord]],
         inputs: dict[str, Any],
         outputs: Any,
         texts: Sequence[str] | None,

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from .norm_records import NormRecord
 from .positions import PositionScheme
+from .qk_records import QKRecord
 from .qkv_records import QKVRecord
 from .records import AttentionRecord
 
@@ -35,11 +36,13 @@ class Source(Protocol):
 class Run:
     """One forward pass: token labels, the captured attention, and the model's own outputs.
 
-    ``attention[i]`` is layer ``i`` as ``[heads, query, key]`` float32.
+    ``attention[i]`` is layer ``i`` as ``[heads, query, key]`` float32. With
+    ``aw.wrap(model, tok, attention="qk")`` ``attention`` is a ``QKRecord`` (Q and K per layer:
+    tiles, rows and metrics on demand; ``attention[i]`` below its dense limit).
     """
 
     tokens: list[str]
-    attention: AttentionRecord
+    attention: AttentionRecord | QKRecord
     inputs: dict[str, Any] = field(repr=False)
     outputs: Any = field(repr=False)
     model: torch.nn.Module | None = field(default=None, repr=False)  # type only: no torch import
@@ -66,6 +69,7 @@ class Run:
         they were captured, attention step by step when Q, K and V were (``qkv=True``), and
         the model's position schemes when some are found (one per rotary table), and the
         text's tokens when the lens has a tokenizer (hover linked to the attention view)."""
+        import ipywidgets
 
         from . import widgets
 
@@ -73,6 +77,7 @@ class Run:
         tabs: list[tuple[str, ipywidgets.Widget]] = [
             ("Attention", widgets.attention_explorer(view))
         ]
+        links: list[ipywidgets.Widget] = []  # closed with the tabs
         if self.norms is not None and len(self.norms):
             tabs.append(("Norms", widgets.norm_panel(self.norms, self.tokens)))
         if self.qkv is not None and len(self.qkv):
@@ -85,9 +90,18 @@ class Run:
             tabs.append(("Positions", widgets.position_panel(shown)))
         if (tokens := widgets.tokens_tab(self, view)) is not None:  # hover linked to the view
             tabs.append(("Tokens", tokens))
+        if isinstance(self.attention, QKRecord):  # long context: one query's row over all keys
+            row = widgets.RowView(self, layer=layer, head=head)
+            links += [
+                ipywidgets.jslink((view, "layer"), (row, "layer")),
+                ipywidgets.jslink((view, "head"), (row, "head")),
+            ]
+            view.observe(lambda change: _follow_focus(row, change["new"]), names="focus_token")
+            view.observe(lambda _: row.set_data(view.source_data), names="data_version")
+            tabs.append(("Row", row))
         if len(tabs) == 1:
             return tabs[0][1]
-        tab = widgets.Tabs([widget for _, widget in tabs], [title for title, _ in tabs])
+        tab = widgets.Tabs([w for _, w in tabs], [title for title, _ in tabs], links=links)
         if tabs[1][0] == "Norms":  # a new text in the live box: the norms follow
             view.observe(lambda _: _refresh_norms(tab, view.source_data), names="data_version")
         return tab
@@ -117,7 +131,7 @@ class Run:
         """
         from .stacks import DEFAULT_AXIS, label_stacks, rename_axis, split_stacks
 
-        stacks = split_stacks(self.attention, self.scores)
+        stacks = split_stacks(dense_record(self.attention), self.scores)
         if not self.tokens and "pixel_values" in (self.inputs or {}):
             stacks = rename_axis(stacks, DEFAULT_AXIS, "vision")  # a ViT: image patches
         labels: dict[str, list[str]] = {}
@@ -209,6 +223,23 @@ class Runs(Sequence["Run"]):
 
     def __repr__(self) -> str:
         return f"Runs({len(self.runs)} examples: {[len(run.tokens) for run in self.runs]} tokens)"
+
+
+def _follow_focus(row: Any, token: int) -> None:
+    """The row view shows the query the heatmap locks (``focus_token``; -1: none, kept)."""
+    if 0 <= token < row.n_queries:
+        row.query = token
+
+
+def dense_record(record: AttentionRecord | QKRecord) -> AttentionRecord:
+    """``record`` when it is dense; a TypeError saying what to do for a Q/K record."""
+    if isinstance(record, QKRecord):
+        raise TypeError(
+            "this run kept Q and K (attention='qk'), not dense attention: stacks, and what is "
+            "built on them, need dense records. Show it with run.show() / aw.AttentionView(run) "
+            "(tiles), or materialise it (short inputs): run.attention.to_attention_record()"
+        )
+    return record
 
 
 def _refresh_norms(tab: ipywidgets.Tab, run: Any) -> None:

@@ -21,7 +21,7 @@ from .recording.vision.layout import FAMILIES, takes_pixels_only
 from .recording.vision.vlm_layout import SUPPORTED, VLMFamily, describe, find_vlm_family
 from .recording.vision.vlm_towers import Towers, split_towers
 from .records import AttentionRecord
-from .run import Run
+from .run import Run, dense_record
 from .vision_records import HeadChoice, UInt8Array
 from .vlm_inputs import vlm_inputs
 from .vlm_records import TEXT, ImagePosition, VLMImage, VLMInfo
@@ -157,7 +157,7 @@ class VLMRun(Run):
             labels["qformer"] = queries
         generated_from = len(self.tokens) - len(self.generated) + 1 if self.generated else -1
         return label_stacks(
-            split_stacks(self.attention, self.scores),
+            split_stacks(dense_record(self.attention), self.scores),
             labels,
             missing=self._missing_labels(),
             generated_from=generated_from,

@@ -30,7 +30,7 @@ from attnwidgets import (
     StepView,
     TokenizerView,
 )
-from attnwidgets.widgets import PredictionGridView, TrainingMonitorView
+from attnwidgets.widgets import PredictionGridView, RowView, TrainingMonitorView
 from attnwidgets.widgets.features import NeuronView, SelectionList
 
 JS = Path(__file__).resolve().parents[2] / "js"
@@ -44,6 +44,7 @@ WIDGETS = {
     "patching_view.js": PatchingView,
     "position_view.js": PositionView,
     "prediction_grid_view.js": PredictionGridView,
+    "row_view.js": RowView,
     "step_view.js": StepView,
     "tokenizer_view.js": TokenizerView,
     "training_monitor_view.js": TrainingMonitorView,

@@ -38,6 +38,28 @@ def kinds_of(attention: bool, scores: bool | str | Iterable[str]) -> frozenset[s
     return frozenset(kinds)
 
 
+def check_attention(attention: object, scores: object) -> bool:
+    """Whether ``attention="qk"`` was asked for; ValueError for anything but True, False and
+    ``"qk"``, or for ``scores=`` beside ``"qk"`` (scores are dense).
+
+    Example:
+        >>> check_attention("qk", False), check_attention(True, "masked")
+        (True, False)
+    """
+    if isinstance(attention, str):
+        if attention != "qk":
+            raise ValueError(f"attention= takes True, False or 'qk', not {attention!r}")
+        if scores:
+            raise ValueError(
+                "scores= records dense [query, key] steps, attention='qk' keeps Q and K instead: "
+                "use one or the other (a QKRecord gives probabilities; scores need attention=True)"
+            )
+        return True
+    if not isinstance(attention, bool):
+        raise TypeError(f"attention= takes True, False or 'qk', not {type(attention).__name__}")
+    return False
+
+
 def check_dtype(dtype: torch.dtype) -> None:
     if dtype not in _KEEPABLE:
         raise TypeError(

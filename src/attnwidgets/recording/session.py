@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from ..qk_records import QKRecord
 from ..qkv_records import QKVRecord
 from ..records import AttentionRecord
 from .activations.modules import ModuleRecorder
@@ -17,13 +18,23 @@ from .activations.residual import ResidualRecorder
 from .aliases import QKV, LayerSelection, count_attention_modules, is_attention_module, resolve
 from .attention import admission, interface
 from .attention.admission import CallShape, check_budget, check_compiled
-from .attention.calls import NOTHING_KEPT, CallInfo, QKVCall, batch_records, head_tensor
+from .attention.calls import (
+    NOTHING_KEPT,
+    CallInfo,
+    QKVCall,
+    batch_records,
+    call_window,
+    head_tensor,
+)
 from .attention.generation import AttentionCall, RecomputedRows, is_generation, merge_steps
+from .attention.qk_capture import QKInputs
+from .attention.qk_recorder import QKRecorder, describe_problems
+from .attention.qk_rules import QKUnsupported
 from .attention.recompute import KINDS
 from .attention.record_memory import record_memory
 from .attention.sdpa_mode import ModulePathStack, RecordingMode
 from .attention.unsupported import why_unsupported
-from .options import check_dtype, check_selection, kinds_of
+from .options import check_attention, check_dtype, check_selection, kinds_of
 
 _NOTHING: frozenset[str] = frozenset()
 
@@ -57,6 +68,7 @@ class Capture:
         reuse_weights: bool = False,
         max_bytes: int | None = None,
         qkv: bool = False,
+        qk: bool = False,
     ) -> None:
         self.model = model
         self.thread = threading.get_ident()  # records only the calls of the thread it began on
@@ -64,6 +76,7 @@ class Capture:
         self.kinds = kinds
         self.want_qkv = qkv
         self.qkv_calls: list[QKVCall] = []
+        self.qk_recorder = QKRecorder(dtype) if qk else None  # attention="qk"
         self.windows: dict[str, tuple[int, int] | None] = {}  # path: allowed key - query band
         self.modules: ModuleRecorder | None = None
         self.dtype = dtype
@@ -107,6 +120,44 @@ class Capture:
     def wants_inputs(self, module: torch.nn.Module) -> bool:
         return self.want_qkv and self._watched(module) is not None
 
+    def wants_qk(self, module: torch.nn.Module) -> bool:
+        return self.qk_recorder is not None and self._watched(module) is not None
+
+    def record_qk(self, module: torch.nn.Module, inputs: QKInputs) -> None:
+        """Keep the call's Q, K, rule and log-sum-exp, within the memory budget."""
+        assert self.qk_recorder is not None
+        name = self._names[module]
+        shape = CallShape.of(inputs.query, inputs.key.shape[-2])
+        reason = admission.unsupported_input(
+            f"{name} ({type(module).__name__})", inputs.query, shape
+        )
+        if reason is not None:
+            raise CaptureError(f"{reason}. The model is left as it was.")
+        self._resolve_budget()
+        assert self._budget is not None
+        needed = self.kept_bytes + self.qk_recorder.bytes_for(inputs)
+        if self._budget.limit is not None and needed > self._budget.limit:
+            raise CaptureError(
+                f"keeping Q and K of {name} would bring this capture's records to "
+                f"{admission.gib(needed)}: more than its budget of "
+                f"{admission.gib(self._budget.limit)} ({self._budget.source}). The model is left "
+                "as it was. What helps: fewer layers (layers=), dtype=torch.float16, a shorter "
+                "input, or a larger budget (max_bytes=, aw.record_memory.budget)."
+            )
+        step = self.forwards.forward_count
+        window = call_window(module, inputs.kwargs)
+        self.kept_bytes += self.qk_recorder.record(name, step, module, inputs, window)
+
+    def refuse_qk(self, module: torch.nn.Module, why: str) -> None:
+        if self.qk_recorder is not None:
+            self.qk_recorder.refuse(self._names[module], module, why)
+
+    def _resolve_budget(self) -> None:
+        if self._budget is None:
+            default = record_memory.budget
+            check_budget(default, "aw.record_memory.budget")
+            self._budget = admission.resolve_budget(self.max_bytes, default)
+
     def record_call(self, module: torch.nn.Module, info: CallInfo) -> None:
         """The call's sliding window (for the views), and with ``qkv=True`` its tensors."""
         name = self._names[module]
@@ -126,9 +177,8 @@ class Capture:
         if reason is not None:
             raise CaptureError(f"{reason}. The model is left as it was.")
         if self._budget is None:
-            default = record_memory.budget
-            check_budget(default, "aw.record_memory.budget")
-            self._budget = admission.resolve_budget(self.max_bytes, default)
+            self._resolve_budget()
+            assert self._budget is not None
             if self._budget.limit is not None:
                 self._layers = count_attention_modules(self.model, self.selection)
         if self._budget.limit is None:
@@ -245,6 +295,37 @@ class Capture:
             )
         return records[0]
 
+    def qk_records(self) -> list[QKRecord]:
+        """One ``QKRecord`` per batch item (``attention="qk"``): per layer Q, K, the mask rule
+        and each row's log-sum-exp; tiles, rows and metrics computed on demand."""
+        if self.qk_recorder is None:
+            raise CaptureError("Q and K were not kept: use aw.capture(model, attention='qk')")
+        if self.unsupported:
+            raise CaptureError(self._unsupported_message())
+        if self.qk_recorder.problems:
+            raise CaptureError(
+                f"attention='qk' cannot keep the attention of "
+                f"{describe_problems(self.qk_recorder.problems)}. The model ran unchanged; leave "
+                "these modules out with layers=, or record dense attention (attention=True)"
+            )
+        if not self.qk_recorder.calls:
+            raise CaptureError(f"attention='qk' kept nothing: {self._nothing_message()}")
+        try:
+            return self.qk_recorder.records()
+        except QKUnsupported as error:
+            raise CaptureError(str(error)) from None
+
+    @property
+    def qk(self) -> QKRecord:
+        """The ``QKRecord`` of the only sequence in the batch (``attention="qk"``)."""
+        records = self.qk_records()
+        if len(records) != 1:
+            raise ValueError(
+                f"the captured batch holds {len(records)} sequences; pick one with "
+                "cap.qk_records()[i]"
+            )
+        return records[0]
+
     @property
     def nonfinite(self) -> dict[str, str]:
         """Layers whose probabilities hold NaN or Inf (recorded as they are, never a crash)."""
@@ -317,6 +398,11 @@ class Capture:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; choose from {KINDS}")
         if kind not in self.kinds:
+            if self.qk_recorder is not None:
+                raise CaptureError(
+                    f"{kind} was not captured: this capture kept Q and K (attention='qk'); read "
+                    "cap.qk, a QKRecord (tiles, rows, metrics, and dense layers below its limit)"
+                )
             hint = "attention=True" if kind == "probability" else f"scores=[{kind!r}]"
             raise CaptureError(f"{kind} was not captured: use aw.capture(model, {hint})")
         calls = self.calls
@@ -369,7 +455,7 @@ class Capture:
 def capture(
     model: torch.nn.Module,
     *,
-    attention: bool = True,
+    attention: bool | str = True,
     scores: bool | str | Iterable[str] = False,
     norms: bool | dict[str, Any] = False,
     residual: bool = False,
@@ -382,7 +468,10 @@ def capture(
 ) -> Iterator[Capture]:
     """Record what ``model`` computes in the forward passes run inside the block.
 
-    ``attention``: per-head probabilities. ``scores``: also ``"scores"`` (Q K^T), ``"scaled"``
+    ``attention``: per-head probabilities; ``"qk"`` keeps instead, per layer, Q and K as the
+    kernel used them, the mask rule and each row's log-sum-exp (``cap.qk``, a ``QKRecord``:
+    exact tiles and rows computed on demand, no ``[query, key]`` tensor; for long inputs).
+    ``scores``: also ``"scores"`` (Q K^T), ``"scaled"``
     and ``"masked"`` (what enters the softmax), or True for all three. ``norms``: norm
     statistics (True or ``record_norms`` options). ``residual``: block inputs/outputs and MLP
     outputs. ``layers``: block indices, module paths, globs or TransformerLens aliases.
@@ -423,12 +512,14 @@ def capture(
     check_compiled(model)
     check_budget(max_bytes, "max_bytes")
     selection = LayerSelection(model, layers)
-    kinds = kinds_of(attention, scores)
+    qk = check_attention(attention, scores)
+    kinds = kinds_of(bool(attention) and not qk, scores)
     norms_module = importlib.import_module(f"{__package__}.norms") if norms else None
     norm_paths = [p for p, _, _ in norms_module.find_norm_modules(model)] if norms_module else []
     check_selection(
-        model, selection, attention=bool(kinds) or qkv, residual=residual, norm_paths=norm_paths
-    )
+        model, selection, attention=bool(kinds) or qkv or qk, residual=residual,
+        norm_paths=norm_paths,
+    )  # fmt: skip
     cap = Capture(
         model,
         kinds=kinds,
@@ -437,8 +528,9 @@ def capture(
         reuse_weights=reuse_weights,
         max_bytes=max_bytes,
         qkv=qkv,
+        qk=qk,
     )
-    recording = bool(cap.kinds) or qkv
+    recording = bool(cap.kinds) or qkv or qk
     with ExitStack() as stack:
         if modules is not None:
             cap.modules = ModuleRecorder(model, modules, dtype=dtype, thread=cap.thread)

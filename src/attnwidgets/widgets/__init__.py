@@ -13,7 +13,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .attention import AttentionView, attention_explorer
+    from .attention import AttentionView, RowView, attention_explorer
     from .features import FeatureMap, NeuronView, ProbeView
     from .inputs import as_attention_record
     from .norms import NormView, TrainingMonitorView, norm_panel
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "AttentionView": "attention",
     "attention_explorer": "attention",
+    "RowView": "attention",
     "NormView": "norms",
     "TrainingMonitorView": "norms",
     "norm_panel": "norms",
@@ -69,6 +70,7 @@ __all__ = [
     "PredictionGridView",
     "ProbeView",
     "Row",
+    "RowView",
     "StepView",
     "Tabs",
     "TokenizerView",

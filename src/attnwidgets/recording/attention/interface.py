@@ -24,6 +24,7 @@ import torch
 
 from .admission import CallShape
 from .calls import CallInfo, call_window
+from .qk_capture import QKInputs, flash_forward
 from .recompute import attention_steps
 
 SDPA_NAME = "attnwidgets_sdpa"
@@ -61,6 +62,18 @@ class AttentionSink(Protocol):
         """What the call was given (window, and with ``qkv`` the tensors)."""
         ...
 
+    def wants_qk(self, module: torch.nn.Module) -> bool:
+        """True when this module's Q, K and row log-sum-exp are wanted (``attention="qk"``)."""
+        ...
+
+    def record_qk(self, module: torch.nn.Module, inputs: QKInputs) -> None:
+        """Keep the call's Q, K, mask rule and log-sum-exp (``attention="qk"``)."""
+        ...
+
+    def refuse_qk(self, module: torch.nn.Module, why: str) -> None:
+        """This module's attention has no Q/K form (``why``): reading the capture says so."""
+        ...
+
 
 active_sinks: contextvars.ContextVar[tuple[AttentionSink, ...]] = contextvars.ContextVar(
     "attnwidgets_active_sinks", default=()
@@ -74,7 +87,8 @@ class _WatchedModules:
         if not isinstance(module, torch.nn.Module):
             return False
         return any(
-            sink.kinds_for(module) or sink.wants_inputs(module) for sink in active_sinks.get()
+            sink.kinds_for(module) or sink.wants_inputs(module) or sink.wants_qk(module)
+            for sink in active_sinks.get()
         )
 
 
@@ -95,16 +109,25 @@ def wanted(
     module: torch.nn.Module, query: torch.Tensor, keys: int
 ) -> list[tuple[AttentionSink, frozenset[str]]]:
     """The active captures that watch ``module``, with the steps each one wants (empty for a
-    capture that wants only Q, K and V); each that records weights has admitted the call
-    (``query`` and ``keys`` give its shape)."""
+    capture that wants only Q, K and V, or Q/K records); each that records weights has admitted
+    the call (``query`` and ``keys`` give its shape)."""
     found = []
     for sink in active_sinks.get():
         kinds = sink.kinds_for(module)
         if kinds:
             sink.admit(module, query, CallShape.of(query, keys))
-        if kinds or sink.wants_inputs(module):
+        if kinds or sink.wants_inputs(module) or sink.wants_qk(module):
             found.append((sink, kinds))
     return found
+
+
+def _split_qk(
+    module: torch.nn.Module, watchers: list[tuple[AttentionSink, frozenset[str]]]
+) -> tuple[list[AttentionSink], list[tuple[AttentionSink, frozenset[str]]]]:
+    """The captures that keep Q/K records of ``module``, and those that want the rest."""
+    qk = [sink for sink, _ in watchers if sink.wants_qk(module)]
+    rest = [(s, k) for s, k in watchers if k or s.wants_inputs(module)]
+    return qk, rest
 
 
 def notify(
@@ -165,6 +188,21 @@ def _recording_sdpa(
     from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
     watchers = wanted(module, query, key.shape[-2])
+    qk, rest = _split_qk(module, watchers)
+    if qk:  # the CPU flash kernel gives each row's log-sum-exp beside the same output
+        fast = _run_kernel(flash_forward, module, query, key, value, attention_mask, kwargs)
+        if fast is None:
+            output, weights = _run_kernel(
+                sdpa_attention_forward, module, query, key, value, attention_mask, **kwargs
+            )
+        else:
+            output, weights = fast[0].transpose(1, 2).contiguous(), None  # as sdpa's path
+        inputs = QKInputs(query, key, attention_mask, kwargs, None if fast is None else fast[1])
+        for sink in qk:
+            unseen(sink.record_qk, module, inputs)
+        if rest:
+            _notify_all(module, rest, query, key, value, output, attention_mask, kwargs)
+        return output, weights
     if watchers and all(sink.reuse_weights for sink, _ in watchers) and not kwargs.get("dropout"):
         kinds = frozenset({"probability"}).union(*(k for _, k in watchers))
         steps = unseen(_sdpa_steps, module, query, key, attention_mask, kwargs, kinds, value)
@@ -288,8 +326,11 @@ def _recording_eager(
         kernel = sdpa_attention_forward
     watchers = wanted(module, query, key.shape[-2])
     output, weights = _run_kernel(kernel, module, query, key, value, attention_mask, **kwargs)
-    if watchers:
-        _notify_all(module, watchers, query, key, value, output, attention_mask, kwargs, weights)
+    qk, rest = _split_qk(module, watchers)
+    for sink in qk:  # the eager kernel gives no log-sum-exp: computed when the record is read
+        unseen(sink.record_qk, module, QKInputs(query, key, attention_mask, kwargs, None))
+    if rest:
+        _notify_all(module, rest, query, key, value, output, attention_mask, kwargs, weights)
     return output, weights
 
 

@@ -27,6 +27,7 @@ from .admission import CallShape
 from .calls import CallInfo
 from .interface import AttentionSink, inside_interface, unseen
 from .mha import call_shape, call_with_head_weights
+from .qk_capture import QKInputs, flash_forward
 from .recompute import attention_steps
 
 _SDPA_PARAMETERS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale")
@@ -138,11 +139,16 @@ class RecordingMode(TorchFunctionMode):
             module = self.stack.modules[-2]  # an nn.Softmax child: name the attention module
         if func is F.scaled_dot_product_attention:
             self.calls_seen += 1
+            if self.sink.wants_qk(module):
+                return self._sdpa_qk(module, func, args, kwargs)
             kinds = self.sink.kinds_for(module)
             if kinds or self.sink.wants_inputs(module):
                 return self._sdpa(module, func, args, kwargs, kinds)
         elif func is F.multi_head_attention_forward:
             self.calls_seen += 1
+            if self.sink.wants_qk(module):
+                why = "nn.MultiheadAttention projects Q and K inside its own kernel"
+                unseen(self.sink.refuse_qk, module, why)
             kinds = self.sink.kinds_for(module)
             inputs = self.sink.wants_inputs(module)
             if kinds:
@@ -182,6 +188,28 @@ class RecordingMode(TorchFunctionMode):
         unseen(self.sink.record_call, module, _sdpa_info(bound, output))
         return output
 
+    def _sdpa_qk(
+        self, module: torch.nn.Module, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> Any:
+        """A plain ``scaled_dot_product_attention`` call kept as Q and K: the CPU flash kernel
+        gives the same output and each row's log-sum-exp where sdpa would run it."""
+        bound = dict(zip(_SDPA_PARAMETERS, args, strict=False))
+        bound.update(kwargs)
+        query, key, value = bound["query"], bound["key"], bound["value"]
+        call = {"scaling": bound.get("scale"), "is_causal": bool(bound.get("is_causal"))}
+        if bound.get("dropout_p"):
+            call["dropout"] = bound["dropout_p"]
+        if bound.get("enable_gqa"):
+            call["enable_gqa"] = True
+        fast = None
+        if query.dim() == 4 and (query.shape[1] == key.shape[1] or call.get("enable_gqa")):
+            fast = flash_forward(_GROUPS, query, key, value, bound.get("attn_mask"), call)
+        output = func(*args, **kwargs) if fast is None else fast[0]
+        lse = None if fast is None else fast[1]
+        inputs = QKInputs(query, key, bound.get("attn_mask"), call, lse)
+        unseen(self.sink.record_qk, module, inputs)
+        return output
+
     def _softmax(
         self, module: torch.nn.Module, func: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> Any:
@@ -198,6 +226,10 @@ class RecordingMode(TorchFunctionMode):
             shape = torch.Size((output.shape[0] // heads, heads, *output.shape[1:]))
         elif output.dim() != 4:
             return output
+        if self.sink.wants_qk(module):
+            self.calls_seen += 1
+            why = "its attention is a hand-written softmax: no Q and K reach a kernel"
+            unseen(self.sink.refuse_qk, module, why)
         kinds = self.sink.kinds_for(module)
         if not kinds:
             return output
@@ -221,6 +253,15 @@ class RecordingMode(TorchFunctionMode):
                 masked <= torch.finfo(scores.dtype).min / 2, float("-inf")
             )
         self.sink.record_attention(module, steps, "softmax")
+
+
+class _Groups(torch.nn.Module):
+    """What ``flash_forward`` reads of a module: plain sdpa calls say ``enable_gqa``."""
+
+    num_key_value_groups = 2
+
+
+_GROUPS = _Groups()
 
 
 def _heads_of(module: torch.nn.Module, rows: int) -> int | None:

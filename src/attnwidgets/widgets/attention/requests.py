@@ -21,8 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...qk_records import QKRecord
 from ...records import AttentionRecord
 from ..arrays import message_parts
+from .qk_tiles import qk_tiles
 from .tiles import TileRequest, is_index, make_tile, short_repr, token_focus
 from .transport import encode_block
 from .view_data import ViewData
@@ -111,7 +113,7 @@ def error_reply(request_id: Any, message: str, *, retry: bool = False) -> Reply:
 
 def shown_record(
     loaded: ViewData, requested: Any = None, value_kind: str | None = None
-) -> tuple[str, AttentionRecord]:
+) -> tuple[str, AttentionRecord | QKRecord]:
     """The kind and record to draw from: ``requested`` when ``loaded`` holds it, else
     ``value_kind``, else the attention's own kind.
 
@@ -124,7 +126,7 @@ def shown_record(
     """
     records = loaded.records
     name = requested if isinstance(requested, str) and requested in records else value_kind
-    if name not in records:
+    if name is None or name not in records:
         name = loaded.record.kind
     return name, records[name]
 
@@ -151,6 +153,8 @@ def tile_reply(content: dict[str, Any], loaded: ViewData, value_kind: str | None
     except ValueError as error:
         return error_reply(request_id, str(error))
     kind, record = shown_record(loaded, content.get("kind"), value_kind)
+    if isinstance(record, QKRecord):  # computed from Q and K
+        return message_parts({**qk_tiles(record).tile(request, kind), "id": request_id})
     colour = loaded.tile_range(kind, request.layer, request.head)
     tile = make_tile(record.head(request.layer, request.head), request, kind, colour)
     return message_parts({**tile, "id": request_id})
@@ -170,5 +174,8 @@ def focus_reply(
             request_id, f"focus width must be a whole number >= 1, not {short_repr(width)}"
         )
     kind, record = shown_record(loaded, content.get("kind"), value_kind)
-    focus = token_focus(record, token, min(width, MAX_FOCUS_WIDTH), kind)
+    width = min(width, MAX_FOCUS_WIDTH)
+    if isinstance(record, QKRecord):
+        return message_parts({**qk_tiles(record).focus(token, width), "id": request_id})
+    focus = token_focus(record, token, width, kind)
     return message_parts({**focus, "id": request_id})

@@ -8,6 +8,7 @@ from typing import Any
 import anywidget
 import traitlets
 
+from ...qk_records import QKRecord
 from ...records import AttentionRecord
 from ..bundles import bundle, require_bundle
 from ..inputs import Text
@@ -134,7 +135,7 @@ class AttentionView(anywidget.AnyWidget):
         if kind not in loaded.records:
             raise ValueError(f"value_kind {kind!r} is not one of {list(loaded.records)}")
         n_layers, n_heads, n_queries, n_keys = loaded.record.shape
-        loaded.record.head(layer, head)  # IndexError with the valid range
+        check_head(loaded.record, layer, head)  # IndexError with the valid range
         pick_mode(mode, loaded.record.shape)  # ValueError naming the modes
         preloaded_layers(loaded.record, preload, layer)  # ValueError naming the policies
         start = -1
@@ -181,6 +182,8 @@ class AttentionView(anywidget.AnyWidget):
         """Every trait that carries data (empty where a panel or mode does not need it)."""
         record, shown = loaded.record, loaded.records[kind]
         mode = pick_mode(self._mode_option, record.shape)
+        if isinstance(record, QKRecord) and self._mode_option == "auto":
+            mode = "tiles"  # Q and K: tiles computed on demand, never a dense layer
         layers = preloaded_layers(record, self._preload, layer) if mode == "layers" else []
         traits: dict[str, Any] = {
             "n_layers": record.shape[0],
@@ -282,16 +285,16 @@ class AttentionView(anywidget.AnyWidget):
             self._loading = False
 
     @property
-    def kinds(self) -> dict[str, AttentionRecord]:
+    def kinds(self) -> dict[str, AttentionRecord | QKRecord]:
         """Every record this view can show, by kind (``value_kind`` picks one)."""
         return dict(self._data.records)
 
     @property
-    def record(self) -> AttentionRecord:
+    def record(self) -> AttentionRecord | QKRecord:
         """The full record this view draws from (kept in the kernel)."""
         return self._data.record
 
-    def _shown(self, kind: Any = None) -> tuple[str, AttentionRecord]:
+    def _shown(self, kind: Any = None) -> tuple[str, AttentionRecord | QKRecord]:
         return shown_record(self._data, kind, self.value_kind)
 
     def _region(self) -> tuple[int, int, int, int] | None:
@@ -423,3 +426,11 @@ def find_attention_view(widget: Any) -> AttentionView:
         "view= takes an AttentionView or a widget holding one (e.g. run.widget()), "
         f"not {type(widget).__name__}"
     )
+
+
+def check_head(record: AttentionRecord | QKRecord, layer: int, head: int) -> None:
+    """IndexError naming the valid range when ``(layer, head)`` is not in ``record``."""
+    if isinstance(record, QKRecord):
+        record.check_head(layer, head)
+    else:
+        record.head(layer, head)

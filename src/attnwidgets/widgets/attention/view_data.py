@@ -8,19 +8,22 @@ step).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ...metrics import head_metrics
+from ...qk_records import QKRecord
 from ...records import AttentionRecord
 from ..arrays import array_value
 from ..inputs import as_attention_record, token_labels
+from .qk_tiles import qk_tiles
 from .tiles import TileRange, TileRequest, make_tile, thumbnails
 from .transport import MASKED_BYTE, NAN_BYTE, encode_block
 
+Shown = AttentionRecord | QKRecord  # what a view draws from: dense, or Q and K
 PRELOAD_BUDGET = 256 * 1024  # bytes of uint8 data sent up front when preload="auto"
 LAYER_BUDGET = 1024 * 1024  # above this many cells per layer, the browser asks for tiles
 THUMBNAIL_SIDE = 32
@@ -36,7 +39,7 @@ class ViewData:
     new data never meets an old range.
     """
 
-    records: dict[str, AttentionRecord]
+    records: Mapping[str, Shown]  # a QKRecord (attention="qk") alone
     queries: list[str]
     keys: list[str]
     note: str = ""  # where token labels would come from, when positions are shown
@@ -46,7 +49,7 @@ class ViewData:
     )
 
     @property
-    def record(self) -> AttentionRecord:
+    def record(self) -> Shown:
         """The attention record itself (thumbnails, metrics and token focus read it)."""
         return next(iter(self.records.values()))
 
@@ -60,8 +63,11 @@ class ViewData:
         """
         key = (kind, layer, head)
         found = self.ranges.get(key)
+        shown = self.records[kind]
+        if isinstance(shown, QKRecord):
+            return qk_tiles(shown).colour(layer, head)
         if found is None:
-            found = TileRange.of(self.records[kind].head(layer, head), kind)
+            found = TileRange.of(shown.head(layer, head), kind)
             self.ranges[key] = found
         return found
 
@@ -102,6 +108,16 @@ def load_view_data(
     return ViewData(records, queries, keys)
 
 
+def qk_view_data(
+    record: QKRecord, tokens: Sequence[Any] | None, key_tokens: Sequence[Any] | None = None
+) -> ViewData:
+    """A Q/K record with its labels (tiles computed from Q and K: ``qk_tiles``)."""
+    _, _, n_queries, n_keys = record.shape
+    queries = token_labels(tokens, n_queries, "query")
+    keys = token_labels(key_tokens, n_keys, "key") if key_tokens else queries
+    return ViewData({record.kind: record}, queries, keys)
+
+
 def pick_mode(mode: str, shape: tuple[int, int, int, int]) -> str:
     """``"layers"`` or ``"tiles"``: ``"auto"`` picks tiles above ``LAYER_BUDGET`` cells a layer.
 
@@ -117,7 +133,7 @@ def pick_mode(mode: str, shape: tuple[int, int, int, int]) -> str:
     return mode
 
 
-def preloaded_layers(record: AttentionRecord, preload: str, layer: int) -> list[int]:
+def preloaded_layers(record: Shown, preload: str, layer: int) -> list[int]:
     """The layers sent with the state: ``"all"``, ``"layer"`` (the shown one) or ``"auto"``
     (all when they fit in ``PRELOAD_BUDGET`` bytes, else the shown one).
 
@@ -131,12 +147,15 @@ def preloaded_layers(record: AttentionRecord, preload: str, layer: int) -> list[
     if preload == "layer":
         return [layer % count]
     if preload == "auto":
-        total = sum(block.size for block in record)
+        if isinstance(record, QKRecord):  # sizes only: a dense layer is never made here
+            total = int(np.prod(record.shape))
+        else:
+            total = sum(block.size for block in record)
         return list(range(count)) if total <= PRELOAD_BUDGET else [layer % count]
     raise ValueError(f"preload must be 'auto', 'all' or 'layer', not {preload!r}")
 
 
-def chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
+def chunk_traits(record: Shown, layers: list[int]) -> dict[str, Any]:
     """``chunk``: ``layers`` of ``record`` as one uint8 value ``[len(layers), heads, query,
     key]`` with ``layers``, per-layer ``offset`` / ``scale`` lists and ``kind`` (byte 0 =
     masked when any of them holds -inf, byte 255 = NaN when any of them holds NaN).
@@ -165,13 +184,15 @@ def chunk_traits(record: AttentionRecord, layers: list[int]) -> dict[str, Any]:
 
 
 def first_tile_traits(
-    record: AttentionRecord, kind: str, layer: int, head: int, colour: TileRange | None = None
+    record: Shown, kind: str, layer: int, head: int, colour: TileRange | None = None
 ) -> dict[str, Any]:
     """``tile0``: the whole head pooled to ``FIRST_TILE_SIDE`` (tiles mode), a tile reply's
     value; ``colour``: the head's range when known (``ViewData.tile_range``)."""
     n_queries, n_keys = record.shape[2:]
     side = FIRST_TILE_SIDE
     request = TileRequest(layer, head, (0, n_queries), (0, n_keys), side, side)
+    if isinstance(record, QKRecord):
+        return {"tile0": qk_tiles(record).tile(request, kind, warm=False)}
     return {"tile0": make_tile(record.head(layer, head), request, kind, colour)}
 
 
@@ -183,7 +204,7 @@ def region_layers(record: AttentionRecord, region: Sequence[int] | None) -> list
     return [layer[:, q0:q1, k0:k1] for layer in record]
 
 
-def overview_traits(record: AttentionRecord, region: Sequence[int] | None = None) -> dict[str, Any]:
+def overview_traits(record: Shown, region: Sequence[int] | None = None) -> dict[str, Any]:
     """``thumbnails``: every layer x head (of ``region`` when given) as a uint8 value
     ``[layers, heads, side, side]`` with ``lo`` / ``hi`` per head and ``kind`` (score kinds:
     each head over its own range).
@@ -196,10 +217,16 @@ def overview_traits(record: AttentionRecord, region: Sequence[int] | None = None
     meta: dict[str, Any] = {"kind": record.kind}
     if region is not None:
         meta["region"] = [int(v) for v in region]
+    if isinstance(record, QKRecord):
+        return {"thumbnails": qk_tiles(record).thumbnails(THUMBNAIL_SIDE, region, **meta)}
     return {"thumbnails": thumbnails(region_layers(record, region), THUMBNAIL_SIDE, **meta)}
 
 
-def metrics_traits(record: AttentionRecord, tokens: Sequence[str]) -> dict[str, Any]:
-    """``metrics``: ``[layers, heads, metrics]`` float32 with the metric ``names``."""
-    computed = head_metrics(record, tokens)
+def metrics_traits(record: Shown, tokens: Sequence[str]) -> dict[str, Any]:
+    """``metrics``: ``[layers, heads, metrics]`` float32 with the metric ``names`` (a Q/K
+    record's block by block)."""
+    if isinstance(record, QKRecord):
+        computed = record.metrics(tokens)
+    else:
+        computed = head_metrics(record, tokens)
     return {"metrics": array_value(computed.values, "float32", names=list(computed.names))}

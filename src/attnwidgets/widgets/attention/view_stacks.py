@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...qk_records import QKRecord
 from ...stacks import Stack, label_stacks, position_labels, split_stacks
 from ..inputs import as_attention_record
-from .view_data import ViewData, load_view_data
+from .view_data import ViewData, load_view_data, qk_view_data
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,12 @@ def load_stacks(
     """
     if isinstance(data, StackedData):
         return data
+    qk = data if isinstance(data, QKRecord) else getattr(data, "attention", None)
+    if isinstance(qk, QKRecord):  # Q and K (attention="qk"): one stack, tiles on demand
+        if scores:
+            raise ValueError("scores= are dense: a Q/K record (attention='qk') is shown alone")
+        labels = tokens if tokens is not None else getattr(data, "tokens", None)
+        return StackedData({"attention": qk_view_data(qk, labels, key_tokens)})
     if isinstance(data, ViewData) and tokens is None and key_tokens is None and scores is None:
         return StackedData({"attention": data})
     own = getattr(data, "stacks", None)
