@@ -38,6 +38,7 @@ from .metrics import METRIC_NAMES, HeadMetrics
 from .qk_compute import ArrayOps, HeadView, NumpyOps, cells, column, pool_factor, pooled, row_lse
 from .qk_masks import MaskRule
 from .qk_metrics import head_metrics_blockwise
+from .qkv_records import GroupedHeads
 from .records import AttentionRecord
 
 FloatArray = npt.NDArray[np.float32]
@@ -61,7 +62,7 @@ def _float_array(value: Any, name: str, ndim: int) -> FloatArray:
 
 
 @dataclass(frozen=True, eq=False)
-class QKLayer:
+class QKLayer(GroupedHeads):
     """One attention call of one sequence, kept as Q and K (see the module docstring).
 
     ``lse`` is finite on every row (0 on rows that see no key, which get uniform
@@ -133,14 +134,6 @@ class QKLayer:
         return cls(name, q, k, lse, scale, softcap, draft.sinks, rule, "recomputed")
 
     @property
-    def heads(self) -> int:
-        return int(self.q.shape[0])
-
-    @property
-    def kv_heads(self) -> int:
-        return int(self.k.shape[0])
-
-    @property
     def n_queries(self) -> int:
         return int(self.q.shape[1])
 
@@ -171,7 +164,7 @@ class QKLayer:
         if not 0 <= head < self.heads:
             raise IndexError(f"head {head} out of range: {self.name} has heads 0..{self.heads - 1}")
         sink = None if self.sinks is None else float(self.sinks[head])
-        kv = head // (self.heads // self.kv_heads)
+        kv = head // self.group
         return HeadView(
             self.q[head], self.k[kv], self.lse[head], self.scale, self.softcap, self.rule, sink
         )

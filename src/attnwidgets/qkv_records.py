@@ -39,8 +39,31 @@ STEPS = ("scores", "scaled", "softcapped", "biased", "masked", "probability", "o
 does them)."""
 
 
+class GroupedHeads:
+    """Head counts of a layer whose ``q`` is ``[heads, ...]`` and ``k`` ``[kv_heads, ...]``
+    (grouped-query and multi-query models keep fewer key/value heads)."""
+
+    q: FloatArray
+    k: FloatArray
+
+    @property
+    def heads(self) -> int:
+        """Query heads."""
+        return int(self.q.shape[0])
+
+    @property
+    def kv_heads(self) -> int:
+        """Key/value heads (fewer than ``heads`` for grouped-query and multi-query models)."""
+        return int(self.k.shape[0])
+
+    @property
+    def group(self) -> int:
+        """Query heads per key/value head: ``repeat_kv`` expands K and V this many times."""
+        return self.heads // self.kv_heads
+
+
 @dataclass(frozen=True, eq=False)
-class QKVLayer:
+class QKVLayer(GroupedHeads):
     """One attention call of one sequence: its inputs per head and how it combined them.
 
     ``hidden`` ``[heads or 1, query, key]`` is True where a query may not see a key (causal,
@@ -73,21 +96,6 @@ class QKVLayer:
                 f"{self.name}: {self.heads} query heads cannot share {self.kv_heads} key/value "
                 "heads evenly"
             )
-
-    @property
-    def heads(self) -> int:
-        """Query heads."""
-        return int(self.q.shape[0])
-
-    @property
-    def kv_heads(self) -> int:
-        """Key/value heads (fewer than ``heads`` for grouped-query and multi-query models)."""
-        return int(self.k.shape[0])
-
-    @property
-    def group(self) -> int:
-        """Query heads per key/value head: ``repeat_kv`` expands K and V this many times."""
-        return self.heads // self.kv_heads
 
     def kv_head(self, head: int) -> int:
         """The key/value head that query head ``head`` reads (``head // group``).
