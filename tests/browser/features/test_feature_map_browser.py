@@ -47,8 +47,7 @@ def test_points_brush_list_and_slider(
         # brush over the middle of the plot area: the kernel lists what the brush holds
         area = figure.locator(".plotarea_events").first.bounding_box()
         drag(page, area, (0.3, 0.3), (0.7, 0.7))
-        page.wait_for_timeout(300)
-        host.pump()
+        host.pump_until(lambda: fmap.brush.selected_x is not None and len(fmap.selected_ids))
         x0, x1 = sorted(fmap.brush.selected_x)
         y0, y1 = sorted(fmap.brush.selected_y)
         x, y = fmap.projection.coords[:, 0], fmap.projection.coords[:, 1]
@@ -69,9 +68,7 @@ def test_points_brush_list_and_slider(
         for _ in range(2):
             page.keyboard.press("ArrowLeft")
         assert fmap.scatter.__class__.__name__ == "ScatterGL"
-        page.wait_for_timeout(300)
-        host.pump()
-        assert fmap.layer == 1
+        host.pump_until(lambda: fmap.layer == 1)
         X, _ = fashion_store.load("vit.layers.*", 1)
         expected = pca(X, 2).coords
         np.testing.assert_allclose(np.asarray(fmap.scatter.x), expected[:, 0], rtol=1e-5)
@@ -98,8 +95,7 @@ def test_lasso_on_the_svg_scatter(browser: Any, text_store: Any) -> None:
                 area["x"] + area["width"] * fx, area["y"] + area["height"] * fy, steps=6
             )
         page.mouse.up()
-        page.wait_for_timeout(200)
-        host.pump()
+        host.pump_until(lambda: len(fmap.selected_ids) > 0)
         assert len(fmap.selected_ids) > 60  # nearly everything is inside that lasso
         texts = shown.locator(".aw-fm-item pre.aw-fm-text").all_inner_texts()
         assert len(texts) == min(len(fmap.selected_ids), 60)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -219,6 +220,18 @@ class WidgetHost:
         while self.outbox:
             batch, self.outbox = self.outbox, []
             self.page.evaluate("(m) => window.host.receive(m)", batch)
+
+    def pump_until(self, done: Any, timeout: float = 10.0) -> None:
+        """Pump until ``done()`` holds (a page's pointer handlers and messages take a few
+        frames); fails with what did not happen."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump()
+            if done():
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the page never got there: {done.__doc__ or done}")
+            self.page.wait_for_timeout(50)
 
     def pump(self, rounds: int = 20) -> None:
         """Page -> widgets -> page until nothing moves."""
