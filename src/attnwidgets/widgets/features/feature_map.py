@@ -161,7 +161,9 @@ class FeatureMap(ipywidgets.VBox):  # type: ignore[misc]
             selected_style={"opacity": 1.0},
         )
         self.x_axis = bqplot.Axis(scale=self.x_scale, label="PC 1", grid_lines="none")
-        self.y_axis = bqplot.Axis(scale=self.y_scale, label="PC 2", side="left", grid_lines="none")
+        self.y_axis = bqplot.Axis(
+            scale=self.y_scale, label="PC 2", orientation="vertical", grid_lines="none"
+        )
         self.brush = bqplot.interacts.BrushSelector(
             x_scale=self.x_scale, y_scale=self.y_scale, marks=[self.scatter], color="#555"
         )

@@ -111,7 +111,9 @@ class ProbeView(ipywidgets.VBox):  # type: ignore[misc]
         ]
         axes = [
             bqplot.Axis(scale=x_scale, label="layer", tick_values=xs, tick_format="d"),
-            bqplot.Axis(scale=y_scale, label="held-out accuracy", side="left", tick_format=".0%"),
+            bqplot.Axis(
+                scale=y_scale, label="held-out accuracy", orientation="vertical", tick_format=".0%"
+            ),
         ]
         self.figure = bqplot.Figure(
             marks=marks,
