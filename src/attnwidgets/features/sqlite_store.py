@@ -22,6 +22,8 @@ from typing import Any
 from .schema import TENSOR_COLUMNS, BatchRows, StoreError, StoreInfo
 
 SCHEMA = """
+BEGIN;
+CREATE TABLE IF NOT EXISTS store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS tensors (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -56,7 +58,7 @@ CREATE TABLE IF NOT EXISTS inputs (
     rank INTEGER NOT NULL DEFAULT 0,
     timestamp DATETIME DEFAULT CURRENT_TIMESTAMP
 );
-CREATE TABLE IF NOT EXISTS store_info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+COMMIT;
 """
 
 
